@@ -1,0 +1,34 @@
+{
+  # The N-API addon: tokenizer, scheduling, worker threads and the loader of the torch core.
+  # It does not link libtorch (see CMakeLists.txt for the core that does).
+  "targets": [
+    {
+      "target_name": "tce",
+      "sources": [
+        "<!@(node -p \"require('fs').readdirSync('native/addon').filter(f => f.endsWith('.cc')).map(f => 'native/addon/' + f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/tokenizer').filter(f => f.endsWith('.cc')).map(f => 'native/tokenizer/' + f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/engine').filter(f => f.endsWith('.cc')).map(f => 'native/engine/' + f).join(' ')\")"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "UTF8PROC_STATIC"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "libraries": [
+        # utf8proc is linked statically so that the addon needs nothing extra at run time.
+        "-l:libutf8proc.a",
+        "-ldl",
+        "-pthread"
+      ],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

@@ -1,0 +1,8 @@
+/**
+ * torch-cross-encoder: score (query, document) pairs with a BERT cross-encoder from Node.js.
+ * Requiring the package never loads libtorch; that happens on the first model load or
+ * runtimeInfo() call.
+ */
+export { runtimeInfo, type RuntimeInfo, type CudaDeviceInfo } from './runtime-info';
+export { findLibtorch, LibtorchNotFoundError, type LibtorchLocation, type LibtorchSource } from './libtorch';
+export { TceError, type TceErrorCode } from './errors';

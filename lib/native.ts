@@ -1,0 +1,118 @@
+/**
+ * Loads the N-API addon through node-gyp-build (a prebuild from prebuilds/ or the local build).
+ * The addon does not link libtorch, so this works on machines without libtorch; it is loaded
+ * lazily so that `require('torch-cross-encoder')` itself never fails.
+ */
+import path from 'node:path';
+import { TceError } from './errors';
+
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  totalMemory?: number;
+  freeMemory?: number;
+}
+
+export interface NativeTokenizerSpec {
+  vocab: string[];
+  cleanText: boolean;
+  handleChineseChars: boolean;
+  stripAccents: boolean;
+  lowercase: boolean;
+  unkToken: string;
+  clsToken: string;
+  sepToken: string;
+  padToken: string;
+  continuingSubwordPrefix: string;
+  maxInputCharsPerWord: number;
+  addedTokens: Array<{
+    content: string;
+    id: number;
+    special: boolean;
+    normalized: boolean;
+    singleWord: boolean;
+    lstrip: boolean;
+    rstrip: boolean;
+  }>;
+}
+
+export interface NativeEncoding {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  tokens?: string[];
+}
+
+/** The native tokenizer object (native/addon/tokenizer_binding.cc). */
+export interface NativeTokenizer {
+  encode(a: string, b: string | null, maxLength: number, addSpecialTokens: boolean, withTokens: boolean): NativeEncoding;
+  encodeBatch(
+    a: string[],
+    b: Array<string | null> | null,
+    maxLength: number,
+    addSpecialTokens: boolean,
+    withTokens: boolean,
+  ): Promise<NativeEncoding[]>;
+  readonly vocabSize: number;
+  readonly padId: number;
+}
+
+export interface NativeModelLoadOptions {
+  path: string;
+  device: string;
+  precision: number;
+  numLabels: number;
+  maxLength: number;
+}
+
+export interface NativePredictOptions {
+  batchSize: number;
+  maxBatchTokens: number;
+  activation: number;
+  applySoftmax: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface NativePredictCall {
+  promise: Promise<Float32Array>;
+  cancel(): void;
+}
+
+/** The native model object (native/addon/model_binding.cc). */
+export interface NativeModel {
+  predict(a: string[], b: string[], options: NativePredictOptions): NativePredictCall;
+  dispose(): Promise<void>;
+}
+
+export interface NativeAddon {
+  loadCore(libraries: string[], corePath: string): { torchVersion: string };
+  loadedCore(): string | null;
+  cudaDevices(): NativeCudaDevice[];
+  numThreads(set?: number): number;
+  Tokenizer: new (spec: NativeTokenizerSpec) => NativeTokenizer;
+  loadModel(tokenizer: NativeTokenizer, options: NativeModelLoadOptions): Promise<NativeModel>;
+}
+
+/** The package root (where package.json, binding.gyp and prebuilds/ live). */
+export const packageRoot = path.resolve(__dirname, '..');
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    addon = load(packageRoot);
+  } catch (error) {
+    throw new TceError(
+      'TCE_ADDON_NOT_FOUND',
+      `torch-cross-encoder: the native addon could not be loaded from ${packageRoot} ` +
+        `(${(error as Error).message}). There is no prebuilt binary for ${process.platform}-${process.arch} ` +
+        `with Node-API 8, and building from source did not succeed. Install a C++ toolchain ` +
+        `(Debian/Ubuntu: \`apt-get install build-essential python3\`) and libutf8proc ` +
+        `(\`apt-get install libutf8proc-dev\`), then run \`npm rebuild torch-cross-encoder\`.`,
+      { cause: error },
+    );
+  }
+  return addon;
+}

@@ -1,0 +1,16 @@
+// Each binding file registers its part of the addon's exports; module.cc calls them all.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+namespace tce {
+
+void InitRuntime(Napi::Env env, Napi::Object exports);    // runtime_binding.cc
+void InitTokenizer(Napi::Env env, Napi::Object exports);  // tokenizer_binding.cc
+void InitModel(Napi::Env env, Napi::Object exports);      // model_binding.cc
+
+Napi::Error MakeCodedError(Napi::Env env, const std::string& message, const char* code);
+
+}  // namespace tce

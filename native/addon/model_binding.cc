@@ -1,0 +1,2 @@
+#include "addon/bindings.h"
+namespace tce { void InitModel(Napi::Env, Napi::Object) {} }

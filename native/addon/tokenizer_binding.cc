@@ -1,0 +1,2 @@
+#include "addon/bindings.h"
+namespace tce { void InitTokenizer(Napi::Env, Napi::Object) {} }

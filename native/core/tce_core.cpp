@@ -1,0 +1,312 @@
+// The torch core: the only code that includes libtorch. Loads a TorchScript cross-encoder, runs
+// forward on CPU or CUDA under autocast, applies the activation in float32 and copies scores to
+// host memory. Everything crosses the boundary as plain C (see tce_core.h); every libtorch
+// exception is caught here, because a C++ exception must never unwind into the addon.
+
+#include "tce_core.h"
+
+#include <torch/csrc/api/include/torch/version.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#ifdef TCE_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#define TCE_STR2(x) #x
+#define TCE_STR(x) TCE_STR2(x)
+#define TCE_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||      \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+struct tce_model {
+  torch::jit::script::Module module;
+  c10::Device device{c10::kCPU};
+  int precision = TCE_PRECISION_FP32;
+};
+
+namespace {
+
+void write_error(char* err, size_t err_len, const std::string& message) {
+  if (err == nullptr || err_len == 0) return;
+  const size_t n = std::min(message.size(), err_len - 1);
+  std::memcpy(err, message.data(), n);
+  err[n] = '\0';
+}
+
+// libtorch's messages carry a C++ backtrace after the first lines; users need the first lines.
+std::string first_lines(const char* what, size_t max_lines = 6) {
+  std::string text(what == nullptr ? "" : what);
+  size_t pos = 0;
+  for (size_t line = 0; line < max_lines; ++line) {
+    pos = text.find('\n', pos);
+    if (pos == std::string::npos) return text;
+    ++pos;
+  }
+  return text.substr(0, pos);
+}
+
+bool is_out_of_memory(const std::string& message) {
+  return message.find("out of memory") != std::string::npos ||
+         message.find("CUDA error: out of memory") != std::string::npos;
+}
+
+void release_cached_memory(const tce_model* model) {
+#ifdef TCE_WITH_CUDA
+  if (model != nullptr && model->device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#else
+  (void)model;
+#endif
+}
+
+c10::ScalarType autocast_dtype(int precision) {
+  return precision == TCE_PRECISION_BF16 ? at::kBFloat16 : at::kHalf;
+}
+
+// Autocast state is thread-local: it is switched on by the thread that runs forward, for the
+// length of the call, and restored afterwards. The API was renamed in libtorch 2.4.
+class AutocastScope {
+ public:
+  AutocastScope(const c10::Device& device, int precision) {
+    if (precision == TCE_PRECISION_FP32) return;
+    cuda_ = device.is_cuda();
+#if TCE_TORCH_AT_LEAST(2, 4)
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    was_enabled_ = at::autocast::is_autocast_enabled(type);
+    previous_dtype_ = at::autocast::get_autocast_dtype(type);
+    at::autocast::set_autocast_dtype(type, autocast_dtype(precision));
+    at::autocast::set_autocast_enabled(type, true);
+#else
+    if (cuda_) {
+      was_enabled_ = at::autocast::is_enabled();
+      previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(autocast_dtype(precision));
+      at::autocast::set_enabled(true);
+    } else {
+      was_enabled_ = at::autocast::is_cpu_enabled();
+      previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(autocast_dtype(precision));
+      at::autocast::set_cpu_enabled(true);
+    }
+#endif
+    at::autocast::increment_nesting();
+    active_ = true;
+  }
+
+  ~AutocastScope() {
+    if (!active_) return;
+    // Leaving the outermost scope must drop autocast's weight-cast cache, as torch.autocast does.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TCE_TORCH_AT_LEAST(2, 4)
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_enabled(type, was_enabled_);
+    at::autocast::set_autocast_dtype(type, previous_dtype_);
+#else
+    if (cuda_) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+    }
+#endif
+  }
+
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool was_enabled_ = false;
+  c10::ScalarType previous_dtype_ = at::kHalf;
+};
+
+torch::Tensor first_tensor(const c10::IValue& output) {
+  if (output.isTensor()) return output.toTensor();
+  if (output.isTuple()) {
+    const auto& elements = output.toTupleRef().elements();
+    if (!elements.empty() && elements[0].isTensor()) return elements[0].toTensor();
+  }
+  if (output.isList()) {
+    const auto list = output.toList();
+    if (list.size() > 0 && list.get(0).isTensor()) return list.get(0).toTensor();
+  }
+  if (output.isGenericDict()) {
+    const auto dict = output.toGenericDict();
+    for (const auto& key : {"logits", "scores"}) {
+      if (dict.contains(key) && dict.at(key).isTensor()) return dict.at(key).toTensor();
+    }
+  }
+  throw std::runtime_error(
+      "model.pt returned " + output.tagKind() +
+      ", expected a logits tensor [batch, num_labels] or a tuple whose first item is one. "
+      "Re-export the model with scripts/export.py.");
+}
+
+torch::Tensor activate(torch::Tensor logits, int activation, bool apply_softmax) {
+  logits = logits.to(torch::kFloat32);  // upcast half logits before the activation, as ST v6 does
+  switch (activation) {
+    case TCE_ACTIVATION_SIGMOID: logits = torch::sigmoid(logits); break;
+    case TCE_ACTIVATION_TANH: logits = torch::tanh(logits); break;
+    case TCE_ACTIVATION_SOFTMAX: logits = torch::softmax(logits, 1); break;
+    default: break;
+  }
+  if (apply_softmax) logits = torch::softmax(logits, 1);
+  return logits;
+}
+
+}  // namespace
+
+extern "C" {
+
+uint32_t tce_core_abi(void) { return TCE_CORE_ABI; }
+
+const char* tce_core_torch_version(void) {
+  return TCE_STR(TORCH_VERSION_MAJOR) "." TCE_STR(TORCH_VERSION_MINOR) "." TCE_STR(
+      TORCH_VERSION_PATCH);
+}
+
+int tce_cuda_device_count(void) {
+  try {
+    return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total_bytes,
+                         uint64_t* free_bytes, char* err, size_t err_len) {
+  try {
+    if (index < 0 || index >= tce_cuda_device_count()) {
+      write_error(err, err_len, "no CUDA device " + std::to_string(index));
+      return TCE_ERROR;
+    }
+#ifdef TCE_WITH_CUDA
+    const cudaDeviceProp* props = at::cuda::getDeviceProperties(index);
+    write_error(name, name_len, props->name);
+    *total_bytes = props->totalGlobalMem;
+    size_t free_now = 0, total_now = 0;
+    {
+      c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
+      if (cudaMemGetInfo(&free_now, &total_now) != cudaSuccess) free_now = 0;
+    }
+    *free_bytes = free_now;
+#else
+    // A core built without CUDA headers can still see devices through libtorch, not their names.
+    write_error(name, name_len, "CUDA device " + std::to_string(index));
+    *total_bytes = 0;
+    *free_bytes = 0;
+#endif
+    return TCE_OK;
+  } catch (const std::exception& e) {
+    write_error(err, err_len, first_lines(e.what()));
+    return TCE_ERROR;
+  }
+}
+
+void tce_set_num_threads(int threads) {
+  if (threads > 0) at::set_num_threads(threads);
+}
+
+int tce_get_num_threads(void) { return at::get_num_threads(); }
+
+tce_model* tce_model_load(const char* path, const char* device, int precision, char* err,
+                          size_t err_len) {
+  try {
+    auto model = std::make_unique<tce_model>();
+    model->device = c10::Device(std::string(device));
+    if (model->device.is_cuda() && !torch::cuda::is_available()) {
+      write_error(err, err_len, "CUDA is not available to this libtorch");
+      return nullptr;
+    }
+    if (model->device.is_cuda() && model->device.has_index() &&
+        model->device.index() >= static_cast<int>(torch::cuda::device_count())) {
+      write_error(err, err_len,
+                  std::string("no such device ") + device + ": this machine has " +
+                      std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+      return nullptr;
+    }
+    model->precision = precision;
+    // The graph executor's profiling passes re-specialise the graph on new shapes and can fuse ops
+    // past the autocast dispatch; a traced BERT gains nothing from them at inference.
+    torch::jit::setGraphExecutorOptimize(false);
+    model->module = torch::jit::load(std::string(path), model->device);
+    model->module.eval();
+    return model.release();
+  } catch (const std::exception& e) {
+    write_error(err, err_len, first_lines(e.what(), 12));
+    return nullptr;
+  }
+}
+
+int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t* attention_mask,
+                      const int64_t* token_type_ids, int64_t batch, int64_t seq_len,
+                      int activation, int apply_softmax, float* out, int64_t out_capacity,
+                      int64_t* num_labels, char* err, size_t err_len) {
+  try {
+    c10::InferenceMode inference_guard;
+    const auto host = torch::TensorOptions().dtype(torch::kInt64);
+    const bool cuda = model->device.is_cuda();
+    auto to_device = [&](const int64_t* data) {
+      auto t = torch::from_blob(const_cast<int64_t*>(data), {batch, seq_len}, host);
+      return cuda ? t.to(model->device) : t;
+    };
+    std::vector<c10::IValue> inputs{to_device(input_ids), to_device(attention_mask),
+                                    to_device(token_type_ids)};
+    torch::Tensor scores;
+    {
+      AutocastScope autocast(model->device, model->precision);
+      scores = first_tensor(model->module.forward(inputs));
+    }
+    if (scores.dim() == 1) scores = scores.unsqueeze(1);
+    if (scores.dim() != 2 || scores.size(0) != batch) {
+      write_error(err, err_len,
+                  "model.pt returned logits of shape " + c10::str(scores.sizes()) +
+                      " for a batch of " + std::to_string(batch) + "; expected [batch, num_labels]");
+      return TCE_ERROR;
+    }
+    scores = activate(scores, activation, apply_softmax != 0).to(torch::kCPU).contiguous();
+    if (scores.numel() > out_capacity) {
+      write_error(err, err_len,
+                  "model.pt returned " + std::to_string(scores.size(1)) +
+                      " labels per pair, more than the model's config.json declares");
+      return TCE_ERROR;
+    }
+    std::memcpy(out, scores.data_ptr<float>(), sizeof(float) * scores.numel());
+    *num_labels = scores.size(1);
+    return TCE_OK;
+  } catch (const std::exception& e) {
+    std::string message = first_lines(e.what(), 12);
+    if (is_out_of_memory(message)) {
+      release_cached_memory(model);
+      write_error(err, err_len, message);
+      return TCE_OUT_OF_MEMORY;
+    }
+    write_error(err, err_len, message);
+    return TCE_ERROR;
+  }
+}
+
+void tce_model_free(tce_model* model) {
+  if (model == nullptr) return;
+  try {
+    const bool cuda = model->device.is_cuda();
+    delete model;
+    if (cuda) release_cached_memory(nullptr);
+  } catch (...) {
+  }
+}
+
+}  // extern "C"

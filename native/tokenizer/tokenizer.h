@@ -1,0 +1,78 @@
+// BERT WordPiece tokenizer with exact parity with Hugging Face's fast (Rust) tokenizer.
+// The pipeline follows tokenizers' own split: added/special tokens are cut out of the raw text,
+// then normalizer -> pre-tokenizer -> WordPiece model -> post-processor (template, truncation).
+// See ../shared/DESIGN.md section 5 for the exact behaviour.
+//
+// A Tokenizer is immutable after construction and safe to use from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tce::tok {
+
+struct AddedToken {
+  std::string content;
+  int32_t id = -1;
+  bool special = true;      // special tokens are matched in the raw text, before normalization
+  bool normalized = false;  // matched against normalized text instead of raw text
+  bool single_word = false;
+  bool lstrip = false;
+  bool rstrip = false;
+};
+
+// Everything the tokenizer needs, as read from tokenizer.json or vocab.txt +
+// tokenizer_config.json (lib/tokenizer-files.ts does the reading).
+struct TokenizerSpec {
+  std::vector<std::string> vocab;  // vocab[id] = token
+  bool clean_text = true;
+  bool handle_chinese_chars = true;
+  bool strip_accents = true;  // already resolved: HF's null means "same as lowercase"
+  bool lowercase = true;
+  std::string unk_token = "[UNK]";
+  std::string cls_token = "[CLS]";
+  std::string sep_token = "[SEP]";
+  std::string pad_token = "[PAD]";
+  std::string continuing_subword_prefix = "##";
+  size_t max_input_chars_per_word = 100;
+  std::vector<AddedToken> added_tokens;
+};
+
+struct Encoding {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> type_ids;
+  std::vector<std::string> tokens;  // filled only when asked for
+};
+
+class Tokenizer {
+ public:
+  // Throws std::invalid_argument with a message naming what is wrong (e.g. no [UNK] in vocab).
+  explicit Tokenizer(TokenizerSpec spec);
+  ~Tokenizer();
+
+  // Encodes `a`, or the pair (a, *b) when b != nullptr. With add_special_tokens the template
+  // [CLS] A [SEP] (B [SEP]) is applied. max_length == 0 means no truncation; otherwise the result
+  // (special tokens included) is at most max_length tokens, truncated like the fast tokenizer's
+  // longest_first. Invalid UTF-8 is decoded with U+FFFD replacement (then dropped by clean text).
+  Encoding Encode(std::string_view a, const std::string_view* b, size_t max_length,
+                  bool add_special_tokens, bool with_tokens) const;
+
+  int32_t pad_id() const;
+  int32_t cls_id() const;
+  int32_t sep_id() const;
+  int32_t unk_id() const;
+  size_t vocab_size() const;
+
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tce::tok
