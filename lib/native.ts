@@ -79,6 +79,7 @@ export interface NativePredictCall {
 
 /** The native model object (native/addon/model_binding.cc). */
 export interface NativeModel {
+  load(): Promise<void>;
   predict(a: string[], b: string[], options: NativePredictOptions): NativePredictCall;
   dispose(): Promise<void>;
 }
@@ -89,7 +90,8 @@ export interface NativeAddon {
   cudaDevices(): NativeCudaDevice[];
   numThreads(set?: number): number;
   Tokenizer: new (spec: NativeTokenizerSpec) => NativeTokenizer;
-  loadModel(tokenizer: NativeTokenizer, options: NativeModelLoadOptions): Promise<NativeModel>;
+  /** Construction is cheap; load() reads model.pt on the model's own thread. */
+  Model: new (tokenizer: NativeTokenizer, options: NativeModelLoadOptions) => NativeModel;
 }
 
 /** The package root (where package.json, binding.gyp and prebuilds/ live). */
