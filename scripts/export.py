@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Export a cross-encoder to a torch-cross-encoder model directory.
+
+    python3 scripts/export.py SOURCE OUT_DIR [--device cpu|cuda] [--attn sdpa|eager] [--opset-check]
+
+SOURCE is a sentence-transformers CrossEncoder directory, a Hugging Face model directory with a
+sequence-classification head, or a hub id. Runs in your own Python with torch and transformers
+(4.x or 5.x). OUT_DIR receives:
+  model.pt                 TorchScript trace: forward(input_ids, attention_mask, token_type_ids),
+                           int64 [batch, seq] -> (logits [batch, num_labels],), traced in eval mode
+  config.json, tokenizer files (tokenizer.json, vocab.txt, tokenizer_config.json,
+  special_tokens_map.json)  copied from SOURCE, so activation and max length travel with it
+The trace is checked against the eager model on other batch sizes and lengths, with padding,
+before it is written. Metadata (torch and transformers versions, num_labels, input order) is
+stored in the archive's extra files (extra/metadata.json).
+
+A model traced by a newer PyTorch may not load in an older libtorch: export with the PyTorch
+whose libtorch will run it (or an older one).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
+TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
+
+
+def fail(message):
+    sys.exit(f"export.py: {message}")
+
+
+def import_libraries():
+    try:
+        import torch
+    except ImportError:
+        fail("PyTorch is not installed in this Python (pip install torch).")
+    try:
+        import transformers
+    except ImportError:
+        fail("transformers is not installed in this Python (pip install transformers).")
+    return torch, transformers
+
+
+def source_file(transformers, source, name):
+    """A file of SOURCE (local folder or hub id), or None."""
+    if os.path.isdir(source):
+        path = os.path.join(source, name)
+        return path if os.path.exists(path) else None
+    try:
+        from transformers.utils import cached_file
+
+        return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
+    except Exception:
+        return None
+
+
+def make_inputs(torch, vocab_size, batch, length, seed, device):
+    """Random ids with ragged right padding and two segments, like real batches."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab_size, (batch, length), generator=g)
+    mask = torch.ones(batch, length, dtype=torch.long)
+    types = torch.zeros(batch, length, dtype=torch.long)
+    for row in range(batch):
+        real = length if row == 0 else int(torch.randint(2, length + 1, (1,), generator=g))
+        mask[row, real:] = 0
+        ids[row, real:] = 0
+        types[row, real // 2:real] = 1
+    return tuple(t.to(device) for t in (ids, mask, types))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source")
+    parser.add_argument("out")
+    parser.add_argument("--device", default="cpu", help="device to trace on (default cpu; the trace runs on any device)")
+    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"],
+                        help="attention implementation to trace (sdpa: fused kernels on GPU; eager: plain matmuls)")
+    parser.add_argument("--trace-length", type=int, default=64, help="sequence length of the example used to trace")
+    args = parser.parse_args()
+
+    torch, transformers = import_libraries()
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(args.source)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(args.source, attn_implementation=args.attn)
+    except (TypeError, ValueError):
+        # Older transformers without attn_implementation, or a model without SDPA support.
+        model = AutoModelForSequenceClassification.from_pretrained(args.source)
+    model = model.to(args.device).eval()
+    num_labels = model.config.num_labels
+
+    class Logits(torch.nn.Module):
+        """Fixes the input order and returns a plain tuple, as model.pt's contract says."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids, return_dict=False)
+            return (out[0],)
+
+    wrapped = Logits(model).eval()
+    vocab_size = model.config.vocab_size
+    max_len = min(getattr(model.config, "max_position_embeddings", 512), 512)
+    with torch.no_grad():
+        example = make_inputs(torch, vocab_size, 2, min(args.trace_length, max_len), 0, args.device)
+        traced = torch.jit.trace(wrapped, example, check_trace=False)
+        worst = 0.0
+        for batch, length in [(1, 5), (3, 17), (8, min(128, max_len)), (2, max_len)]:
+            inputs = make_inputs(torch, vocab_size, batch, length, batch * 7919 + length, args.device)
+            eager = wrapped(*inputs)[0].float()
+            got = traced(*inputs)[0].float()
+            if got.shape != eager.shape:
+                fail(f"trace returns shape {tuple(got.shape)} where eager returns {tuple(eager.shape)} (batch {batch}, length {length})")
+            diff = (got - eager).abs().max().item()
+            worst = max(worst, diff)
+            if diff > 1e-4 * max(1.0, eager.abs().max().item()):
+                fail(f"trace differs from eager by {diff:g} at batch {batch}, length {length}; try --attn eager")
+
+    os.makedirs(args.out, exist_ok=True)
+    metadata = {
+        "torch_version": torch.__version__,
+        "transformers_version": transformers.__version__,
+        "num_labels": num_labels,
+        "input_names": INPUT_NAMES,
+        "source": args.source,
+        "attn_implementation": args.attn,
+        "max_abs_diff_vs_eager": worst,
+    }
+    traced.save(os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
+
+    # The source's own config.json keeps sentence-transformers' activation key verbatim.
+    raw_config = source_file(transformers, args.source, "config.json")
+    if raw_config:
+        shutil.copyfile(raw_config, os.path.join(args.out, "config.json"))
+    else:
+        config.save_pretrained(args.out)
+    tokenizer = AutoTokenizer.from_pretrained(args.source)
+    tokenizer.save_pretrained(args.out)
+    for name in TOKENIZER_FILES:
+        found = source_file(transformers, args.source, name)
+        if found:
+            shutil.copyfile(found, os.path.join(args.out, name))
+    print(json.dumps({"out": os.path.abspath(args.out), **metadata}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Test fixtures for machines without transformers (Debian's python3-torch has none).
+
+  make-fixture-model.py build --out DIR --vocab vocab.txt --num-labels N [--seed S] [--legacy-activation-key]
+      Builds a small random-weight cross-encoder with BERT's architecture (the same module layout
+      and arithmetic as transformers' BertForSequenceClassification) in plain torch, traces it,
+      checks the trace against eager on other shapes, and writes a complete model directory:
+      model.pt, weights.pt (the eager state dict), config.json, vocab.txt, tokenizer_config.json,
+      special_tokens_map.json.
+
+  make-fixture-model.py expect --model DIR --ids ids.json --out expected.json
+      Scores token ids (from an independent tokenizer) one pair at a time, without padding, with
+      the eager module rebuilt from weights.pt: the reference our batched, padded scores must match.
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+
+import torch
+from torch import nn
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, hidden, heads):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = hidden // heads
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.dense = nn.Linear(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden, eps=1e-12)
+
+    def split(self, x):
+        b, l, _ = x.shape
+        return x.view(b, l, self.heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, x, mask_bias):
+        q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim) + mask_bias
+        context = torch.matmul(torch.softmax(scores, dim=-1), v)
+        context = context.transpose(1, 2).reshape(x.shape)
+        return self.norm(self.dense(context) + x)
+
+
+class Layer(nn.Module):
+    def __init__(self, hidden, heads, intermediate):
+        super().__init__()
+        self.attention = SelfAttention(hidden, heads)
+        self.intermediate = nn.Linear(hidden, intermediate)
+        self.output = nn.Linear(intermediate, hidden)
+        self.norm = nn.LayerNorm(hidden, eps=1e-12)
+
+    def forward(self, x, mask_bias):
+        x = self.attention(x, mask_bias)
+        return self.norm(self.output(nn.functional.gelu(self.intermediate(x))) + x)
+
+
+class BertCrossEncoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        h = cfg["hidden_size"]
+        self.word_embeddings = nn.Embedding(cfg["vocab_size"], h, padding_idx=cfg["pad_token_id"])
+        self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], h)
+        self.token_type_embeddings = nn.Embedding(cfg["type_vocab_size"], h)
+        self.embedding_norm = nn.LayerNorm(h, eps=1e-12)
+        self.register_buffer("position_ids", torch.arange(cfg["max_position_embeddings"]).unsqueeze(0), persistent=False)
+        self.layers = nn.ModuleList(
+            [Layer(h, cfg["num_attention_heads"], cfg["intermediate_size"]) for _ in range(cfg["num_hidden_layers"])]
+        )
+        self.pooler = nn.Linear(h, h)
+        self.classifier = nn.Linear(h, cfg["num_labels"])
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        seq_len = input_ids.shape[1]
+        x = (
+            self.word_embeddings(input_ids)
+            + self.position_embeddings(self.position_ids[:, :seq_len])
+            + self.token_type_embeddings(token_type_ids)
+        )
+        x = self.embedding_norm(x)
+        mask_bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        for layer in self.layers:
+            x = layer(x, mask_bias)
+        pooled = torch.tanh(self.pooler(x[:, 0]))
+        return (self.classifier(pooled),)
+
+
+def read_vocab(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def build(args):
+    torch.manual_seed(args.seed)
+    vocab = read_vocab(args.vocab)
+    pad_id = vocab.index("[PAD]")
+    cfg = {
+        "vocab_size": len(vocab),
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 128,
+        "max_position_embeddings": args.max_position_embeddings,
+        "type_vocab_size": 2,
+        "pad_token_id": pad_id,
+        "num_labels": args.num_labels,
+    }
+    model = BertCrossEncoder(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            # Wider than BERT's 0.02 so that random scores spread out and orderings are meaningful.
+            p.normal_(0.0, 0.3)
+
+    def example(batch, length):
+        g = torch.Generator().manual_seed(batch * 1000 + length)
+        ids = torch.randint(5, len(vocab), (batch, length), generator=g)
+        mask = torch.ones(batch, length, dtype=torch.long)
+        mask[0, length // 2:] = 0
+        types = torch.zeros(batch, length, dtype=torch.long)
+        types[:, length // 3:] = 1
+        return ids, mask, types
+
+    with torch.no_grad():
+        traced = torch.jit.trace(model, example(2, 16))
+        for batch, length in [(1, 5), (3, 40), (7, 9)]:
+            inputs = example(batch, length)
+            if not torch.allclose(traced(*inputs)[0], model(*inputs)[0], atol=1e-5):
+                sys.exit(f"trace differs from eager at batch={batch} length={length}")
+
+    os.makedirs(args.out, exist_ok=True)
+    metadata = {
+        "torch_version": args.claim_torch_version or torch.__version__,
+        "num_labels": args.num_labels,
+        "input_names": ["input_ids", "attention_mask", "token_type_ids"],
+        "exported_by": "scripts/make-fixture-model.py",
+    }
+    torch.jit.save(traced, os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
+    torch.save({"config": cfg, "state_dict": model.state_dict()}, os.path.join(args.out, "weights.pt"))
+
+    labels = {str(i): f"LABEL_{i}" for i in range(args.num_labels)}
+    activation = "torch.nn.modules.activation.Sigmoid" if args.num_labels == 1 else "torch.nn.modules.linear.Identity"
+    config = {
+        "architectures": ["BertForSequenceClassification"],
+        "model_type": "bert",
+        "hidden_size": cfg["hidden_size"],
+        "num_hidden_layers": cfg["num_hidden_layers"],
+        "num_attention_heads": cfg["num_attention_heads"],
+        "intermediate_size": cfg["intermediate_size"],
+        "max_position_embeddings": cfg["max_position_embeddings"],
+        "type_vocab_size": 2,
+        "vocab_size": len(vocab),
+        "pad_token_id": pad_id,
+        "id2label": labels,
+        "label2id": {v: int(k) for k, v in labels.items()},
+    }
+    if args.legacy_activation_key:
+        config["sbert_ce_default_activation_function"] = activation
+    else:
+        config["sentence_transformers"] = {"activation_fn": activation, "version": "4.1.0"}
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    shutil.copyfile(args.vocab, os.path.join(args.out, "vocab.txt"))
+    tokenizer_config = {
+        "do_lower_case": True,
+        "model_max_length": args.model_max_length,
+        "tokenizer_class": "BertTokenizer",
+        "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]",
+    }
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump(tokenizer_config, f, indent=2)
+    with open(os.path.join(args.out, "special_tokens_map.json"), "w") as f:
+        json.dump({k: tokenizer_config[k] for k in ["unk_token", "sep_token", "pad_token", "cls_token", "mask_token"]}, f, indent=2)
+
+
+def expect(args):
+    saved = torch.load(os.path.join(args.model, "weights.pt"))
+    model = BertCrossEncoder(saved["config"]).eval()
+    model.load_state_dict(saved["state_dict"])
+    with open(args.ids) as f:
+        pairs = json.load(f)
+    logits = []
+    with torch.no_grad():
+        for pair in pairs:
+            ids = torch.tensor([pair["ids"]], dtype=torch.long)
+            types = torch.tensor([pair["typeIds"]], dtype=torch.long)
+            mask = torch.ones_like(ids)
+            logits.append(model(ids, mask, types)[0][0].tolist())
+    with open(args.out, "w") as f:
+        json.dump({"logits": logits}, f)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--out", required=True)
+    b.add_argument("--vocab", required=True)
+    b.add_argument("--num-labels", type=int, default=1)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--max-position-embeddings", type=int, default=512)
+    b.add_argument("--model-max-length", type=int, default=512)
+    b.add_argument("--legacy-activation-key", action="store_true")
+    b.add_argument("--claim-torch-version", help="metadata torch version to record (tests of version errors)")
+    e = sub.add_parser("expect")
+    e.add_argument("--model", required=True)
+    e.add_argument("--ids", required=True)
+    e.add_argument("--out", required=True)
+    args = parser.parse_args()
+    build(args) if args.command == "build" else expect(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+// CrossEncoder on the CPU against an independent reference: scores from a plain-torch BERT run
+// one pair at a time without padding, on ids from Hugging Face's tokenizer; API semantics as
+// sentence-transformers documents them (DESIGN.md section 3).
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { CrossEncoder } from '../lib/cross-encoder';
+import { findLibtorch } from '../lib/libtorch';
+import { bioasqPairs, fixtureModel, referenceLogits, torchPython } from './helpers/fixture-model';
+import { tempDir } from './helpers/fake-libtorch';
+
+function libtorchProblem(): string | null {
+  try {
+    findLibtorch();
+    return null;
+  } catch (error) {
+    return (error as Error).message.split('\n')[0];
+  }
+}
+
+const skipReason = !torchPython()
+  ? 'no python with torch to build fixture models (apt-get install python3-torch, or set TCE_PYTHON)'
+  : libtorchProblem();
+if (skipReason) console.warn(`cross-encoder tests skipped: ${skipReason}`);
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const softmax = (row: number[]) => {
+  const max = Math.max(...row);
+  const e = row.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+};
+
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number) {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  expect(worst).toBeLessThanOrEqual(tolerance);
+}
+
+describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
+  let oneLabelDir: string;
+  let threeLabelDir: string;
+  let model: CrossEncoder;
+  let multi: CrossEncoder;
+  const pairs = bioasqPairs(48);
+  // Documents of very different lengths, so that batches are ragged and some pairs truncate.
+  pairs.push(['', ''], ['short query', 'x'], ['q', 'word '.repeat(700)], ['[SEP] literal', 'doc with [CLS] inside']);
+
+  beforeAll(async () => {
+    oneLabelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    threeLabelDir = fixtureModel('tiny-3', { numLabels: 3, vocab: 'bert_base_uncased', legacyActivationKey: true });
+    model = await CrossEncoder.load(oneLabelDir, { device: 'cpu' });
+    multi = await CrossEncoder.load(threeLabelDir, { device: 'cpu', maxLength: 128 });
+  });
+
+  test('reports what it loaded', () => {
+    expect(model.numLabels).toBe(1);
+    expect(model.maxLength).toBe(512);
+    expect(model.device).toBe('cpu');
+    expect(model.precision).toBe('fp32');
+    expect(multi.numLabels).toBe(3);
+    expect(multi.maxLength).toBe(128);
+  });
+
+  test('batched, padded logits match unpadded one-pair-at-a-time reference (1e-5)', async () => {
+    const reference = await referenceLogits(oneLabelDir, pairs, 512);
+    const scores = (await model.predict(pairs, { activation: 'identity' })) as Float32Array;
+    expect(scores).toBeInstanceOf(Float32Array);
+    expectClose(scores, reference.map((r) => r[0]), 1e-5);
+    // A spread of scores, so that the comparison means something.
+    expect(Math.max(...scores) - Math.min(...scores)).toBeGreaterThan(0.1);
+  });
+
+  test('default activation is the sigmoid from config.json', async () => {
+    const reference = await referenceLogits(oneLabelDir, pairs, 512);
+    const scores = (await model.predict(pairs)) as Float32Array;
+    expectClose(scores, reference.map((r) => sigmoid(r[0])), 1e-6);
+  });
+
+  test('truncation at a smaller maxLength matches the reference truncated the same way', async () => {
+    const short = await CrossEncoder.load(oneLabelDir, { device: 'cpu', maxLength: 32 });
+    const reference = await referenceLogits(oneLabelDir, pairs, 32);
+    expectClose((await short.predict(pairs, { activation: 'identity' })) as Float32Array, reference.map((r) => r[0]), 1e-5);
+    await short.dispose();
+  });
+
+  test('batch size and token budget do not change scores or their order', async () => {
+    const base = (await model.predict(pairs)) as Float32Array;
+    for (const options of [{ batchSize: 1 }, { batchSize: 7 }, { maxBatchTokens: 300 }]) {
+      expectClose((await model.predict(pairs, options)) as Float32Array, base, 1e-5);
+    }
+  });
+
+  test('multi-label: one row per pair, identity from the legacy config key, softmax on request', async () => {
+    const sample = pairs.slice(0, 10);
+    const reference = await referenceLogits(threeLabelDir, sample, 128);
+    const rows = (await multi.predict(sample)) as Float32Array[];
+    expect(rows).toHaveLength(10);
+    rows.forEach((row, i) => expectClose(row, reference[i], 1e-5));
+    const soft = (await multi.predict(sample, { applySoftmax: true })) as Float32Array[];
+    soft.forEach((row, i) => expectClose(row, softmax(reference[i]), 1e-6));
+    const single = (await multi.predict(sample[0])) as Float32Array;
+    expectClose(single, reference[0], 1e-5);
+  });
+
+  test('per-call activations', async () => {
+    const sample = pairs.slice(0, 6);
+    const reference = (await referenceLogits(oneLabelDir, sample, 512)).map((r) => r[0]);
+    expectClose((await model.predict(sample, { activation: 'tanh' })) as Float32Array, reference.map(Math.tanh), 1e-6);
+    // As upstream: softmax over a single label makes every score 1.
+    expect(Array.from((await model.predict(sample, { applySoftmax: true })) as Float32Array)).toEqual(sample.map(() => 1));
+  });
+
+  test('shapes: single pair -> number, list of one -> length 1, empty -> empty', async () => {
+    const one = await model.predict(pairs[0]);
+    expect(typeof one).toBe('number');
+    const list = (await model.predict([pairs[0]])) as Float32Array;
+    expect(list).toHaveLength(1);
+    expect(list[0]).toBe(one);
+    const empty = await model.predict([]);
+    expect(empty).toBeInstanceOf(Float32Array);
+    expect(empty).toHaveLength(0);
+    expect(await multi.predict([])).toEqual([]);
+  });
+
+  test('rank: best first, stable among ties, topK, returnDocuments', async () => {
+    const query = pairs[0][0];
+    const docs = [pairs[1][1], pairs[2][1], pairs[1][1], pairs[3][1], pairs[1][1]];
+    const scores = (await model.predict(docs.map((d) => [query, d] as [string, string]))) as Float32Array;
+    const ranked = await model.rank(query, docs);
+    const expected = Array.from(scores, (score, corpusId) => ({ corpusId, score }));
+    expected.sort((a, b) => b.score - a.score || a.corpusId - b.corpusId);
+    expect(ranked).toEqual(expected);
+    // Identical documents score identically and keep their input order.
+    const ties = ranked.filter((r) => docs[r.corpusId] === pairs[1][1]).map((r) => r.corpusId);
+    expect(ties).toEqual([0, 2, 4]);
+    const top = await model.rank(query, docs, { topK: 2, returnDocuments: true });
+    expect(top).toEqual(expected.slice(0, 2).map((r) => ({ ...r, text: docs[r.corpusId] })));
+    expect(await model.rank(query, [])).toEqual([]);
+  });
+
+  test('rank refuses a multi-label model with upstream message', async () => {
+    await expect(multi.rank('q', ['d'])).rejects.toThrow(
+      'CrossEncoder.rank() only works for models with num_labels=1. Consider using CrossEncoder.predict() with input pairs instead.',
+    );
+  });
+
+  test('onProgress reports each batch up to the total', async () => {
+    const seen: Array<[number, number]> = [];
+    await model.predict(pairs, { batchSize: 10, onProgress: (done, total) => seen.push([done, total]) });
+    expect(seen.length).toBe(Math.ceil(pairs.length / 10));
+    expect(seen.every(([, total]) => total === pairs.length)).toBe(true);
+    expect(seen.map(([done]) => done)).toEqual([...seen.map(([done]) => done)].sort((a, b) => a - b));
+    expect(seen[seen.length - 1][0]).toBe(pairs.length);
+  });
+
+  test('an AbortSignal stops the call with an AbortError', async () => {
+    const aborted = AbortSignal.abort();
+    await expect(model.predict(pairs, { signal: aborted })).rejects.toMatchObject({ name: 'AbortError' });
+    const controller = new AbortController();
+    let batches = 0;
+    const many = Array.from({ length: 400 }, (_, i) => pairs[i % pairs.length]);
+    const call = model.predict(many, {
+      batchSize: 1,
+      signal: controller.signal,
+      onProgress: () => {
+        if (++batches === 3) controller.abort();
+      },
+    });
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    expect(batches).toBeLessThan(many.length);
+    // The model keeps working afterwards.
+    expect(typeof (await model.predict(pairs[0]))).toBe('number');
+  });
+
+  test('the event loop keeps running during a long predict', async () => {
+    const many = Array.from({ length: 300 }, (_, i) => pairs[i % pairs.length]);
+    let worst = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 5);
+    await model.predict(many);
+    clearInterval(timer);
+    // A blocking implementation would stall for the whole call (seconds); allow for a noisy machine.
+    expect(worst).toBeLessThan(250);
+  });
+
+  describe('bad input', () => {
+    test('pairs that are not [string, string] -> TypeError naming the index', async () => {
+      await expect(model.predict([pairs[0], ['q', 3]] as never)).rejects.toThrow(new TypeError('pairs[1] must be [string, string], got an array of length 2 (string, number)'));
+      await expect(model.predict([pairs[0], 'q'] as never)).rejects.toThrow(/pairs\[1\] must be \[string, string\], got string/);
+      await expect(model.predict(['q'] as never)).rejects.toThrow(TypeError);
+      await expect(model.predict('q d' as never)).rejects.toThrow(TypeError);
+      await expect(model.rank('q', ['d', null] as never)).rejects.toThrow('documents[1] must be a string, got null');
+    });
+
+    test('bad options are clear errors', async () => {
+      await expect(model.predict(pairs, { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer/);
+      await expect(model.predict(pairs, { activation: 'relu' as never })).rejects.toThrow(/activation must be one of/);
+      await expect(model.rank('q', ['d'], { topK: -1 })).rejects.toThrow(/topK must be a non-negative integer/);
+    });
+
+    test('maxLength above max_position_embeddings is refused', async () => {
+      await expect(CrossEncoder.load(oneLabelDir, { device: 'cpu', maxLength: 513 })).rejects.toThrow(/maxLength 513 is above the model's max_position_embeddings \(512/);
+    });
+
+    test("device 'cuda' without CUDA and fp16 on the CPU are clear errors", async () => {
+      await expect(CrossEncoder.load(oneLabelDir, { device: 'cuda' })).rejects.toMatchObject({ code: 'TCE_CUDA_UNAVAILABLE' });
+      await expect(CrossEncoder.load(oneLabelDir, { device: 'cpu', precision: 'fp16' })).rejects.toThrow(/runs on CUDA only/);
+      const auto = await CrossEncoder.load(oneLabelDir);
+      expect(auto.device).toBe('cpu');
+      await auto.dispose();
+    });
+
+    test('a missing model directory or files are listed', async () => {
+      await expect(CrossEncoder.load('/nonexistent/model')).rejects.toThrow(/Model directory \/nonexistent\/model does not exist/);
+      const empty = tempDir('model');
+      await expect(CrossEncoder.load(empty)).rejects.toThrow(/is missing:\n {2}- model\.pt .*\n {2}- config\.json\n {2}- tokenizer\.json or vocab\.txt/);
+    });
+
+    test('a corrupt model.pt is an error, not a crash', async () => {
+      const dir = tempDir('corrupt');
+      for (const f of fs.readdirSync(oneLabelDir)) fs.copyFileSync(path.join(oneLabelDir, f), path.join(dir, f));
+      const bytes = fs.readFileSync(path.join(dir, 'model.pt'));
+      fs.writeFileSync(path.join(dir, 'model.pt'), bytes.subarray(0, bytes.length >> 1));
+      await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({ code: 'TCE_MODEL_LOAD_FAILED', message: expect.stringMatching(/not a readable TorchScript archive/) });
+    });
+  });
+
+  describe('lifecycle', () => {
+    test('calls after dispose() reject; dispose() is idempotent', async () => {
+      const m = await CrossEncoder.load(oneLabelDir, { device: 'cpu' });
+      await m.dispose();
+      await m.dispose();
+      await expect(m.predict(pairs)).rejects.toMatchObject({ code: 'TCE_DISPOSED' });
+    });
+
+    test('dispose() during a running call lets it finish or reject cleanly', async () => {
+      const m = await CrossEncoder.load(oneLabelDir, { device: 'cpu' });
+      const running = m.predict(pairs, { batchSize: 4 });
+      const queued = m.predict(pairs);
+      await m.dispose();
+      const [first, second] = await Promise.allSettled([running, queued]);
+      expect(first.status).toBe('fulfilled');
+      expect(second.status === 'fulfilled' || (second.reason as { code?: string }).code === 'TCE_DISPOSED').toBe(true);
+    });
+  });
+});

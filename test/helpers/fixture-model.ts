@@ -1,0 +1,96 @@
+/**
+ * Fixture models for tests: small random-weight BERT cross-encoders built by
+ * scripts/make-fixture-model.py in plain torch, and their reference scores, computed one pair at
+ * a time without padding from ids that Hugging Face's Rust tokenizer produced.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from './child';
+import { hfTokenizerFromVocab } from './hf-reference';
+
+export const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
+const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
+const modelsDir = path.join(fixturesDir, 'models');
+const script = path.join(repoRoot, 'scripts', 'make-fixture-model.py');
+
+let cachedPython: string | null | undefined;
+
+/** A python with torch: TCE_PYTHON, python3 on PATH, or Debian's /usr/bin/python3. */
+export function torchPython(): string | null {
+  if (cachedPython !== undefined) return cachedPython;
+  const candidates = [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
+  cachedPython = candidates.find((c) => spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
+  return cachedPython;
+}
+
+export function vocabFile(name: 'biomedbert' | 'bert_base_uncased'): string {
+  return path.join(fixturesDir, 'tokenizer', `${name}_vocab.txt`);
+}
+
+function run(args: string[]): void {
+  const python = torchPython();
+  if (!python) throw new Error('no python with torch (install python3-torch or set TCE_PYTHON)');
+  const result = spawnSync(python, [script, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`make-fixture-model.py ${args[0]} failed:\n${result.stderr}`);
+}
+
+export interface FixtureOptions {
+  numLabels: number;
+  vocab: 'biomedbert' | 'bert_base_uncased';
+  legacyActivationKey?: boolean;
+  maxPositionEmbeddings?: number;
+  claimTorchVersion?: string;
+}
+
+/** Builds (once per checkout and script version) and returns the model directory. */
+export function fixtureModel(name: string, options: FixtureOptions): string {
+  const dir = path.join(modelsDir, name);
+  const stamp = path.join(dir, '.built-from');
+  const want = JSON.stringify({ options, script: fs.statSync(script).mtimeMs });
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return dir;
+  fs.rmSync(dir, { recursive: true, force: true });
+  const args = ['build', '--out', dir, '--vocab', vocabFile(options.vocab), '--num-labels', String(options.numLabels)];
+  if (options.legacyActivationKey) args.push('--legacy-activation-key');
+  if (options.maxPositionEmbeddings) args.push('--max-position-embeddings', String(options.maxPositionEmbeddings));
+  if (options.claimTorchVersion) args.push('--claim-torch-version', options.claimTorchVersion);
+  run(args);
+  fs.writeFileSync(stamp, want);
+  return dir;
+}
+
+/** Reference logits: HF tokenizer ids, then one unpadded forward per pair in Python. */
+export async function referenceLogits(modelDir: string, pairs: Array<[string, string]>, maxLength: number): Promise<number[][]> {
+  const hf = hfTokenizerFromVocab(path.join(modelDir, 'vocab.txt'));
+  hf.setTruncation(maxLength);
+  const encodings = await hf.encodeBatch(pairs);
+  const ids = encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() }));
+  const idsFile = path.join(modelDir, `ids-${process.pid}-${Date.now()}.json`);
+  const outFile = `${idsFile}.expected`;
+  fs.writeFileSync(idsFile, JSON.stringify(ids));
+  try {
+    run(['expect', '--model', modelDir, '--ids', idsFile, '--out', outFile]);
+    return JSON.parse(fs.readFileSync(outFile, 'utf8')).logits;
+  } finally {
+    fs.rmSync(idsFile, { force: true });
+    fs.rmSync(outFile, { force: true });
+  }
+}
+
+export interface BioasqPair {
+  query: string;
+  document: string;
+  label: number;
+}
+
+/** BioASQ pairs: the committed sample, or the full file from ../shared/data when asked for. */
+export function bioasqPairs(limit: number): Array<[string, string]> {
+  const file = path.join(fixturesDir, 'tokenizer', 'bioasq_pairs_sample.jsonl');
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, limit)
+    .map((line) => JSON.parse(line) as BioasqPair)
+    .map((p) => [p.query, p.document]);
+}
