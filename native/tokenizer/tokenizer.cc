@@ -1,0 +1,194 @@
+#include "tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "tokenizer/added_tokens.h"
+#include "tokenizer/normalizer.h"
+#include "tokenizer/post_processor.h"
+#include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/wordpiece.h"
+
+namespace tce::tok {
+
+namespace {
+
+constexpr size_t kNoLimit = std::numeric_limits<size_t>::max();
+
+// Per-call working memory. Kept out of thread_local storage on purpose: the addon's threads
+// (libuv's, the pool's) can outlive nothing here, and a few allocations per sequence are noise
+// next to tokenizing it.
+struct Scratch {
+  std::string normalized;
+  std::vector<char32_t> pending;
+  std::vector<Segment> raw_segments;
+  std::vector<Segment> normalized_segments;
+};
+
+}  // namespace
+
+struct Tokenizer::Impl {
+  explicit Impl(TokenizerSpec& spec)
+      : normalizer(NormalizerOptions{spec.clean_text, spec.handle_chinese_chars,
+                                     spec.strip_accents, spec.lowercase}),
+        wordpiece(spec.vocab, spec.unk_token, spec.continuing_subword_prefix,
+                  spec.max_input_chars_per_word) {
+    if (spec.vocab.empty()) throw std::invalid_argument("the vocabulary is empty");
+    if (spec.vocab.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+      throw std::invalid_argument("the vocabulary is too large");
+    }
+    id_to_token = std::move(spec.vocab);
+    std::vector<AddedPattern> raw, normalized;
+    for (const AddedToken& t : spec.added_tokens) {
+      if (t.id < 0) {
+        throw std::invalid_argument("added token \"" + t.content + "\" has a negative id");
+      }
+      if (static_cast<size_t>(t.id) >= id_to_token.size()) id_to_token.resize(t.id + 1);
+      if (id_to_token[t.id].empty()) id_to_token[t.id] = t.content;
+      AddedPattern p{t.content, t.id, t.single_word, t.lstrip, t.rstrip};
+      if (t.normalized) {
+        // The fast tokenizer matches normalized added tokens against normalized text, so their
+        // own text is normalized first (e.g. lowercased).
+        std::string content;
+        std::vector<char32_t> pending;
+        normalizer.Normalize(t.content, content, pending);
+        p.content = std::move(content);
+        normalized.push_back(std::move(p));
+      } else {
+        raw.push_back(std::move(p));
+      }
+    }
+    raw_matcher = AddedTokenMatcher(std::move(raw));
+    normalized_matcher = AddedTokenMatcher(std::move(normalized));
+    unk = wordpiece.unk_id();
+    cls = Resolve(spec, spec.cls_token, "classifier (CLS)");
+    sep = Resolve(spec, spec.sep_token, "separator (SEP)");
+    pad = Resolve(spec, spec.pad_token, "padding (PAD)");
+  }
+
+  // Special tokens are looked up among the added tokens first, then in the vocabulary.
+  int32_t Resolve(const TokenizerSpec& spec, const std::string& token, const char* what) const {
+    for (const AddedToken& t : spec.added_tokens) {
+      if (t.content == token) return t.id;
+    }
+    const int32_t id = wordpiece.Find(token);
+    if (id < 0) {
+      throw std::invalid_argument(std::string("the ") + what + " token \"" + token +
+                                  "\" is neither an added token nor in the vocabulary");
+    }
+    return id;
+  }
+
+  // Appends the ids of text between added tokens; stops once `out` holds `limit` ids.
+  bool Words(std::string_view text, size_t limit, std::vector<int32_t>& out) const {
+    bool go_on = true;
+    PreTokenize(text, [&](std::string_view word, size_t chars) {
+      wordpiece.Tokenize(word, chars, out);
+      go_on = out.size() < limit;
+      return go_on;
+    });
+    return go_on;
+  }
+
+  // Appends the ids of one sequence (no special tokens); at most `limit` of them.
+  void Sequence(std::string_view text, size_t limit, Scratch& s, std::vector<int32_t>& out) const {
+    out.clear();
+    if (limit == 0) return;
+    auto text_part = [&](std::string_view part) -> bool {
+      s.normalized.clear();
+      normalizer.Normalize(part, s.normalized, s.pending);
+      if (normalized_matcher.empty()) return Words(s.normalized, limit, out);
+      normalized_matcher.Split(s.normalized, s.normalized_segments);
+      for (const Segment& seg : s.normalized_segments) {
+        if (seg.id >= 0) {
+          out.push_back(seg.id);
+          if (out.size() >= limit) return false;
+        } else if (!Words(std::string_view(s.normalized).substr(seg.begin, seg.end - seg.begin),
+                          limit, out)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    if (raw_matcher.empty()) {
+      text_part(text);
+    } else {
+      raw_matcher.Split(text, s.raw_segments);
+      for (const Segment& seg : s.raw_segments) {
+        if (seg.id >= 0) {
+          out.push_back(seg.id);
+          if (out.size() >= limit) break;
+        } else if (!text_part(text.substr(seg.begin, seg.end - seg.begin))) {
+          break;
+        }
+      }
+    }
+    if (out.size() > limit) out.resize(limit);
+  }
+
+  Normalizer normalizer;
+  WordPiece wordpiece;
+  AddedTokenMatcher raw_matcher;
+  AddedTokenMatcher normalized_matcher;
+  std::vector<std::string> id_to_token;
+  int32_t unk = -1, cls = -1, sep = -1, pad = -1;
+};
+
+Tokenizer::Tokenizer(TokenizerSpec spec) : impl_(std::make_unique<Impl>(spec)) {}
+Tokenizer::~Tokenizer() = default;
+
+Encoding Tokenizer::Encode(std::string_view a, const std::string_view* b, size_t max_length,
+                           bool add_special_tokens, bool with_tokens) const {
+  const Impl& im = *impl_;
+  Scratch scratch;
+  scratch.normalized.reserve(a.size() + (b ? b->size() : 0) + 16);
+  std::vector<int32_t> ids_a, ids_b;
+  const size_t specials = add_special_tokens ? SpecialTokenCount(b != nullptr) : 0;
+  // The fast tokenizer gives the special tokens priority: whatever max_length leaves after
+  // them is the budget for the text (none when max_length is smaller than they are).
+  const bool truncate = max_length > 0;
+  const size_t budget = !truncate ? kNoLimit : (max_length > specials ? max_length - specials : 0);
+
+  Encoding enc;
+  size_t keep_a = 0, keep_b = 0;
+  if (b == nullptr) {
+    im.Sequence(a, budget, scratch, ids_a);
+    keep_a = ids_a.size();
+  } else if (!truncate) {
+    im.Sequence(a, kNoLimit, scratch, ids_a);
+    im.Sequence(*b, kNoLimit, scratch, ids_b);
+    keep_a = ids_a.size();
+    keep_b = ids_b.size();
+  } else {
+    // Truncation only needs each length up to the point where the answer cannot change, so
+    // a long sequence is not tokenized to its end: A up to budget + 1 ids (enough to know it
+    // does not fit), B up to one more than both budget and A's length (enough to know it is
+    // the longer one). Only when both overflow is their exact order unknown.
+    im.Sequence(a, budget + 1, scratch, ids_a);
+    const size_t cap_b = std::max(budget, ids_a.size()) + 1;
+    im.Sequence(*b, cap_b, scratch, ids_b);
+    if (ids_a.size() > budget && ids_b.size() > budget) {
+      im.Sequence(a, kNoLimit, scratch, ids_a);
+      im.Sequence(*b, kNoLimit, scratch, ids_b);
+    }
+    const TruncatedLengths kept = LongestFirst(ids_a.size(), ids_b.size(), budget);
+    keep_a = kept.a;
+    keep_b = kept.b;
+  }
+  ApplyTemplate(ids_a, keep_a, b ? &ids_b : nullptr, keep_b, add_special_tokens, im.cls, im.sep,
+                enc.ids, enc.type_ids);
+  if (with_tokens) {
+    enc.tokens.reserve(enc.ids.size());
+    for (int32_t id : enc.ids) enc.tokens.push_back(im.id_to_token[static_cast<size_t>(id)]);
+  }
+  return enc;
+}
+
+int32_t Tokenizer::pad_id() const { return impl_->pad; }
+int32_t Tokenizer::cls_id() const { return impl_->cls; }
+int32_t Tokenizer::sep_id() const { return impl_->sep; }
+int32_t Tokenizer::unk_id() const { return impl_->unk; }
+size_t Tokenizer::vocab_size() const { return impl_->id_to_token.size(); }
+
+}  // namespace tce::tok

@@ -1,0 +1,116 @@
+#include "tokenizer/unicode.h"
+
+#include <utf8proc.h>
+
+namespace tce::tok::unicode {
+
+namespace {
+
+utf8proc_category_t Category(char32_t c) {
+  return utf8proc_category(static_cast<utf8proc_int32_t>(c));
+}
+
+bool IsPunctCategory(utf8proc_category_t cat) {
+  switch (cat) {
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool IsControl(char32_t c) {
+  if (c == '\t' || c == '\n' || c == '\r') return false;
+  switch (Category(c)) {
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_CS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsPunctuation(char32_t c) {
+  if (c < 0x80) {
+    return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+           (c >= 123 && c <= 126);
+  }
+  return IsPunctCategory(Category(c));
+}
+
+bool IsNonspacingMark(char32_t c) { return Category(c) == UTF8PROC_CATEGORY_MN; }
+
+bool IsWordChar(char32_t c) {
+  if (c < 0x80) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  }
+  if (c == 0x200C || c == 0x200D) return true;  // Join_Control is part of \w
+  switch (Category(c)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int CombiningClass(char32_t c) {
+  if (c < 0x300) return 0;
+  return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class;
+}
+
+size_t Decompose(char32_t c, char32_t* out) {
+  if (c < 0xC0) {
+    out[0] = c;
+    return 1;
+  }
+  utf8proc_int32_t buf[kMaxDecomposition];
+  int last_boundclass = 0;
+  const utf8proc_ssize_t n =
+      utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buf, kMaxDecomposition,
+                              UTF8PROC_DECOMPOSE, &last_boundclass);
+  // Canonical decompositions are at most 4 code points; anything else means utf8proc refused
+  // the input, and the character is kept as it is.
+  if (n <= 0 || static_cast<size_t>(n) > kMaxDecomposition) {
+    out[0] = c;
+    return 1;
+  }
+  for (utf8proc_ssize_t i = 0; i < n; ++i) out[i] = static_cast<char32_t>(buf[i]);
+  return static_cast<size_t>(n);
+}
+
+void AppendLowercase(char32_t c, std::string& out) {
+  if (c < 0x80) {
+    out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+    return;
+  }
+  // utf8proc carries the simple mappings; U+0130 is the only code point whose unconditional
+  // full lowercase mapping (SpecialCasing.txt) differs from the simple one.
+  if (c == 0x130) {
+    out.push_back('i');
+    AppendUtf8(0x307, out);
+    return;
+  }
+  AppendUtf8(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))), out);
+}
+
+}  // namespace tce::tok::unicode
