@@ -8,6 +8,11 @@
       model.pt, weights.pt (the eager state dict), config.json, vocab.txt, tokenizer_config.json,
       special_tokens_map.json.
 
+  make-fixture-model.py simulate-newer --model DIR --out DIR2 --torch-version 2.99.0
+      Copies a model directory and edits its model.pt the way a newer PyTorch's export differs for
+      an older libtorch: the code calls an operator this libtorch lacks, and the metadata names the
+      newer version. Tests use it for the "exported by a newer PyTorch" error.
+
   make-fixture-model.py expect --model DIR --ids ids.json --out expected.json
       Scores token ids (from an independent tokenizer) one pair at a time, without padding, with
       the eager module rebuilt from weights.pt: the reference our batched, padded scores must match.
@@ -133,7 +138,7 @@ def build(args):
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {
-        "torch_version": args.claim_torch_version or torch.__version__,
+        "torch_version": torch.__version__,
         "num_labels": args.num_labels,
         "input_names": ["input_ids", "attention_mask", "token_type_ids"],
         "exported_by": "scripts/make-fixture-model.py",
@@ -193,6 +198,24 @@ def expect(args):
         json.dump({"logits": logits}, f)
 
 
+def simulate_newer(args):
+    import zipfile
+
+    shutil.copytree(args.model, args.out, dirs_exist_ok=True)
+    source = os.path.join(args.model, "model.pt")
+    target = os.path.join(args.out, "model.pt")
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith("/code/__torch__.py"):
+                data = data.replace(b"torch.slice(", b"torch.slice_from_the_future(", 1)
+            elif item.filename.endswith("/extra/metadata.json"):
+                metadata = json.loads(data)
+                metadata["torch_version"] = args.torch_version
+                data = json.dumps(metadata).encode()
+            zout.writestr(item.filename, data)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,13 +227,16 @@ def main():
     b.add_argument("--max-position-embeddings", type=int, default=512)
     b.add_argument("--model-max-length", type=int, default=512)
     b.add_argument("--legacy-activation-key", action="store_true")
-    b.add_argument("--claim-torch-version", help="metadata torch version to record (tests of version errors)")
+    n = sub.add_parser("simulate-newer")
+    n.add_argument("--model", required=True)
+    n.add_argument("--out", required=True)
+    n.add_argument("--torch-version", default="2.99.0")
     e = sub.add_parser("expect")
     e.add_argument("--model", required=True)
     e.add_argument("--ids", required=True)
     e.add_argument("--out", required=True)
     args = parser.parse_args()
-    build(args) if args.command == "build" else expect(args)
+    {"build": build, "expect": expect, "simulate-newer": simulate_newer}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { findLibtorch } from '../lib/libtorch';
-import { bioasqPairs, fixtureModel, referenceLogits, torchPython } from './helpers/fixture-model';
+import { bioasqPairs, fixtureModel, newerTorchModel, referenceLogits, torchPython } from './helpers/fixture-model';
 import { tempDir } from './helpers/fake-libtorch';
 
 function libtorchProblem(): string | null {
@@ -228,6 +228,42 @@ describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
       const bytes = fs.readFileSync(path.join(dir, 'model.pt'));
       fs.writeFileSync(path.join(dir, 'model.pt'), bytes.subarray(0, bytes.length >> 1));
       await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({ code: 'TCE_MODEL_LOAD_FAILED', message: expect.stringMatching(/not a readable TorchScript archive/) });
+    });
+  });
+
+    test('a model exported by a newer PyTorch says so and how to fix it', async () => {
+      const dir = newerTorchModel(oneLabelDir, '2.99.0');
+      try {
+        const error = await CrossEncoder.load(dir, { device: 'cpu' }).catch((e: unknown) => e as Error & { code: string });
+        expect(error).toMatchObject({ code: 'TCE_MODEL_LOAD_FAILED' });
+        expect((error as Error).message).toMatch(/Unknown builtin op: aten::slice_from_the_future/);
+        expect((error as Error).message).toMatch(/exported by PyTorch 2\.99\.0, newer than this libtorch \(\d+\.\d+/);
+        expect((error as Error).message).toMatch(/Re-export it with PyTorch \d+\.\d+ .*or run on a libtorch >= 2\.99/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('out of memory', () => {
+    // TCE_FAULT_OOM_ABOVE_TOKENS makes forwards above a token count report out-of-memory (read
+    // when a model is created), as a GPU would; the engine must split and retry.
+    test('a batch that runs out of memory is split and retried; one pair too large rejects alone', async () => {
+      process.env.TCE_FAULT_OOM_ABOVE_TOKENS = '600';
+      let m: CrossEncoder;
+      try {
+        m = await CrossEncoder.load(oneLabelDir, { device: 'cpu', maxLength: 512 });
+      } finally {
+        delete process.env.TCE_FAULT_OOM_ABOVE_TOKENS;
+      }
+      const shortPairs = pairs.filter(([q, d]) => q.length + d.length < 400);
+      const expected = (await model.predict(shortPairs)) as Float32Array;
+      expectClose((await m.predict(shortPairs, { batchSize: 32 })) as Float32Array, expected, 1e-5);
+      const long: [string, string] = ['q', 'word '.repeat(700)];
+      await expect(m.predict([...shortPairs, long])).rejects.toThrow(/out of memory on a single pair of 512 tokens/);
+      // Still usable after the failure.
+      expectClose((await m.predict(shortPairs)) as Float32Array, expected, 1e-5);
+      await m.dispose();
     });
   });
 

@@ -40,7 +40,6 @@ export interface FixtureOptions {
   vocab: 'biomedbert' | 'bert_base_uncased';
   legacyActivationKey?: boolean;
   maxPositionEmbeddings?: number;
-  claimTorchVersion?: string;
 }
 
 /** Builds (once per checkout and script version) and returns the model directory. */
@@ -53,10 +52,17 @@ export function fixtureModel(name: string, options: FixtureOptions): string {
   const args = ['build', '--out', dir, '--vocab', vocabFile(options.vocab), '--num-labels', String(options.numLabels)];
   if (options.legacyActivationKey) args.push('--legacy-activation-key');
   if (options.maxPositionEmbeddings) args.push('--max-position-embeddings', String(options.maxPositionEmbeddings));
-  if (options.claimTorchVersion) args.push('--claim-torch-version', options.claimTorchVersion);
   run(args);
   fs.writeFileSync(stamp, want);
   return dir;
+}
+
+/** A copy of `modelDir` whose model.pt needs an operator this libtorch lacks, as if exported by
+ * PyTorch `torchVersion`. */
+export function newerTorchModel(modelDir: string, torchVersion: string): string {
+  const out = fs.mkdtempSync(path.join(modelsDir, 'newer-'));
+  run(['simulate-newer', '--model', modelDir, '--out', out, '--torch-version', torchVersion]);
+  return out;
 }
 
 /** Reference logits: HF tokenizer ids, then one unpadded forward per pair in Python. */
