@@ -6,3 +6,4 @@
 export { runtimeInfo, type RuntimeInfo, type CudaDeviceInfo } from './runtime-info';
 export { findLibtorch, LibtorchNotFoundError, type LibtorchLocation, type LibtorchSource } from './libtorch';
 export { TceError, type TceErrorCode } from './errors';
+export { Tokenizer, type Encoding, type EncodeOptions, type EncodeInput } from './tokenizer';
