@@ -128,7 +128,7 @@ function resolvePrecision(device: string, requested: unknown): Precision {
   return requested as Precision;
 }
 
-function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | null, requested: unknown): number {
+function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, requested: unknown): number {
   const limits = [tokenizerMax, info.maxPositionEmbeddings].filter((v): v is number => typeof v === 'number' && v > 0 && v < 1e9);
   const modelMax = limits.length > 0 ? Math.min(...limits) : 512;
   if (requested === undefined) return modelMax;

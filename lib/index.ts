@@ -7,3 +7,14 @@ export { runtimeInfo, type RuntimeInfo, type CudaDeviceInfo } from './runtime-in
 export { findLibtorch, LibtorchNotFoundError, type LibtorchLocation, type LibtorchSource } from './libtorch';
 export { TceError, type TceErrorCode } from './errors';
 export { Tokenizer, type Encoding, type EncodeOptions, type EncodeInput } from './tokenizer';
+export {
+  CrossEncoder,
+  type LoadOptions,
+  type PredictOptions,
+  type RankOptions,
+  type RankResult,
+  type Pair,
+  type Device,
+  type Precision,
+  type Activation,
+} from './cross-encoder';

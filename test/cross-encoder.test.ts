@@ -243,13 +243,12 @@ describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
-  });
 
   describe('out of memory', () => {
     // TCE_FAULT_OOM_ABOVE_TOKENS makes forwards above a token count report out-of-memory (read
     // when a model is created), as a GPU would; the engine must split and retry.
     test('a batch that runs out of memory is split and retried; one pair too large rejects alone', async () => {
-      process.env.TCE_FAULT_OOM_ABOVE_TOKENS = '600';
+      process.env.TCE_FAULT_OOM_ABOVE_TOKENS = '300';
       let m: CrossEncoder;
       try {
         m = await CrossEncoder.load(oneLabelDir, { device: 'cpu', maxLength: 512 });
@@ -275,14 +274,19 @@ describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
       await expect(m.predict(pairs)).rejects.toMatchObject({ code: 'TCE_DISPOSED' });
     });
 
-    test('dispose() during a running call lets it finish or reject cleanly', async () => {
+    test('dispose() during a running call lets it finish; queued calls reject cleanly', async () => {
       const m = await CrossEncoder.load(oneLabelDir, { device: 'cpu' });
-      const running = m.predict(pairs, { batchSize: 4 });
-      const queued = m.predict(pairs);
+      let started!: () => void;
+      const isRunning = new Promise<void>((resolve) => (started = resolve));
+      const running = Promise.allSettled([m.predict(pairs, { batchSize: 4, onProgress: () => started() })]);
+      const queued = Promise.allSettled([m.predict(pairs)]);
+      await isRunning;
       await m.dispose();
-      const [first, second] = await Promise.allSettled([running, queued]);
+      const [[first], [second]] = await Promise.all([running, queued]);
       expect(first.status).toBe('fulfilled');
-      expect(second.status === 'fulfilled' || (second.reason as { code?: string }).code === 'TCE_DISPOSED').toBe(true);
+      expect((first as PromiseFulfilledResult<Float32Array>).value).toHaveLength(pairs.length);
+      expect(second.status).toBe('rejected');
+      expect((second as PromiseRejectedResult).reason).toMatchObject({ code: 'TCE_DISPOSED' });
     });
   });
 });

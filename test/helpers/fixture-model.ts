@@ -25,7 +25,8 @@ export function torchPython(): string | null {
 }
 
 export function vocabFile(name: 'biomedbert' | 'bert_base_uncased'): string {
-  return path.join(fixturesDir, 'tokenizer', `${name}_vocab.txt`);
+  const committed = path.join(fixturesDir, 'tokenizer', `${name}_vocab.txt`);
+  return fs.existsSync(committed) ? committed : path.join(sharedData, `${name}_vocab.txt`);
 }
 
 function run(args: string[]): void {
@@ -69,7 +70,7 @@ export function newerTorchModel(modelDir: string, torchVersion: string): string 
 export async function referenceLogits(modelDir: string, pairs: Array<[string, string]>, maxLength: number): Promise<number[][]> {
   const hf = hfTokenizerFromVocab(path.join(modelDir, 'vocab.txt'));
   hf.setTruncation(maxLength);
-  const encodings = await hf.encodeBatch(pairs);
+  const encodings = await Promise.all(pairs.map(([a, b]) => hf.encode(a, b)));
   const ids = encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() }));
   const idsFile = path.join(modelDir, `ids-${process.pid}-${Date.now()}.json`);
   const outFile = `${idsFile}.expected`;
@@ -91,7 +92,8 @@ export interface BioasqPair {
 
 /** BioASQ pairs: the committed sample, or the full file from ../shared/data when asked for. */
 export function bioasqPairs(limit: number): Array<[string, string]> {
-  const file = path.join(fixturesDir, 'tokenizer', 'bioasq_pairs_sample.jsonl');
+  const sample = path.join(fixturesDir, 'tokenizer', 'bioasq_pairs_sample.jsonl');
+  const file = fs.existsSync(sample) ? sample : path.join(sharedData, 'bioasq_pairs.jsonl');
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
