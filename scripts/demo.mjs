@@ -73,10 +73,10 @@ ranked.forEach((r, i) => {
 const { file, rows } = bioasqPairs(pairCount);
 const started = performance.now();
 const scores = await model.predict(rows.map((r) => [r.query, r.document]), {
-  onProgress: (done, total) => process.stderr.write(`\rscoring BioASQ pairs: ${done}/${total}`),
+  onProgress: process.stderr.isTTY ? (done, total) => process.stderr.write(`\rscoring BioASQ pairs: ${done}/${total}`) : undefined,
 });
 const seconds = (performance.now() - started) / 1000;
-process.stderr.write('\n');
+if (process.stderr.isTTY) process.stderr.write('\n');
 const positives = rows.map((r, i) => [r.label, scores[i]]).filter(([label]) => label === 1).map(([, s]) => s);
 const negatives = rows.map((r, i) => [r.label, scores[i]]).filter(([label]) => label === 0).map(([, s]) => s);
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
