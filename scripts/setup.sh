@@ -36,4 +36,6 @@ if [ -f "$node_headers/include/node/node_api.h" ]; then
 fi
 
 # npm ci builds the addon (install), compiles lib/ and builds the torch core (prepare).
+# onnxruntime-node (benchmark peer) ships its CPU binaries; never let it download CUDA ones.
+export ONNXRUNTIME_NODE_INSTALL=skip
 run_quiet npm ci --no-audit --no-fund
