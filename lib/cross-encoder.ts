@@ -28,6 +28,17 @@ export interface LoadOptions {
   maxBatchTokens?: number;
   /** Overrides the activation stored in config.json. */
   activation?: Activation;
+  /**
+   * Let concurrent predict()/rank() calls on this model share forwards (default true): a
+   * server's many small requests then still fill the device.
+   */
+  shareBatches?: boolean;
+  /**
+   * When the model is idle and fewer pairs are pending than fill a batch, wait up to this long
+   * for other calls to join (default 0: start at once; calls that arrive while a forward runs
+   * join the next one anyway).
+   */
+  maxWaitMs?: number;
   /** A libtorch folder to use instead of discovery (see README). */
   libtorch?: string;
 }
@@ -211,6 +222,10 @@ export class CrossEncoder {
     const batchSize = checkPositiveInteger('batchSize', options.batchSize) ?? 32;
     const maxBatchTokens = checkPositiveInteger('maxBatchTokens', options.maxBatchTokens) ?? 16384;
     const activation = checkActivation('activation', options.activation) ?? info.defaultActivation;
+    const maxWaitMs = options.maxWaitMs ?? 0;
+    if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0) || maxWaitMs > 60_000) {
+      throw new TceError('TCE_INVALID_OPTION', `maxWaitMs must be a number of milliseconds from 0 to 60000, got ${JSON.stringify(options.maxWaitMs)}`);
+    }
     const tokenizer = Tokenizer.fromModelDir(info.dir);
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, options.maxLength);
     loadRuntime({ libtorch: options.libtorch });
@@ -222,6 +237,8 @@ export class CrossEncoder {
       precision: PRECISION_CODES[precision],
       numLabels: info.numLabels,
       maxLength,
+      shareBatches: options.shareBatches ?? true,
+      maxWaitMs,
     });
     try {
       await model.load();

@@ -62,6 +62,8 @@ export interface NativeModelLoadOptions {
   precision: number;
   numLabels: number;
   maxLength: number;
+  shareBatches: boolean;
+  maxWaitMs: number;
 }
 
 export interface NativePredictOptions {

@@ -78,6 +78,8 @@ class Model : public Napi::ObjectWrap<Model> {
     config.precision = static_cast<int>(NumberProperty(options, "precision"));
     config.num_labels = PositiveProperty(options, "numLabels");
     config.max_length = PositiveProperty(options, "maxLength");
+    config.share_batches = options.Get("shareBatches").ToBoolean().Value();
+    config.max_wait_ms = NumberProperty(options, "maxWaitMs");
     runner_ = std::make_unique<engine::ModelRunner>(*core, std::move(tokenizer), std::move(config));
   }
 
