@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as hf from 'tokenizers';
 import { Tokenizer } from '../lib/tokenizer';
 import {
   VOCABS, adversarialText, bertTokenizerJson, hfFromJson, hfPairs, hfSingles, prng, readVocab, tempDir, type NormalizerFlags, type VocabName,
@@ -133,6 +132,3 @@ describe('seeded adversarial strings', () => {
     });
   }
 });
-
-// Used to keep hf types referenced for editors.
-export type _Hf = hf.Tokenizer;
