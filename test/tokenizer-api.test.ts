@@ -208,3 +208,36 @@ describe('inputs', () => {
     expect(longest).toBeLessThan(Math.max(250, elapsed / 2));
   }, 60_000);
 });
+
+describe('added tokens beyond the BERT specials', () => {
+  it('normalized / single_word / lstrip / rstrip tokens match the fast tokenizer', async () => {
+    const vocab = readVocab(VOCABS.biomedbert);
+    const n = vocab.length;
+    const json = bertTokenizerJson(vocab);
+    const tok = (id: number, content: string, o: { single_word?: boolean; lstrip?: boolean; rstrip?: boolean; normalized: boolean; special: boolean }) => ({
+      id, content, single_word: false, lstrip: false, rstrip: false, ...o,
+    });
+    json.added_tokens = [
+      ...(json.added_tokens as object[]),
+      tok(n, 'Hello', { single_word: true, lstrip: true, rstrip: true, normalized: true, special: false }),
+      tok(n + 1, '[BIO]', { lstrip: true, rstrip: true, normalized: false, special: true }),
+      tok(n + 2, 'foo bar', { normalized: true, special: false }),
+      tok(n + 3, 'Ωmega', { normalized: true, special: false }),
+      tok(n + 4, 'xyz', { single_word: true, normalized: false, special: false }),
+    ];
+    const t = Tokenizer.fromFile(write('added/tokenizer.json', json));
+    const h = hfFromJson(json);
+    expect(t.vocabSize).toBe(n + 5);
+    const texts = [
+      'hello world', 'say Hello there', 'HELLO', 'xHello', 'Hello_x', 'a  [BIO]  b', 'a[BIO]b', '[BIO][BIO]', 'FOO BAR baz', 'foo  bar',
+      'ωmega Ωmega', 'OMEGA', 'xyz', 'axyz', 'xyz!', '_xyz', 'é xyz é', 'Hello[BIO]Hello', '  Hello  ', 'foo bar[SEP]foo bar', 'xyzxyz', 'xyz xyz',
+    ];
+    for (const s of texts) {
+      const ref = await h.encode(s);
+      const e = t.encode(s);
+      expect([s, Array.from(e.ids)]).toEqual([s, ref.getIds()]);
+      // (tokens: the fast tokenizer reports the matched text, e.g. "hello " with its stripped
+      // space; we report the added token's content. Ids are what matter.)
+    }
+  });
+});
