@@ -24,10 +24,10 @@ function setup(vocabName: VocabName, flags: NormalizerFlags = {}) {
 
 describe('every code point', () => {
   for (const vocabName of Object.keys(VOCABS) as VocabName[]) {
-    // Other normalizer settings sweep the planes with assigned characters (0-3, 14); the default
-    // sweeps all of them.
+    // BiomedBERT with the default settings sweeps all 17 planes; the other combinations sweep the
+    // planes with assigned characters (0-3, 14), which is where the differences can be.
     for (const flags of [{}, { lowercase: false }, { stripAccents: false }, { cleanText: false, handleChineseChars: false }] as NormalizerFlags[]) {
-      const ranges: Array<[number, number]> = Object.keys(flags).length === 0 ? [[0, 0x10ffff]] : [[0, 0x3ffff], [0xe0000, 0xe01ef]];
+      const ranges: Array<[number, number]> = Object.keys(flags).length === 0 && vocabName === 'biomedbert' ? [[0, 0x10ffff]] : [[0, 0x3ffff], [0xe0000, 0xe01ef]];
       it(`${vocabName} ${JSON.stringify(flags)}: differences only on the documented Unicode-version code points`, async () => {
         const { ours, full } = setup(vocabName, flags);
         const unexpected: string[] = [];
