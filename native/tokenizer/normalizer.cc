@@ -52,10 +52,16 @@ void Normalizer::EmitNonAscii(char32_t c, std::string& out, std::vector<char32_t
   if (options_.handle_chinese_chars && unicode::IsChineseChar(c)) {
     if (!pending.empty()) Flush(out, pending);
     out.push_back(' ');
-    EmitFinal(c, out);  // CJK ideographs have no decomposition, no case and are not Mn
+    // Compatibility ideographs (F900-FAFF, 2F800-2FA1F) still decompose to unified ones.
+    EmitStripped(c, out, pending);
+    if (!pending.empty()) Flush(out, pending);
     out.push_back(' ');
     return;
   }
+  EmitStripped(c, out, pending);
+}
+
+void Normalizer::EmitStripped(char32_t c, std::string& out, std::vector<char32_t>& pending) const {
   if (!options_.strip_accents) {
     EmitFinal(c, out);
     return;

@@ -30,6 +30,7 @@ class Normalizer {
 
  private:
   void EmitNonAscii(char32_t c, std::string& out, std::vector<char32_t>& pending) const;
+  void EmitStripped(char32_t c, std::string& out, std::vector<char32_t>& pending) const;
   void EmitFinal(char32_t c, std::string& out) const;
   void Flush(std::string& out, std::vector<char32_t>& pending) const;
 

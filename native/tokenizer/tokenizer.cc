@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/normalizer.h"
@@ -39,10 +40,16 @@ struct Tokenizer::Impl {
       throw std::invalid_argument("the vocabulary is too large");
     }
     id_to_token = std::move(spec.vocab);
+    const size_t id_limit = id_to_token.size() + spec.added_tokens.size() + (size_t{1} << 20);
     std::vector<AddedPattern> raw, normalized;
     for (const AddedToken& t : spec.added_tokens) {
       if (t.id < 0) {
         throw std::invalid_argument("added token \"" + t.content + "\" has a negative id");
+      }
+      // Added tokens sit in or just after the vocabulary; a wild id would only allocate.
+      if (static_cast<size_t>(t.id) >= id_limit) {
+        throw std::invalid_argument("added token \"" + t.content + "\" has id " +
+                                    std::to_string(t.id) + ", far beyond the vocabulary");
       }
       if (static_cast<size_t>(t.id) >= id_to_token.size()) id_to_token.resize(t.id + 1);
       if (id_to_token[t.id].empty()) id_to_token[t.id] = t.content;

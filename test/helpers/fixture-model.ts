@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './child';
-import { hfTokenizerFromVocab } from './hf-reference';
+import { bertTokenizerJson, hfFromJson, hfPairs, readVocab } from './hf-reference';
 
 export const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
 const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
@@ -68,10 +68,9 @@ export function newerTorchModel(modelDir: string, torchVersion: string): string 
 
 /** Reference logits: HF tokenizer ids, then one unpadded forward per pair in Python. */
 export async function referenceLogits(modelDir: string, pairs: Array<[string, string]>, maxLength: number): Promise<number[][]> {
-  const hf = hfTokenizerFromVocab(path.join(modelDir, 'vocab.txt'));
-  hf.setTruncation(maxLength);
-  const encodings = await Promise.all(pairs.map(([a, b]) => hf.encode(a, b)));
-  const ids = encodings.map((e) => ({ ids: e.getIds(), typeIds: e.getTypeIds() }));
+  // Segments encoded whole, then HF's own longest_first and template (see hfPairs).
+  const json = bertTokenizerJson(readVocab(path.join(modelDir, 'vocab.txt')));
+  const ids = await hfPairs(hfFromJson(json), hfFromJson(json), pairs, maxLength);
   const idsFile = path.join(modelDir, `ids-${process.pid}-${Date.now()}.json`);
   const outFile = `${idsFile}.expected`;
   fs.writeFileSync(idsFile, JSON.stringify(ids));

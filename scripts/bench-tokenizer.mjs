@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// Throughput of our encodeBatch against Hugging Face's `tokenizers` (npm) on the same pairs:
+// BioASQ (question, snippet) pairs plus (question, PubMed abstract) pairs, maxLength 512.
+// Both run in this process, in alternating rounds; medians are reported. Prints one JSON line
+// and writes it to bench/results/tokenizer-<date>.json.
+//
+// Needs the addon and dist/ built (npm run build:addon && npm run build:ts).
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { Tokenizer } = require(path.join(root, 'dist/index.js'));
+const hf = require('tokenizers');
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
+const rounds = Number(args.rounds ?? 7);
+const maxLength = Number(args.maxLength ?? 512);
+
+const shared = path.resolve(root, '../shared/data');
+const fixtures = path.join(root, 'test/fixtures/tokenizer');
+const haveShared = fs.existsSync(path.join(shared, 'bioasq_pairs.jsonl'));
+const dataDir = haveShared ? shared : fixtures;
+const readJsonl = (f) => fs.readFileSync(path.join(dataDir, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+const bioasq = readJsonl(haveShared ? 'bioasq_pairs.jsonl' : 'bioasq_pairs_sample.jsonl');
+const pubmed = readJsonl(haveShared ? 'pubmed_abstracts.jsonl' : 'pubmed_sample.jsonl');
+const pairs = [
+  ...bioasq.map((r) => [r.query, r.document]),
+  ...pubmed.map((r, i) => [bioasq[i % bioasq.length].query, r.text]),
+];
+const bytes = pairs.reduce((n, [a, b]) => n + Buffer.byteLength(a) + Buffer.byteLength(b), 0);
+
+const vocabFile = path.join(haveShared ? shared : fixtures, 'biomedbert_vocab.txt');
+const vocab = fs.readFileSync(vocabFile, 'utf8').split('\n');
+if (vocab[vocab.length - 1] === '') vocab.pop();
+const ids = Object.fromEntries(vocab.map((t, i) => [t, i]));
+const tokenizerJson = {
+  version: '1.0', truncation: null, padding: null,
+  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) => ({ id: ids[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+  pre_tokenizer: { type: 'BertPreTokenizer' },
+  post_processor: {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+    special_tokens: { '[CLS]': { id: '[CLS]', ids: [ids['[CLS]']], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [ids['[SEP]']], tokens: ['[SEP]'] } },
+  },
+  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: ids },
+};
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tce-bench-'));
+fs.writeFileSync(path.join(tmp, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+const ours = Tokenizer.fromFile(path.join(tmp, 'tokenizer.json'));
+const ref = hf.Tokenizer.fromString(JSON.stringify(tokenizerJson));
+ref.setTruncation(maxLength);
+fs.rmSync(tmp, { recursive: true, force: true });
+
+// tokenizers' npm encodeBatch takes single strings only (0.23), so its pair path is encode(a, b)
+// per pair: each is an async task on libuv's thread pool, all in flight at once.
+const runHf = () => Promise.all(pairs.map(([a, b]) => ref.encode(a, b)));
+const runOurs = () => ours.encodeBatch(pairs, { maxLength });
+// The batch path both libraries share: the documents alone, as single texts.
+const docs = pairs.map((p) => p[1]);
+const docBytes = docs.reduce((n, d) => n + Buffer.byteLength(d), 0);
+const runHfDocs = () => ref.encodeBatch(docs);
+const runOursDocs = () => ours.encodeBatch(docs, { maxLength });
+
+// Same output first: the comparison is only meaningful if both do the same work.
+{
+  const [o, h] = await Promise.all([runOurs(), runHf()]);
+  const tokens = (list, get) => list.reduce((n, e) => n + get(e), 0);
+  const ot = tokens(o, (e) => e.ids.length);
+  const ht = tokens(h, (e) => e.getIds().length);
+  if (ot !== ht) console.error(`note: token counts differ (ours ${ot}, tokenizers ${ht}); see docs/TOKENIZER.md on 0.23's early exit`);
+}
+
+const time = async (fn) => {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+await runOurs();
+await runHf();
+const oursMs = [];
+const hfMs = [];
+const oursDocMs = [];
+const hfDocMs = [];
+for (let r = 0; r < rounds; r++) {
+  if (r % 2 === 0) {
+    oursMs.push(await time(runOurs));
+    hfMs.push(await time(runHf));
+    oursDocMs.push(await time(runOursDocs));
+    hfDocMs.push(await time(runHfDocs));
+  } else {
+    hfMs.push(await time(runHf));
+    oursMs.push(await time(runOurs));
+    hfDocMs.push(await time(runHfDocs));
+    oursDocMs.push(await time(runOursDocs));
+  }
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const stats = (ms, n = pairs.length, b = bytes, unit = 'pairsPerSec') => {
+  const m = median(ms);
+  return { medianMs: +m.toFixed(2), [unit]: Math.round(n / (m / 1000)), mbPerSec: +(b / 1e6 / (m / 1000)).toFixed(2), roundsMs: ms.map((x) => +x.toFixed(1)) };
+};
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse HEAD', { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+} catch {}
+const o = stats(oursMs);
+const h = stats(hfMs);
+const result = {
+  benchmark: 'tokenizer',
+  date: new Date().toISOString(),
+  commit,
+  data: haveShared ? '../shared/data (full)' : 'test/fixtures/tokenizer (sample)',
+  pairs: pairs.length,
+  bytes,
+  maxLength,
+  rounds,
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}` },
+  ours: o,
+  tokenizers: { ...h, version: require('tokenizers/package.json').version, pairPath: 'Promise.all(encode(a, b))' },
+  ratio: +(o.pairsPerSec / h.pairsPerSec).toFixed(2),
+  singleTexts: {
+    texts: docs.length,
+    bytes: docBytes,
+    ours: stats(oursDocMs, docs.length, docBytes, 'textsPerSec'),
+    tokenizers: { ...stats(hfDocMs, docs.length, docBytes, 'textsPerSec'), path: 'encodeBatch(texts)' },
+  },
+};
+result.singleTexts.ratio = +(result.singleTexts.ours.textsPerSec / result.singleTexts.tokenizers.textsPerSec).toFixed(2);
+const line = JSON.stringify(result);
+console.log(line);
+const outDir = path.join(root, 'bench/results');
+fs.mkdirSync(outDir, { recursive: true });
+fs.writeFileSync(path.join(outDir, `tokenizer-${result.date.slice(0, 10)}.json`), line + '\n');

@@ -1,0 +1,243 @@
+/** Load paths, configuration precedence, errors, input validation and event-loop behaviour. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TceError } from '../lib/errors';
+import { Tokenizer, nativeTokenizerOf } from '../lib/tokenizer';
+import { FIXTURES, VOCABS, bertTokenizerJson, hfFromJson, hfSingles, readJsonl, readVocab, tempDir, type NormalizerFlags } from './helpers/hf-reference';
+
+const SAMPLE = [
+  'Naïve T-cells (CD4⁺) in São Paulo: İstanbul ΣΑΣ café — 5 µg/kg ± 0.3; 北京大学 [SEP] [sep] x[CLS]y',
+  ...readJsonl<{ text: string }>(path.join(FIXTURES, 'unicode_edge_cases_sample.jsonl')).map((r) => r.text),
+  ...readJsonl<{ text: string }>(path.join(FIXTURES, 'pubmed_sample.jsonl')).slice(0, 40).map((r) => r.text),
+];
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('tce-tok-api-');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function write(rel: string, content: string | object): string {
+  const file = path.join(dir, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+function ids(t: Tokenizer, texts: string[]): number[][] {
+  return texts.map((s) => Array.from(t.encode(s).ids));
+}
+
+async function hfIds(flags: NormalizerFlags, vocabFile = VOCABS.biomedbert): Promise<number[][]> {
+  const h = hfFromJson(bertTokenizerJson(readVocab(vocabFile), flags));
+  return (await hfSingles(h, SAMPLE, 0)).map((r) => r.ids);
+}
+
+describe('load paths', () => {
+  it('vocab.txt and tokenizer.json give the same ids, and the ids the fast tokenizer gives', async () => {
+    const fromTxt = Tokenizer.fromFile(VOCABS.biomedbert);
+    const json = write('a/tokenizer.json', bertTokenizerJson(readVocab(VOCABS.biomedbert)));
+    const fromJson = Tokenizer.fromFile(json);
+    expect(ids(fromTxt, SAMPLE)).toEqual(ids(fromJson, SAMPLE));
+    expect(ids(fromTxt, SAMPLE)).toEqual(await hfIds({}));
+  });
+
+  it('reads special-token ids from the files (bert-base-uncased: [PAD]=0 [CLS]=101 [SEP]=102)', async () => {
+    const t = Tokenizer.fromFile(VOCABS['bert-base-uncased']);
+    const e = t.encode('hello', 'world');
+    expect(e.ids[0]).toBe(readVocab(VOCABS['bert-base-uncased']).indexOf('[CLS]'));
+    expect(e.ids[e.ids.length - 1]).toBe(readVocab(VOCABS['bert-base-uncased']).indexOf('[SEP]'));
+    expect(t.padId).toBe(readVocab(VOCABS['bert-base-uncased']).indexOf('[PAD]'));
+    expect(t.vocabSize).toBe(readVocab(VOCABS['bert-base-uncased']).length);
+    expect(e.tokens).toEqual((await hfFromJson(bertTokenizerJson(readVocab(VOCABS['bert-base-uncased']))).encode('hello', 'world')).getTokens());
+  });
+
+  it('fromModelDir prefers tokenizer.json and applies tokenizer_config.json, whose flags win', async () => {
+    const vocab = readVocab(VOCABS.biomedbert);
+    write('b/tokenizer.json', bertTokenizerJson(vocab)); // lowercase + strip accents
+    write('b/vocab.txt', fs.readFileSync(VOCABS['bert-base-uncased'], 'utf8')); // must be ignored
+    write('b/tokenizer_config.json', { do_lower_case: false, model_max_length: 512 });
+    const t = Tokenizer.fromModelDir(path.join(dir, 'b'));
+    expect(t.modelMaxLength).toBe(512);
+    // strip_accents unset: it follows the overridden lowercase (false)
+    expect(ids(t, SAMPLE)).toEqual(await hfIds({ lowercase: false }));
+
+    write('b/tokenizer_config.json', { do_lower_case: true, strip_accents: false, tokenize_chinese_chars: false, model_max_length: 1e30 });
+    const t2 = Tokenizer.fromModelDir(path.join(dir, 'b'));
+    expect(t2.modelMaxLength).toBeUndefined();
+    expect(ids(t2, SAMPLE)).toEqual(await hfIds({ lowercase: true, stripAccents: false, handleChineseChars: false }));
+  });
+
+  it('fromModelDir falls back to vocab.txt with the BiomedBERT tokenizer_config.json', async () => {
+    fs.copyFileSync(VOCABS.biomedbert, write('c/vocab.txt', ''));
+    fs.copyFileSync(path.join(FIXTURES, 'biomedbert_tokenizer_config.json'), write('c/tokenizer_config.json', ''));
+    const t = Tokenizer.fromModelDir(path.join(dir, 'c'));
+    expect(ids(t, SAMPLE)).toEqual(await hfIds({}));
+    expect(t.modelMaxLength).toBeUndefined();
+  });
+
+  it('a stale truncation/padding block in tokenizer.json is ignored', () => {
+    const json = { ...bertTokenizerJson(readVocab(VOCABS.biomedbert)), truncation: { max_length: 8, strategy: 'LongestFirst', stride: 0 }, padding: { strategy: { Fixed: 64 } } };
+    const t = Tokenizer.fromFile(write('d/tokenizer.json', json));
+    expect(t.encode(SAMPLE[0]!).ids.length).toBeGreaterThan(8);
+  });
+
+  it('exposes the native tokenizer to the package', () => {
+    const t = Tokenizer.fromFile(VOCABS.biomedbert);
+    expect(nativeTokenizerOf(t).vocabSize).toBe(t.vocabSize);
+    expect(() => nativeTokenizerOf({} as Tokenizer)).toThrow(TypeError);
+  });
+});
+
+describe('file errors', () => {
+  function expectFileError(fn: () => unknown, ...parts: Array<string | RegExp>): void {
+    let error: unknown;
+    try {
+      fn();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(TceError);
+    expect((error as TceError).code).toBe('TCE_TOKENIZER_FILE');
+    for (const p of parts) expect((error as Error).message).toMatch(p);
+  }
+
+  it('missing files name the path', () => {
+    expectFileError(() => Tokenizer.fromFile(path.join(dir, 'nope/vocab.txt')), 'nope/vocab.txt', 'not found');
+    expectFileError(() => Tokenizer.fromModelDir(path.join(dir, 'nope')), 'no tokenizer.json or vocab.txt');
+  });
+
+  it('a duplicate token names the file and both lines', () => {
+    const f = write('e/vocab.txt', '[PAD]\n[UNK]\n[CLS]\n[SEP]\nfoo\nbar\nfoo\n');
+    expectFileError(() => Tokenizer.fromFile(f), 'e/vocab.txt', 'line 7', 'line 5', '"foo"');
+  });
+
+  it('empty lines keep their ids, as in transformers (later ids do not shift)', () => {
+    const f = write('f/vocab.txt', '[PAD]\n[UNK]\n[CLS]\n[SEP]\n\nfoo\n\nbar\n');
+    const t = Tokenizer.fromFile(f);
+    expect(Array.from(t.encode('foo bar', null, { addSpecialTokens: false }).ids)).toEqual([5, 7]);
+    expectFileError(() => Tokenizer.fromFile(write('f/empty.txt', '')), 'empty');
+  });
+
+  it('a vocabulary without [UNK] / [CLS] / [SEP] / [PAD] is refused with a clear message', () => {
+    expectFileError(() => Tokenizer.fromFile(write('g/vocab.txt', '[PAD]\n[CLS]\n[SEP]\nfoo\n')), 'g/vocab.txt', '[UNK]');
+    expectFileError(() => Tokenizer.fromFile(write('g2/vocab.txt', '[PAD]\n[UNK]\n[SEP]\nfoo\n')), '[CLS]');
+    expectFileError(() => Tokenizer.fromFile(write('g3/vocab.txt', '[PAD]\n[UNK]\n[CLS]\nfoo\n')), '[SEP]');
+    expectFileError(() => Tokenizer.fromFile(write('g4/vocab.txt', '[UNK]\n[CLS]\n[SEP]\nfoo\n')), '[PAD]');
+  });
+
+  it('malformed tokenizer.json / tokenizer_config.json name the file', () => {
+    expectFileError(() => Tokenizer.fromFile(write('h/tokenizer.json', '{"model": ')), 'h/tokenizer.json', 'not valid JSON');
+    expectFileError(() => Tokenizer.fromFile(write('h2/tokenizer.json', { model: { type: 'BPE', vocab: {} } })), 'WordPiece');
+    const json = bertTokenizerJson(readVocab(VOCABS.biomedbert));
+    write('h3/tokenizer.json', json);
+    write('h3/tokenizer_config.json', { do_lower_case: 'yes' });
+    expectFileError(() => Tokenizer.fromModelDir(path.join(dir, 'h3')), 'tokenizer_config.json', 'do_lower_case');
+  });
+});
+
+describe('inputs', () => {
+  const t = Tokenizer.fromFile(VOCABS.biomedbert);
+
+  it('non-strings are TypeErrors naming the position', async () => {
+    expect(() => t.encode(3 as unknown as string)).toThrow(new TypeError('text must be a string, got number'));
+    expect(() => t.encode('a', 4 as unknown as string)).toThrow(new TypeError('pair must be a string, got number'));
+    await expect(t.encodeBatch(['a', 'b', 'c', ['q', 7 as unknown as string]])).rejects.toThrow(new TypeError('inputs[3][1] must be a string, got number'));
+    await expect(t.encodeBatch(['a', null as unknown as string])).rejects.toThrow(new TypeError('inputs[1] must be a string or a [string, string] tuple, got null'));
+    await expect(t.encodeBatch([['a'] as unknown as [string, string]])).rejects.toThrow(TypeError);
+    expect(() => t.encode('a', null, { maxLength: 0 })).toThrow(RangeError);
+    expect(() => t.encode('a', 'b', { maxLength: 2 })).toThrow(/at least 3/);
+  });
+
+  it('empty strings, singles and pairs, match the fast tokenizer', async () => {
+    const h = hfFromJson(bertTokenizerJson(readVocab(VOCABS.biomedbert)));
+    for (const [a, b] of [['', null], ['', ''], ['x', ''], ['', 'y'], ['\u200b\u0000', ' ']] as Array<[string, string | null]>) {
+      const ref = await h.encode(a, b);
+      const e = t.encode(a, b);
+      expect(Array.from(e.ids)).toEqual(ref.getIds());
+      expect(Array.from(e.typeIds)).toEqual(ref.getTypeIds());
+    }
+    expect(await t.encodeBatch([])).toEqual([]);
+  });
+
+  it('mixed batches of texts and pairs keep input order', async () => {
+    const inputs: Array<string | [string, string]> = ['alpha', ['beta', 'gamma'], 'delta', ['', 'x']];
+    const got = await t.encodeBatch(inputs, { maxLength: 16 });
+    inputs.forEach((input, i) => {
+      const one = typeof input === 'string' ? t.encode(input, null, { maxLength: 16 }) : t.encode(input[0], input[1], { maxLength: 16 });
+      expect(Array.from(got[i]!.ids)).toEqual(Array.from(one.ids));
+      expect(Array.from(got[i]!.typeIds)).toEqual(Array.from(one.typeIds));
+    });
+  });
+
+  it('a 10 MB string through encodeBatch neither crashes nor blocks the event loop', async () => {
+    const words = ['the', 'patient', 'received', '5', 'mg', 'of', 'dexamethasone', '(', 'i.v.', ')', 'naïve', 'μ', '北', '\u00a0'];
+    const parts: string[] = [];
+    let size = 0;
+    for (let i = 0; size < 10 * 1024 * 1024; i++) {
+      const w = words[(i * 7919) % words.length]!;
+      parts.push(w);
+      size += w.length + 1;
+    }
+    const big = parts.join(' ');
+    let ticks = 0;
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+      ticks++;
+    }, 5);
+    const started = performance.now();
+    const [whole, truncated, pair] = await Promise.all([
+      t.encodeBatch([big]),
+      t.encodeBatch([big], { maxLength: 512 }),
+      t.encodeBatch([[big, big]], { maxLength: 512 }),
+    ]);
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    expect(whole[0]!.ids.length).toBeGreaterThan(1_000_000);
+    expect(truncated[0]!.ids.length).toBe(512);
+    expect(pair[0]!.ids.length).toBe(512);
+    expect(Array.from(truncated[0]!.ids)).toEqual(Array.from(whole[0]!.ids.subarray(0, 511)).concat(whole[0]!.ids[whole[0]!.ids.length - 1]!));
+    console.log(`[event loop] 10 MB encodeBatch: ${elapsed.toFixed(0)} ms, ${ticks} timer ticks, longest gap ${longest.toFixed(0)} ms`);
+    // The JS thread only copies the string and builds the result: it keeps ticking meanwhile.
+    expect(ticks).toBeGreaterThan(elapsed / 5 / 4);
+    expect(longest).toBeLessThan(Math.max(250, elapsed / 2));
+  }, 60_000);
+});
+
+describe('added tokens beyond the BERT specials', () => {
+  it('normalized / single_word / lstrip / rstrip tokens match the fast tokenizer', async () => {
+    const vocab = readVocab(VOCABS.biomedbert);
+    const n = vocab.length;
+    const json = bertTokenizerJson(vocab);
+    const tok = (id: number, content: string, o: { single_word?: boolean; lstrip?: boolean; rstrip?: boolean; normalized: boolean; special: boolean }) => ({
+      id, content, single_word: false, lstrip: false, rstrip: false, ...o,
+    });
+    json.added_tokens = [
+      ...(json.added_tokens as object[]),
+      tok(n, 'Hello', { single_word: true, lstrip: true, rstrip: true, normalized: true, special: false }),
+      tok(n + 1, '[BIO]', { lstrip: true, rstrip: true, normalized: false, special: true }),
+      tok(n + 2, 'foo bar', { normalized: true, special: false }),
+      tok(n + 3, 'Ωmega', { normalized: true, special: false }),
+      tok(n + 4, 'xyz', { single_word: true, normalized: false, special: false }),
+    ];
+    const t = Tokenizer.fromFile(write('added/tokenizer.json', json));
+    const h = hfFromJson(json);
+    expect(t.vocabSize).toBe(n + 5);
+    const texts = [
+      'hello world', 'say Hello there', 'HELLO', 'xHello', 'Hello_x', 'a  [BIO]  b', 'a[BIO]b', '[BIO][BIO]', 'FOO BAR baz', 'foo  bar',
+      'ωmega Ωmega', 'OMEGA', 'xyz', 'axyz', 'xyz!', '_xyz', 'é xyz é', 'Hello[BIO]Hello', '  Hello  ', 'foo bar[SEP]foo bar', 'xyzxyz', 'xyz xyz',
+    ];
+    for (const s of texts) {
+      const ref = await h.encode(s);
+      const e = t.encode(s);
+      expect([s, Array.from(e.ids)]).toEqual([s, ref.getIds()]);
+      // (tokens: the fast tokenizer reports the matched text, e.g. "hello " with its stripped
+      // space; we report the added token's content. Ids are what matter.)
+    }
+  });
+});
