@@ -70,6 +70,22 @@ export interface RankResult {
 
 export type Pair = readonly [string, string];
 
+/** Counters since the model was loaded (see CrossEncoder.stats()). */
+export interface EngineStats {
+  /** Forwards run; an out-of-memory split counts each part. */
+  forwards: number;
+  /** Pairs scored. */
+  pairs: number;
+  /** Real tokens in those pairs. */
+  tokens: number;
+  /** Tokens computed, padding included; 1 - tokens / paddedTokens is the padding waste. */
+  paddedTokens: number;
+  /** Forwards that held pairs of more than one call (shared batches). */
+  sharedForwards: number;
+  /** Milliseconds inside forwards, host copies and readback included. */
+  forwardMs: number;
+}
+
 const PRECISION_CODES: Record<Precision, number> = { fp32: 0, fp16: 1, bf16: 2 };
 const ACTIVATION_CODES: Record<Activation, number> = { identity: 0, sigmoid: 1, tanh: 2, softmax: 3 };
 
@@ -326,6 +342,12 @@ export class CrossEncoder {
         },
       );
     });
+  }
+
+  /** Counters of the engine since load: forwards, pairs, real and padded tokens, time. */
+  stats(): EngineStats {
+    if (!this.model) throw new TceError('TCE_DISPOSED', 'This CrossEncoder is disposed.');
+    return this.model.stats();
   }
 
   /** Frees the model (and its GPU memory). Calls already running finish or reject cleanly. */

@@ -14,6 +14,7 @@ export {
   type RankOptions,
   type RankResult,
   type Pair,
+  type EngineStats,
   type Device,
   type Precision,
   type Activation,

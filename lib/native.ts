@@ -80,8 +80,18 @@ export interface NativePredictCall {
 }
 
 /** The native model object (native/addon/model_binding.cc). */
+export interface NativeModelStats {
+  forwards: number;
+  pairs: number;
+  tokens: number;
+  paddedTokens: number;
+  sharedForwards: number;
+  forwardMs: number;
+}
+
 export interface NativeModel {
   load(): Promise<void>;
+  stats(): NativeModelStats;
   predict(a: string[], b: string[], options: NativePredictOptions): NativePredictCall;
   dispose(): Promise<void>;
 }

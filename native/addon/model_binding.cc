@@ -60,7 +60,8 @@ class Model : public Napi::ObjectWrap<Model> {
     return DefineClass(env, "Model",
                        {InstanceMethod<&Model::Load>("load"),
                         InstanceMethod<&Model::Predict>("predict"),
-                        InstanceMethod<&Model::Dispose>("dispose")});
+                        InstanceMethod<&Model::Dispose>("dispose"),
+                        InstanceMethod<&Model::Stats>("stats")});
   }
 
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
@@ -159,6 +160,18 @@ class Model : public Napi::ObjectWrap<Model> {
     auto pending = std::make_shared<PendingPromise>(info.Env(), "torch-cross-encoder:dispose");
     runner_->Dispose([pending] { pending->Resolve([](Napi::Env env) { return env.Undefined(); }); });
     return pending->Promise();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    const engine::ModelStats stats = runner_->Stats();
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("forwards", static_cast<double>(stats.forwards));
+    out.Set("pairs", static_cast<double>(stats.pairs));
+    out.Set("tokens", static_cast<double>(stats.tokens));
+    out.Set("paddedTokens", static_cast<double>(stats.padded_tokens));
+    out.Set("sharedForwards", static_cast<double>(stats.shared_forwards));
+    out.Set("forwardMs", stats.forward_ms);
+    return out;
   }
 
   std::unique_ptr<engine::ModelRunner> runner_;

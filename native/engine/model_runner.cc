@@ -60,6 +60,8 @@ struct ModelRunner::State {
   bool tokenizer_exited = false;
   uint64_t next_arrival = 1;
 
+  ModelStats stats;  // guarded by `mutex`
+
   // Executor thread only.
   tce_model* model = nullptr;
   std::vector<JobPtr> active;  // in arrival order
@@ -146,6 +148,7 @@ std::string ModelRunner::State::Forward(const PredictOptions& options,
   char err[kErrorLength] = {0};
   int64_t labels = 0;
   int status;
+  const auto started = Clock::now();
   if (fault_oom_above_tokens != 0 && padded.rows * padded.seq_len > fault_oom_above_tokens) {
     std::snprintf(err, sizeof err, "simulated out of memory (TCE_FAULT_OOM_ABOVE_TOKENS=%zu)",
                   fault_oom_above_tokens);
@@ -159,6 +162,24 @@ std::string ModelRunner::State::Forward(const PredictOptions& options,
                                 sizeof err);
   }
   if (status == TCE_OK) {
+    size_t real_tokens = 0;
+    for (size_t r = 0; r < count; ++r) real_tokens += encodings[r]->ids.size();
+    const double elapsed =
+        std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.forwards += 1;
+      stats.pairs += count;
+      stats.tokens += real_tokens;
+      stats.padded_tokens += padded.rows * padded.seq_len;
+      stats.forward_ms += elapsed;
+      for (size_t r = begin + 1; r < end; ++r) {
+        if (rows[r].job != rows[begin].job) {
+          stats.shared_forwards += 1;
+          break;
+        }
+      }
+    }
     if (static_cast<size_t>(labels) == config.num_labels) return "";
     return "model.pt returned " + std::to_string(labels) +
            " label(s) per pair, but config.json declares " + std::to_string(config.num_labels) +
@@ -378,6 +399,11 @@ void ModelRunner::Submit(std::shared_ptr<PredictJob> job) {
     }
   }
   Fail(*job, "The model is disposed.", "TCE_DISPOSED");
+}
+
+ModelStats ModelRunner::Stats() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->stats;
 }
 
 void ModelRunner::Dispose(std::function<void()> done) {

@@ -9,6 +9,7 @@
 // tokenized, so the device does not wait for the CPU.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,16 @@ struct ModelConfig {
   double max_wait_ms = 0;     // how long an idle executor waits for more pairs to fill a batch
 };
 
+// Counters since the model was loaded, for benchmarks and monitoring.
+struct ModelStats {
+  uint64_t forwards = 0;        // forwards run (an out-of-memory split counts each part)
+  uint64_t pairs = 0;           // pairs scored
+  uint64_t tokens = 0;          // real tokens in them
+  uint64_t padded_tokens = 0;   // tokens computed, padding included
+  uint64_t shared_forwards = 0; // forwards that held pairs of more than one call
+  double forward_ms = 0;        // time inside forward, host copies and readback included
+};
+
 class ModelRunner {
  public:
   ModelRunner(const CoreApi& core, std::shared_ptr<const tok::Tokenizer> tokenizer,
@@ -43,6 +54,8 @@ class ModelRunner {
   // Calls that have not started fail with TCE_DISPOSED, calls already running finish, the model
   // is freed, then `done` runs.
   void Dispose(std::function<void()> done);
+  // Safe to call from any thread.
+  ModelStats Stats() const;
 
   ModelRunner(const ModelRunner&) = delete;
   ModelRunner& operator=(const ModelRunner&) = delete;
