@@ -2,6 +2,7 @@
  * CrossEncoder: a camelCase twin of sentence-transformers' CrossEncoder.predict / rank
  * (DESIGN.md section 3), running a TorchScript model through the native engine.
  */
+import os from 'node:os';
 import { loadRuntime } from './core';
 import { abortError, TceError } from './errors';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
@@ -24,7 +25,11 @@ export interface LoadOptions {
   maxLength?: number;
   /** Pairs a forward at most (default 32, as sentence-transformers). */
   batchSize?: number;
-  /** Tokens a forward at most, padding included (default 16384). */
+  /**
+   * Tokens a forward at most, padding included. Default 16384 on CUDA (big forwards keep the
+   * GPU busy) and 1024 on the CPU, where a forward gains little from size and length-sorted
+   * small batches compute little padding (bench/results/cpu-*.json).
+   */
   maxBatchTokens?: number;
   /** Overrides the activation stored in config.json. */
   activation?: Activation;
@@ -39,6 +44,12 @@ export interface LoadOptions {
    * join the next one anyway).
    */
   maxWaitMs?: number;
+  /**
+   * CPU threads libtorch uses for this model's forwards (default on the CPU: every available
+   * core, os.availableParallelism(); libtorch's own default can count fewer in VMs and
+   * containers). The tokenizer uses the same cores between forwards.
+   */
+  cpuThreads?: number;
   /** A libtorch folder to use instead of discovery (see README). */
   libtorch?: string;
 }
@@ -236,17 +247,19 @@ export class CrossEncoder {
     if (typeof modelDir !== 'string') throw new TypeError(`modelDir must be a string, got ${describe(modelDir)}`);
     const info = readModelDir(modelDir);
     const batchSize = checkPositiveInteger('batchSize', options.batchSize) ?? 32;
-    const maxBatchTokens = checkPositiveInteger('maxBatchTokens', options.maxBatchTokens) ?? 16384;
+    const requestedBatchTokens = checkPositiveInteger('maxBatchTokens', options.maxBatchTokens);
     const activation = checkActivation('activation', options.activation) ?? info.defaultActivation;
     const maxWaitMs = options.maxWaitMs ?? 0;
     if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0) || maxWaitMs > 60_000) {
       throw new TceError('TCE_INVALID_OPTION', `maxWaitMs must be a number of milliseconds from 0 to 60000, got ${JSON.stringify(options.maxWaitMs)}`);
     }
+    const cpuThreads = checkPositiveInteger('cpuThreads', options.cpuThreads);
     const tokenizer = Tokenizer.fromModelDir(info.dir);
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, options.maxLength);
     loadRuntime({ libtorch: options.libtorch });
     const device = resolveDevice(options.device ?? 'auto');
     const precision = resolvePrecision(device, options.precision);
+    const maxBatchTokens = requestedBatchTokens ?? (device === 'cpu' ? 1024 : 16384);
     const model = new (native().Model)(nativeTokenizerOf(tokenizer), {
       path: info.modelPath,
       device,
@@ -255,6 +268,7 @@ export class CrossEncoder {
       maxLength,
       shareBatches: options.shareBatches ?? true,
       maxWaitMs,
+      cpuThreads: cpuThreads ?? (device === 'cpu' ? os.availableParallelism() : 0),
     });
     try {
       await model.load();

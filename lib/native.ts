@@ -64,6 +64,8 @@ export interface NativeModelLoadOptions {
   maxLength: number;
   shareBatches: boolean;
   maxWaitMs: number;
+  /** libtorch intra-op threads for the model's forwards; 0 leaves libtorch's default. */
+  cpuThreads: number;
 }
 
 export interface NativePredictOptions {

@@ -13,6 +13,9 @@
       an older libtorch: the code calls an operator this libtorch lacks, and the metadata names the
       newer version. Tests use it for the "exported by a newer PyTorch" error.
 
+  make-fixture-model.py onnx --model DIR --out model.onnx
+      Exports the same weights (weights.pt) to ONNX, for benchmarks against onnxruntime.
+
   make-fixture-model.py expect --model DIR --ids ids.json --out expected.json
       Scores token ids (from an independent tokenizer) one pair at a time, without padding, with
       the eager module rebuilt from weights.pt: the reference our batched, padded scores must match.
@@ -114,11 +117,19 @@ def build(args):
         "pad_token_id": pad_id,
         "num_labels": args.num_labels,
     }
+    if args.config:
+        # The architecture of a real model (e.g. BiomedBERT-base's config.json), random weights.
+        with open(args.config) as f:
+            real = json.load(f)
+        for key in ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                    "max_position_embeddings", "type_vocab_size"]:
+            if key in real:
+                cfg[key] = real[key]
     model = BertCrossEncoder(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
             # Wider than BERT's 0.02 so that random scores spread out and orderings are meaningful.
-            p.normal_(0.0, 0.3)
+            p.normal_(0.0, args.init_std)
 
     def example(batch, length):
         g = torch.Generator().manual_seed(batch * 1000 + length)
@@ -182,9 +193,7 @@ def build(args):
 
 
 def expect(args):
-    saved = torch.load(os.path.join(args.model, "weights.pt"))
-    model = BertCrossEncoder(saved["config"]).eval()
-    model.load_state_dict(saved["state_dict"])
+    model = load_eager(args.model)
     with open(args.ids) as f:
         pairs = json.load(f)
     logits = []
@@ -196,6 +205,25 @@ def expect(args):
             logits.append(model(ids, mask, types)[0][0].tolist())
     with open(args.out, "w") as f:
         json.dump({"logits": logits}, f)
+
+
+def load_eager(model_dir):
+    saved = torch.load(os.path.join(model_dir, "weights.pt"))
+    model = BertCrossEncoder(saved["config"]).eval()
+    model.load_state_dict(saved["state_dict"])
+    return model
+
+
+def export_onnx(args):
+    model = load_eager(args.model)
+    example = (torch.randint(5, 100, (2, 16)), torch.ones(2, 16, dtype=torch.long), torch.zeros(2, 16, dtype=torch.long))
+    axes = {0: "batch", 1: "sequence"}
+    with torch.no_grad():
+        torch.onnx.export(
+            model, example, args.out, opset_version=14,
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "logits": {0: "batch"}},
+        )
 
 
 def simulate_newer(args):
@@ -227,6 +255,11 @@ def main():
     b.add_argument("--max-position-embeddings", type=int, default=512)
     b.add_argument("--model-max-length", type=int, default=512)
     b.add_argument("--legacy-activation-key", action="store_true")
+    b.add_argument("--config", help="a Hugging Face config.json whose architecture to use")
+    b.add_argument("--init-std", type=float, default=0.3, help="std of the random weights")
+    o = sub.add_parser("onnx")
+    o.add_argument("--model", required=True)
+    o.add_argument("--out", required=True)
     n = sub.add_parser("simulate-newer")
     n.add_argument("--model", required=True)
     n.add_argument("--out", required=True)
@@ -236,7 +269,7 @@ def main():
     e.add_argument("--ids", required=True)
     e.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"build": build, "expect": expect, "simulate-newer": simulate_newer}[args.command](args)
+    {"build": build, "expect": expect, "simulate-newer": simulate_newer, "onnx": export_onnx}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ run_quiet() {
 }
 
 # System packages: libtorch (CPU) and its CMake config, torch for python3 (test fixtures),
-# utf8proc (linked statically into the addon), a C++ toolchain and cmake.
-packages=(libtorch-dev python3-torch libutf8proc-dev build-essential cmake python3)
+# utf8proc (linked statically into the addon), OpenBLAS (Debian's libtorch otherwise runs its
+# matmuls on the reference BLAS, about 20x slower), a C++ toolchain and cmake.
+packages=(libtorch-dev python3-torch libutf8proc-dev libopenblas0-openmp build-essential cmake python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

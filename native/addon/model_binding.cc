@@ -81,6 +81,7 @@ class Model : public Napi::ObjectWrap<Model> {
     config.max_length = PositiveProperty(options, "maxLength");
     config.share_batches = options.Get("shareBatches").ToBoolean().Value();
     config.max_wait_ms = NumberProperty(options, "maxWaitMs");
+    config.cpu_threads = static_cast<int>(NumberProperty(options, "cpuThreads"));
     runner_ = std::make_unique<engine::ModelRunner>(*core, std::move(tokenizer), std::move(config));
   }
 

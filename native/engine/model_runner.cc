@@ -380,6 +380,9 @@ void ModelRunner::Load(std::function<void(std::string error)> done) {
   {
     std::lock_guard<std::mutex> lock(state->mutex);
     state->control.emplace_back([state, done = std::move(done)] {
+      // libtorch's OpenMP thread count is per calling thread: set it on the thread that will run
+      // every forward of this model.
+      if (state->config.cpu_threads > 0) state->core.set_num_threads(state->config.cpu_threads);
       char err[kErrorLength] = {0};
       state->model = state->core.model_load(state->config.path.c_str(), state->config.device.c_str(),
                                             state->config.precision, err, sizeof err);

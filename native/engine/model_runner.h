@@ -28,6 +28,7 @@ struct ModelConfig {
   size_t max_length = 512;
   bool share_batches = true;  // let concurrent calls share forwards
   double max_wait_ms = 0;     // how long an idle executor waits for more pairs to fill a batch
+  int cpu_threads = 0;        // libtorch intra-op threads for this model's forwards (0: leave)
 };
 
 // Counters since the model was loaded, for benchmarks and monitoring.

@@ -19,12 +19,6 @@ export const VOCABS = {
 } as const;
 export type VocabName = keyof typeof VOCABS;
 
-export function readVocab(file: string): string[] {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
 export function readJsonl<T>(file: string): T[] {
   return fs
     .readFileSync(file, 'utf8')
@@ -33,56 +27,14 @@ export function readJsonl<T>(file: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
+export { bertTokenizerJson, readVocab } from '../../scripts/hf-bert-tokenizer.mjs';
+
+/** BertNormalizer flags bertTokenizerJson takes. */
 export interface NormalizerFlags {
   cleanText?: boolean;
   handleChineseChars?: boolean;
   stripAccents?: boolean | null;
   lowercase?: boolean;
-}
-
-const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
-
-/** A tokenizer.json as transformers saves it for a BERT WordPiece tokenizer. */
-export function bertTokenizerJson(vocab: string[], flags: NormalizerFlags = {}): Record<string, unknown> {
-  const ids: Record<string, number> = {};
-  vocab.forEach((t, i) => {
-    ids[t] = i;
-  });
-  const id = (t: string): number => {
-    const v = ids[t];
-    if (v === undefined) throw new Error(`${t} not in vocab`);
-    return v;
-  };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: SPECIALS.map((content) => ({
-      id: id(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-    })),
-    normalizer: {
-      type: 'BertNormalizer',
-      clean_text: flags.cleanText ?? true,
-      handle_chinese_chars: flags.handleChineseChars ?? true,
-      strip_accents: flags.stripAccents ?? null,
-      lowercase: flags.lowercase ?? true,
-    },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
-      ],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [id('[CLS]')], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [id('[SEP]')], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: ids },
-  };
 }
 
 export function hfFromJson(json: Record<string, unknown>): hf.Tokenizer {

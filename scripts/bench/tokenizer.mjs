@@ -5,15 +5,16 @@
 // and writes it to bench/results/tokenizer-<date>.json.
 //
 // Needs the addon and dist/ built (npm run build:addon && npm run build:ts).
-import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { bertTokenizerJson, readVocab } from '../hf-bert-tokenizer.mjs';
+import { median, writeResult } from './common.mjs';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { Tokenizer } = require(path.join(root, 'dist/index.js'));
 const hf = require('tokenizers');
 
@@ -34,24 +35,7 @@ const pairs = [
 ];
 const bytes = pairs.reduce((n, [a, b]) => n + Buffer.byteLength(a) + Buffer.byteLength(b), 0);
 
-const vocabFile = path.join(haveShared ? shared : fixtures, 'biomedbert_vocab.txt');
-const vocab = fs.readFileSync(vocabFile, 'utf8').split('\n');
-if (vocab[vocab.length - 1] === '') vocab.pop();
-const ids = Object.fromEntries(vocab.map((t, i) => [t, i]));
-const tokenizerJson = {
-  version: '1.0', truncation: null, padding: null,
-  added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((content) => ({ id: ids[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-  pre_tokenizer: { type: 'BertPreTokenizer' },
-  post_processor: {
-    type: 'TemplateProcessing',
-    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
-    special_tokens: { '[CLS]': { id: '[CLS]', ids: [ids['[CLS]']], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [ids['[SEP]']], tokens: ['[SEP]'] } },
-  },
-  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: ids },
-};
+const tokenizerJson = bertTokenizerJson(readVocab(path.join(haveShared ? shared : fixtures, 'biomedbert_vocab.txt')));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tce-bench-'));
 fs.writeFileSync(path.join(tmp, 'tokenizer.json'), JSON.stringify(tokenizerJson));
 const ours = Tokenizer.fromFile(path.join(tmp, 'tokenizer.json'));
@@ -102,30 +86,18 @@ for (let r = 0; r < rounds; r++) {
     oursDocMs.push(await time(runOursDocs));
   }
 }
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const stats = (ms, n = pairs.length, b = bytes, unit = 'pairsPerSec') => {
   const m = median(ms);
   return { medianMs: +m.toFixed(2), [unit]: Math.round(n / (m / 1000)), mbPerSec: +(b / 1e6 / (m / 1000)).toFixed(2), roundsMs: ms.map((x) => +x.toFixed(1)) };
 };
-let commit = 'unknown';
-try {
-  commit = execSync('git rev-parse HEAD', { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-} catch {}
 const o = stats(oursMs);
 const h = stats(hfMs);
 const result = {
-  benchmark: 'tokenizer',
-  date: new Date().toISOString(),
-  commit,
   data: haveShared ? '../shared/data (full)' : 'test/fixtures/tokenizer (sample)',
   pairs: pairs.length,
   bytes,
   maxLength,
   rounds,
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}` },
   ours: o,
   tokenizers: { ...h, version: require('tokenizers/package.json').version, pairPath: 'Promise.all(encode(a, b))' },
   ratio: +(o.pairsPerSec / h.pairsPerSec).toFixed(2),
@@ -137,8 +109,4 @@ const result = {
   },
 };
 result.singleTexts.ratio = +(result.singleTexts.ours.textsPerSec / result.singleTexts.tokenizers.textsPerSec).toFixed(2);
-const line = JSON.stringify(result);
-console.log(line);
-const outDir = path.join(root, 'bench/results');
-fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, `tokenizer-${result.date.slice(0, 10)}.json`), line + '\n');
+writeResult('tokenizer', result);

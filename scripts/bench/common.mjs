@@ -1,0 +1,106 @@
+// What every benchmark shares: the machine and commit it ran on, the pairs it scores, the
+// random-weight models it builds, and where its one-line JSON result goes (bench/results/).
+import { execSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const require = createRequire(import.meta.url);
+const shared = path.resolve(root, '..', 'shared', 'data');
+const fixtures = path.join(root, 'test', 'fixtures', 'tokenizer');
+
+export function machine() {
+  return { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
+export function commit() {
+  try {
+    return execSync('git rev-parse --short HEAD', { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Prints the result as one JSON line and writes it to bench/results/<name>-<date>.json. */
+export function writeResult(name, result) {
+  const full = { benchmark: name, date: new Date().toISOString(), commit: commit(), machine: machine(), ...result };
+  const line = JSON.stringify(full);
+  const dir = path.join(root, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}-${full.date.slice(0, 10)}.json`), `${line}\n`);
+  console.log(line);
+  return full;
+}
+
+function readJsonl(file) {
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+/**
+ * Real pairs: half BioASQ (question, snippet) pairs, half (question, PubMed abstract) pairs,
+ * interleaved, from ../shared/data (or the committed samples when it is absent).
+ */
+export function realPairs(count) {
+  const haveShared = fs.existsSync(path.join(shared, 'bioasq_pairs.jsonl'));
+  const bioasq = readJsonl(haveShared ? path.join(shared, 'bioasq_pairs.jsonl') : path.join(fixtures, 'bioasq_pairs_sample.jsonl'));
+  const abstracts = readJsonl(haveShared ? path.join(shared, 'pubmed_abstracts.jsonl') : path.join(fixtures, 'pubmed_sample.jsonl'));
+  const pairs = [];
+  for (let i = 0; pairs.length < count; i++) {
+    const p = bioasq[i % bioasq.length];
+    pairs.push(i % 2 === 0 ? [p.query, p.document] : [p.query, abstracts[i % abstracts.length].text]);
+  }
+  return { source: haveShared ? '../shared/data' : 'test/fixtures (samples)', pairs };
+}
+
+function torchPython() {
+  return [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3']
+    .filter(Boolean)
+    .find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+}
+
+/**
+ * A random-weight cross-encoder under bench/models/<name>, built once by
+ * scripts/make-fixture-model.py: `config` picks the architecture ('biomedbert-base' is
+ * BiomedBERT-base's own config.json), `onnx` also exports the same weights to model.onnx.
+ */
+export function benchModel(name, { config, onnx = false }) {
+  const dir = path.join(root, 'bench', 'models', name);
+  const script = path.join(root, 'scripts', 'make-fixture-model.py');
+  const python = torchPython();
+  const run = (args) => {
+    if (!python) throw new Error('benchmarks build their model with a python that has torch (apt-get install python3-torch, or set TCE_PYTHON)');
+    const result = spawnSync(python, [script, ...args], { stdio: 'inherit' });
+    if (result.status !== 0) throw new Error(`make-fixture-model.py ${args[0]} failed`);
+  };
+  if (!fs.existsSync(path.join(dir, 'model.pt'))) {
+    const args = ['build', '--out', dir, '--vocab', path.join(fixtures, 'biomedbert_vocab.txt'), '--init-std', '0.02'];
+    if (config === 'biomedbert-base') args.push('--config', path.join(fixtures, 'biomedbert_config.json'));
+    else if (config) args.push('--config', config);
+    console.error(`building ${dir} ...`);
+    run(args);
+  }
+  if (onnx && !fs.existsSync(path.join(dir, 'model.onnx'))) {
+    console.error(`exporting ${dir}/model.onnx ...`);
+    run(['onnx', '--model', dir, '--out', path.join(dir, 'model.onnx')]);
+  }
+  return dir;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1];
+}
