@@ -7,7 +7,7 @@ import { loadRuntime } from './core';
 import { abortError, TceError } from './errors';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel } from './native';
-import { describeRuntime } from './runtime-info';
+import { blasWarning, describeRuntime, type RuntimeInfo } from './runtime-info';
 import { readExportMetadata } from './torchscript-archive';
 import { nativeTokenizerOf, Tokenizer } from './tokenizer';
 import { minorVersion } from './libtorch';
@@ -137,8 +137,22 @@ function splitPairs(pairs: readonly unknown[]): { a: string[]; b: string[] } {
   return { a, b };
 }
 
+let warnedSlowBlas = false;
+
 function resolveDevice(requested: Device): string {
   const info = describeRuntime(loadRuntime());
+  const device = pickDevice(requested, info);
+  if (device === 'cpu' && !warnedSlowBlas) {
+    const slow = blasWarning(info.libtorch.path);
+    if (slow) {
+      warnedSlowBlas = true;
+      process.emitWarning(slow, { code: 'TCE_REFERENCE_BLAS' });
+    }
+  }
+  return device;
+}
+
+function pickDevice(requested: Device, info: RuntimeInfo): string {
   if (requested === 'auto') return info.autoDevice.device;
   if (requested === 'cpu') return 'cpu';
   const match = /^cuda(?::(\d+))?$/.exec(requested);

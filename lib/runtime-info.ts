@@ -1,4 +1,6 @@
 /** runtimeInfo(): what this process would run on, for logs and bug reports. */
+import fs from 'node:fs';
+import path from 'node:path';
 import { loadRuntime, type LoadedRuntime } from './core';
 import type { FindLibtorchOptions, LibtorchSource } from './libtorch';
 import { native } from './native';
@@ -23,6 +25,24 @@ export interface RuntimeInfo {
   /** Which device `device: 'auto'` picks, and why. */
   autoDevice: { device: string; note: string };
   cpuThreads: number;
+  /** Problems worth fixing, each with its fix (e.g. a slow BLAS under the system libtorch). */
+  warnings: string[];
+}
+
+/**
+ * Debian's libtorch links libblas.so.3, which the alternatives system points at the reference
+ * BLAS unless an optimized one is installed: CPU matmuls then run about 20x slower.
+ */
+export function blasWarning(libDir: string): string | null {
+  let target: string;
+  try {
+    target = fs.realpathSync(path.join(libDir, 'libblas.so.3'));
+  } catch {
+    return null; // this libtorch does not use the system BLAS (pip and zip builds bring MKL)
+  }
+  if (!/\/blas\/libblas\.so/.test(target)) return null;
+  return `libtorch's CPU matmuls run on the reference BLAS (${target}), about 20x slower than OpenBLAS: ` +
+    'install an optimized one (Debian/Ubuntu: `apt-get install libopenblas0-openmp`).';
 }
 
 export function describeRuntime(runtime: LoadedRuntime): RuntimeInfo {
@@ -47,6 +67,7 @@ export function describeRuntime(runtime: LoadedRuntime): RuntimeInfo {
             : 'this libtorch is a CPU build: running on CPU (for the GPU, `pip install torch` with CUDA and use its libtorch)',
         },
     cpuThreads: addon.numThreads(),
+    warnings: [blasWarning(runtime.libtorch.libDir)].filter((w): w is string => w !== null),
   };
 }
 

@@ -127,9 +127,21 @@ def build(args):
                 cfg[key] = real[key]
     model = BertCrossEncoder(cfg).eval()
     with torch.no_grad():
-        for p in model.parameters():
-            # Wider than BERT's 0.02 so that random scores spread out and orderings are meaningful.
-            p.normal_(0.0, args.init_std)
+        if args.init == "bert":
+            # BERT's own initialisation (as transformers does it): what a real checkpoint's scale
+            # looks like, for benchmarks.
+            for module in model.modules():
+                if isinstance(module, (nn.Linear, nn.Embedding)):
+                    module.weight.normal_(0.0, 0.02)
+                if isinstance(module, nn.Linear):
+                    module.bias.zero_()
+                if isinstance(module, nn.LayerNorm):
+                    module.weight.fill_(1.0)
+                    module.bias.zero_()
+        else:
+            for p in model.parameters():
+                # Wider than BERT's 0.02 so that random scores spread out and orderings are meaningful.
+                p.normal_(0.0, args.init_std)
 
     def example(batch, length):
         g = torch.Generator().manual_seed(batch * 1000 + length)
@@ -256,7 +268,9 @@ def main():
     b.add_argument("--model-max-length", type=int, default=512)
     b.add_argument("--legacy-activation-key", action="store_true")
     b.add_argument("--config", help="a Hugging Face config.json whose architecture to use")
-    b.add_argument("--init-std", type=float, default=0.3, help="std of the random weights")
+    b.add_argument("--init", choices=["wide", "bert"], default="wide",
+                   help="wide: every parameter N(0, --init-std), scores spread (tests); bert: BERT's initialisation (benchmarks)")
+    b.add_argument("--init-std", type=float, default=0.3, help="std of the random weights with --init wide")
     o = sub.add_parser("onnx")
     o.add_argument("--model", required=True)
     o.add_argument("--out", required=True)

@@ -64,6 +64,7 @@ describe.skipIf(!systemMinor)('on the system libtorch (Debian libtorch-dev)', ()
     expect(info.autoDevice.device).toBe('cpu');
     expect(info.autoDevice.note).toMatch(/CPU build/);
     expect(info.cpuThreads).toBeGreaterThan(0);
+    expect(info.warnings).toEqual([]); // setup.sh installs OpenBLAS
   });
 });
 
@@ -116,5 +117,22 @@ describe('binaries', () => {
     const dynamic = dynamicSection(builtCore()!);
     expect(dynamic).not.toMatch(/\((?:RPATH|RUNPATH)\)/);
     expect(dynamic).toMatch(/NEEDED.*libtorch/);
+  });
+});
+
+describe('slow BLAS warning', () => {
+  test('names the reference BLAS and the package that replaces it', async () => {
+    const { blasWarning } = await import('../lib/runtime-info');
+    const dir = tempDir('blas');
+    fs.mkdirSync(path.join(dir, 'blas'));
+    fs.mkdirSync(path.join(dir, 'openblas-openmp'));
+    fs.writeFileSync(path.join(dir, 'blas', 'libblas.so.3'), '');
+    fs.writeFileSync(path.join(dir, 'openblas-openmp', 'libblas.so.3'), '');
+    fs.symlinkSync(path.join(dir, 'blas', 'libblas.so.3'), path.join(dir, 'libblas.so.3'));
+    expect(blasWarning(dir)).toMatch(/reference BLAS .*apt-get install libopenblas0-openmp/);
+    fs.rmSync(path.join(dir, 'libblas.so.3'));
+    fs.symlinkSync(path.join(dir, 'openblas-openmp', 'libblas.so.3'), path.join(dir, 'libblas.so.3'));
+    expect(blasWarning(dir)).toBeNull();
+    expect(blasWarning(tempDir('no-blas'))).toBeNull();
   });
 });

@@ -76,7 +76,7 @@ export function benchModel(name, { config, onnx = false }) {
     if (result.status !== 0) throw new Error(`make-fixture-model.py ${args[0]} failed`);
   };
   if (!fs.existsSync(path.join(dir, 'model.pt'))) {
-    const args = ['build', '--out', dir, '--vocab', path.join(fixtures, 'biomedbert_vocab.txt'), '--init-std', '0.02'];
+    const args = ['build', '--out', dir, '--vocab', path.join(fixtures, 'biomedbert_vocab.txt'), '--init', 'bert'];
     if (config === 'biomedbert-base') args.push('--config', path.join(fixtures, 'biomedbert_config.json'));
     else if (config) args.push('--config', config);
     console.error(`building ${dir} ...`);

@@ -112,6 +112,8 @@ writeResult('cpu', {
   onnxruntimeNode: { pairsPerSec: ortRate, medianMs: Number(median(times.onnxruntime).toFixed(1)), roundsMs: times.onnxruntime.map((x) => Number(x.toFixed(1))), paddingWaste: Number(ortResult.paddingWaste.toFixed(4)) },
   ratio: Number((oursRate / ortRate).toFixed(3)),
   maxAbsScoreDiff: maxDiff,
+  // The agreement above means something only if scores differ from pair to pair.
+  onnxruntimeScoreRange: [Math.min(...ortResult.scores), Math.max(...ortResult.scores)],
   eventLoopDelayMs: {
     p99: Number((Math.max(...delays.map((d) => d.percentile(99))) / 1e6).toFixed(2)),
     max: Number((Math.max(...delays.map((d) => d.max)) / 1e6).toFixed(2)),
