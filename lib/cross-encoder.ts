@@ -6,7 +6,7 @@ import os from 'node:os';
 import { loadRuntime } from './core';
 import { abortError, TceError } from './errors';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
-import { native, type NativeModel } from './native';
+import { native, type NativeModel, type NativeModelStats } from './native';
 import { blasWarning, describeRuntime, type RuntimeInfo } from './runtime-info';
 import { readExportMetadata } from './torchscript-archive';
 import { nativeTokenizerOf, Tokenizer } from './tokenizer';
@@ -82,20 +82,7 @@ export interface RankResult {
 export type Pair = readonly [string, string];
 
 /** Counters since the model was loaded (see CrossEncoder.stats()). */
-export interface EngineStats {
-  /** Forwards run; an out-of-memory split counts each part. */
-  forwards: number;
-  /** Pairs scored. */
-  pairs: number;
-  /** Real tokens in those pairs. */
-  tokens: number;
-  /** Tokens computed, padding included; 1 - tokens / paddedTokens is the padding waste. */
-  paddedTokens: number;
-  /** Forwards that held pairs of more than one call (shared batches). */
-  sharedForwards: number;
-  /** Milliseconds inside forwards, host copies and readback included. */
-  forwardMs: number;
-}
+export type EngineStats = NativeModelStats;
 
 const PRECISION_CODES: Record<Precision, number> = { fp32: 0, fp16: 1, bf16: 2 };
 const ACTIVATION_CODES: Record<Activation, number> = { identity: 0, sigmoid: 1, tanh: 2, softmax: 3 };

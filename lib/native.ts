@@ -81,16 +81,23 @@ export interface NativePredictCall {
   cancel(): void;
 }
 
-/** The native model object (native/addon/model_binding.cc). */
+/** Counters of a model's engine since load (CrossEncoder.stats()). */
 export interface NativeModelStats {
+  /** Forwards run; an out-of-memory split counts each part. */
   forwards: number;
+  /** Pairs scored. */
   pairs: number;
+  /** Real tokens in those pairs. */
   tokens: number;
+  /** Tokens computed, padding included; 1 - tokens / paddedTokens is the padding waste. */
   paddedTokens: number;
+  /** Forwards that held pairs of more than one call (shared batches). */
   sharedForwards: number;
+  /** Milliseconds inside forwards, host copies and readback included. */
   forwardMs: number;
 }
 
+/** The native model object (native/addon/model_binding.cc). */
 export interface NativeModel {
   load(): Promise<void>;
   stats(): NativeModelStats;

@@ -76,6 +76,8 @@ struct ModelRunner::State {
   std::string Forward(const PredictOptions& options, const std::vector<BatchRow>& rows,
                       size_t begin, size_t end, float* out);
   void Scatter(const std::vector<BatchRow>& rows, const float* scores);
+  // Frees the model (executor thread) and runs Dispose()'s callback if one is waiting.
+  void ReleaseModel();
 };
 
 void ModelRunner::State::Tokenize(PredictJob& job) {
@@ -332,27 +334,23 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
     if (disposing && !dispose_handled && !has_pending()) {
       // Calls that had started have finished: free the model, then tell the caller.
       dispose_handled = true;
-      if (s.model != nullptr) {
-        s.core.model_free(s.model);
-        s.model = nullptr;
-      }
-      std::function<void()> done;
-      {
-        std::lock_guard<std::mutex> lock(s.mutex);
-        done = std::move(s.dispose_done);
-      }
-      if (done) done();
+      s.ReleaseModel();
     }
   }
   // The owner is gone or the model is disposed, and nothing is left to run.
-  if (s.model != nullptr) {
-    s.core.model_free(s.model);
-    s.model = nullptr;
+  s.ReleaseModel();
+}
+
+void ModelRunner::State::ReleaseModel() {
+  if (model != nullptr) {
+    core.model_free(model);
+    model = nullptr;
   }
   std::function<void()> done;
   {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    done = std::move(s.dispose_done);
+    std::lock_guard<std::mutex> lock(mutex);
+    done = std::move(dispose_done);
+    dispose_done = nullptr;
   }
   if (done) done();
 }
