@@ -112,6 +112,18 @@ describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
     expect(Array.from((await model.predict(sample, { applySoftmax: true })) as Float32Array)).toEqual(sample.map(() => 1));
   });
 
+  test("precision 'bf16' runs under CPU autocast: close to fp32, not identical", async () => {
+    const bf16 = await CrossEncoder.load(oneLabelDir, { device: 'cpu', precision: 'bf16' });
+    expect(bf16.precision).toBe('bf16');
+    const sample = pairs.slice(0, 12);
+    const low = (await bf16.predict(sample)) as Float32Array;
+    const full = (await model.predict(sample)) as Float32Array;
+    expect(low).toBeInstanceOf(Float32Array); // scores are float32 whatever the precision
+    expectClose(low, full, 3e-2);
+    expect(Array.from(low)).not.toEqual(Array.from(full));
+    await bf16.dispose();
+  });
+
   test('shapes: single pair -> number, list of one -> length 1, empty -> empty', async () => {
     const one = await model.predict(pairs[0]);
     expect(typeof one).toBe('number');

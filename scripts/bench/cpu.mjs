@@ -63,7 +63,7 @@ async function ortPredict() {
     const logits = out.logits.data;
     for (let r = 0; r < batch.length; r++) scores[start + r] = 1 / (1 + Math.exp(-logits[r]));
   }
-  return { scores, paddingWaste: 1 - real / padded };
+  return { scores, paddingWaste: 1 - real / padded, padded };
 }
 
 // --- ours ---
@@ -100,7 +100,7 @@ for (let i = 0; i < pairs.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours
 const rate = (ms) => Number(((pairs.length / ms) * 1000).toFixed(3));
 const oursRate = rate(median(times.ours));
 const ortRate = rate(median(times.onnxruntime));
-writeResult('cpu', {
+const result = {
   model: `${which} (random weights, ${path.relative(root, dir)})`,
   data: source,
   pairs: pairs.length,
@@ -108,9 +108,21 @@ writeResult('cpu', {
   threads,
   libtorch: `${info.libtorch.version} (${info.libtorch.source})`,
   onnxruntime: require('onnxruntime-node/package.json').version,
-  ours: { pairsPerSec: oursRate, medianMs: Number(median(times.ours).toFixed(1)), roundsMs: times.ours.map((x) => Number(x.toFixed(1))), forwards: ourStats.forwards, paddingWaste: Number((1 - ourStats.tokens / ourStats.padded).toFixed(4)) },
-  onnxruntimeNode: { pairsPerSec: ortRate, medianMs: Number(median(times.onnxruntime).toFixed(1)), roundsMs: times.onnxruntime.map((x) => Number(x.toFixed(1))), paddingWaste: Number(ortResult.paddingWaste.toFixed(4)) },
+  ours: {
+    pairsPerSec: oursRate, medianMs: Number(median(times.ours).toFixed(1)), roundsMs: times.ours.map((x) => Number(x.toFixed(1))),
+    forwards: ourStats.forwards, paddingWaste: Number((1 - ourStats.tokens / ourStats.padded).toFixed(4)),
+    paddedTokensPerSec: Math.round(ourStats.padded / (median(times.ours) / 1000)),
+  },
+  onnxruntimeNode: {
+    pairsPerSec: ortRate, medianMs: Number(median(times.onnxruntime).toFixed(1)), roundsMs: times.onnxruntime.map((x) => Number(x.toFixed(1))),
+    paddingWaste: Number(ortResult.paddingWaste.toFixed(4)),
+    paddedTokensPerSec: Math.round(ortResult.padded / (median(times.onnxruntime) / 1000)),
+  },
   ratio: Number((oursRate / ortRate).toFixed(3)),
+  // Tokens computed per second, padding included: how fast each engine's forward is, apart from
+  // how much padding its batching makes it compute (attention grows with the padded width, so
+  // this is a rough measure).
+  paddedTokenRatio: null,
   maxAbsScoreDiff: maxDiff,
   // The agreement above means something only if scores differ from pair to pair.
   onnxruntimeScoreRange: [Math.min(...ortResult.scores), Math.max(...ortResult.scores)],
@@ -118,5 +130,7 @@ writeResult('cpu', {
     p99: Number((Math.max(...delays.map((d) => d.percentile(99))) / 1e6).toFixed(2)),
     max: Number((Math.max(...delays.map((d) => d.max)) / 1e6).toFixed(2)),
   },
-});
+};
+result.paddedTokenRatio = Number((result.ours.paddedTokensPerSec / result.onnxruntimeNode.paddedTokensPerSec).toFixed(3));
+writeResult('cpu', result);
 await model.dispose();
