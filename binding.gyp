@@ -28,7 +28,9 @@
         "-ldl",
         "-pthread"
       ],
-      "ldflags": ["-pthread"]
+      # nodelete: Node unloads an addon when the worker that loaded it ends, while model threads
+      # may still run its code; the addon stays mapped until the process ends.
+      "ldflags": ["-pthread", "-Wl,-z,nodelete"]
     }
   ]
 }

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { TceError } from './errors';
 import { findLibtorch, minorVersion, type FindLibtorchOptions, type LibtorchLocation } from './libtorch';
 import { native, packageRoot } from './native';
@@ -125,6 +126,11 @@ export function loadRuntime(options: FindLibtorchOptions = {}): LoadedRuntime {
     );
   }
   runtime = { libtorch, corePath, core };
+  if (isMainThread) {
+    // process.exit() (or the end of the script) runs libtorch's static destructors while model
+    // threads may be inside a forward; 'exit' fires first, so park them there.
+    process.once('exit', () => native().quiesce());
+  }
   return runtime;
 }
 

@@ -110,6 +110,8 @@ export interface NativeAddon {
   loadedCore(): string | null;
   cudaDevices(): NativeCudaDevice[];
   numThreads(set?: number): number;
+  /** Parks model threads before libtorch's static destructors run (process 'exit'). */
+  quiesce(): void;
   Tokenizer: new (spec: NativeTokenizerSpec) => NativeTokenizer;
   /** Construction is cheap; load() reads model.pt on the model's own thread. */
   Model: new (tokenizer: NativeTokenizer, options: NativeModelLoadOptions) => NativeModel;

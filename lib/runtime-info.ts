@@ -24,6 +24,7 @@ export interface RuntimeInfo {
   cuda: { available: boolean; devices: CudaDeviceInfo[] };
   /** Which device `device: 'auto'` picks, and why. */
   autoDevice: { device: string; note: string };
+  /** libtorch's default intra-op threads; each CPU model sets its own (LoadOptions.cpuThreads). */
   cpuThreads: number;
   /** Problems worth fixing, each with its fix (e.g. a slow BLAS under the system libtorch). */
   warnings: string[];

@@ -2,8 +2,12 @@
 
 #include <dlfcn.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace tce {
 
@@ -13,6 +17,21 @@ std::mutex load_mutex;
 CoreApi api{};
 bool loaded = false;
 std::string loaded_path;
+
+// Never destroyed: engine threads may still use it while static destructors run at exit.
+struct ExitGate {
+  std::mutex mutex;
+  std::condition_variable idle;
+  int in_flight = 0;
+  bool exiting = false;
+};
+ExitGate& gate() {
+  static ExitGate* instance = new ExitGate;
+  return *instance;
+}
+
+// Bounded: a GPU forward takes milliseconds, a large CPU one seconds.
+void WaitForCoreCallsAtExit() { QuiesceCore(10000); }
 
 std::string last_dlerror() {
   const char* text = dlerror();
@@ -83,7 +102,39 @@ const CoreApi& LoadCore(const std::vector<std::string>& libraries, const std::st
   api = candidate;
   loaded = true;
   loaded_path = core_path;
+  std::atexit(WaitForCoreCallsAtExit);
   return api;
+}
+
+CoreCall::CoreCall() {
+  ExitGate& g = gate();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (g.exiting) return;
+  ++g.in_flight;
+  entered_ = true;
+}
+
+CoreCall::~CoreCall() {
+  if (!entered_) return;
+  ExitGate& g = gate();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (--g.in_flight == 0) g.idle.notify_all();
+}
+
+void ArmExitGateAfterFirstForward() {
+  static std::once_flag armed;
+  std::call_once(armed, [] { std::atexit(WaitForCoreCallsAtExit); });
+}
+
+void QuiesceCore(int timeout_ms) {
+  ExitGate& g = gate();
+  std::unique_lock<std::mutex> lock(g.mutex);
+  g.exiting = true;
+  g.idle.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return g.in_flight == 0; });
+}
+
+void ParkUntilExit() {
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
 const CoreApi* LoadedCore() {

@@ -28,6 +28,35 @@ struct CoreApi {
 // with another core it throws.
 const CoreApi& LoadCore(const std::vector<std::string>& libraries, const std::string& core_path);
 
+// Guards one call into the core against process exit. process.exit() runs libtorch's static
+// destructors while engine threads may still be inside a forward; an atexit handler (registered
+// after libtorch loads, so it runs before those destructors) refuses new calls and waits, for a
+// bounded time, for running ones. A thread whose guard is false must not call the core: it calls
+// ParkUntilExit() instead.
+class CoreCall {
+ public:
+  CoreCall();
+  ~CoreCall();
+  explicit operator bool() const { return entered_; }
+  CoreCall(const CoreCall&) = delete;
+  CoreCall& operator=(const CoreCall&) = delete;
+
+ private:
+  bool entered_ = false;
+};
+
+[[noreturn]] void ParkUntilExit();
+
+// Registers the atexit fallback again, once, after the process's first forward: libtorch and
+// oneDNN create function-local statics during it, whose destructors would otherwise run before
+// the fallback registered at load. (The JS 'exit' hook covers models of the main thread; this
+// covers models that live only in worker threads.)
+void ArmExitGateAfterFirstForward();
+
+// Refuses new core calls from now on and waits up to `timeout_ms` for running ones. Called from
+// process 'exit' (before any static destructor runs) and, as a fallback, from atexit.
+void QuiesceCore(int timeout_ms);
+
 // The loaded core, or nullptr before LoadCore succeeded.
 const CoreApi* LoadedCore();
 const std::string& LoadedCorePath();

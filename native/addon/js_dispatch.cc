@@ -3,11 +3,25 @@
 namespace tce {
 
 std::shared_ptr<JsDispatcher> JsDispatcher::Create(Napi::Env env, const char* name) {
-  auto tsfn = Tsfn::New(env, name, 0, 1);
-  return std::shared_ptr<JsDispatcher>(new JsDispatcher(tsfn));
+  auto liveness = std::make_shared<Liveness>();
+  auto tsfn = Tsfn::New(env, name, 0, 1, static_cast<std::nullptr_t*>(nullptr), Finalize,
+                        new std::shared_ptr<Liveness>(liveness));
+  return std::shared_ptr<JsDispatcher>(new JsDispatcher(tsfn, std::move(liveness)));
 }
 
-JsDispatcher::~JsDispatcher() { tsfn_.Release(); }
+void JsDispatcher::Finalize(Napi::Env, std::shared_ptr<Liveness>* liveness, std::nullptr_t*) {
+  {
+    // Waits for a Post() in progress on another thread to return first.
+    std::lock_guard<std::mutex> lock((*liveness)->mutex);
+    (*liveness)->alive = false;
+  }
+  delete liveness;
+}
+
+JsDispatcher::~JsDispatcher() {
+  std::lock_guard<std::mutex> lock(liveness_->mutex);
+  if (liveness_->alive) tsfn_.Release();
+}
 
 void JsDispatcher::CallTask(Napi::Env env, Napi::Function, std::nullptr_t*, Task* task) {
   std::unique_ptr<Task> owned(task);
@@ -16,7 +30,9 @@ void JsDispatcher::CallTask(Napi::Env env, Napi::Function, std::nullptr_t*, Task
 
 bool JsDispatcher::Post(Task task) {
   auto* heap = new Task(std::move(task));
-  if (tsfn_.BlockingCall(heap) != napi_ok) {
+  std::lock_guard<std::mutex> lock(liveness_->mutex);
+  // The queue is unbounded, so BlockingCall never waits for room while holding the lock.
+  if (!liveness_->alive || tsfn_.BlockingCall(heap) != napi_ok) {
     delete heap;
     return false;
   }

@@ -3,12 +3,18 @@
 // One dispatcher lives for the length of one asynchronous call: it holds a reference on the event
 // loop while the call is pending (so a script waiting on it does not exit) and drops it when the
 // call settles (so a loaded but idle model never keeps the process alive).
+//
+// The environment can go away first (a worker thread terminated while an engine thread still
+// works for it). Node then finalizes the thread-safe function, and on Node 20 frees it even
+// though native threads still hold it; the dispatcher learns of that through the finalizer and
+// never touches the function again.
 #pragma once
 
 #include <napi.h>
 
 #include <functional>
 #include <memory>
+#include <mutex>
 
 namespace tce {
 
@@ -27,10 +33,18 @@ class JsDispatcher {
   JsDispatcher& operator=(const JsDispatcher&) = delete;
 
  private:
+  // Shared with the thread-safe function's finalizer, which may outlive or predate us.
+  struct Liveness {
+    std::mutex mutex;
+    bool alive = true;
+  };
   static void CallTask(Napi::Env env, Napi::Function, std::nullptr_t*, Task* task);
+  static void Finalize(Napi::Env, std::shared_ptr<Liveness>* liveness, std::nullptr_t*);
   using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, Task, CallTask>;
-  explicit JsDispatcher(Tsfn tsfn) : tsfn_(tsfn) {}
+  JsDispatcher(Tsfn tsfn, std::shared_ptr<Liveness> liveness)
+      : tsfn_(tsfn), liveness_(std::move(liveness)) {}
   Tsfn tsfn_;
+  std::shared_ptr<Liveness> liveness_;
 };
 
 // A Promise whose settlement comes from another thread.

@@ -83,7 +83,11 @@ class Model : public Napi::ObjectWrap<Model> {
     config.max_wait_ms = NumberProperty(options, "maxWaitMs");
     config.cpu_threads = static_cast<int>(NumberProperty(options, "cpuThreads"));
     runner_ = std::make_unique<engine::ModelRunner>(*core, std::move(tokenizer), std::move(config));
+    env_ = env;
+    napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   }
+
+  ~Model() override { napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this); }
 
  private:
   Napi::Value Load(const Napi::CallbackInfo& info) {
@@ -117,41 +121,50 @@ class Model : public Napi::ObjectWrap<Model> {
     job->options.apply_softmax = options.Get("applySoftmax").ToBoolean().Value();
 
     auto pending = std::make_shared<PendingPromise>(env, "torch-cross-encoder:predict");
+    // The progress function is referenced from native code: the reference is created here and
+    // deleted by a task posted after the call settles, so it is only ever touched on the JS
+    // thread (an engine thread may drop the job, and with it these callbacks, at any time).
+    Napi::FunctionReference* progress = nullptr;
     Napi::Value on_progress = options.Get("onProgress");
     if (on_progress.IsFunction()) {
-      // Touched only on the JS thread (inside posted tasks), released with the last task.
-      auto callback = std::make_shared<Napi::FunctionReference>(
-          Napi::Persistent(on_progress.As<Napi::Function>()));
+      progress = new Napi::FunctionReference(Napi::Persistent(on_progress.As<Napi::Function>()));
       auto dispatcher = pending->dispatcher();
-      job->callbacks.progress = [dispatcher, callback](size_t done, size_t total) {
-        dispatcher->Post([callback, done, total](Napi::Env env) {
+      job->callbacks.progress = [dispatcher, progress](size_t done, size_t total) {
+        dispatcher->Post([progress, done, total](Napi::Env env) {
           Napi::HandleScope scope(env);
           // A throwing progress callback must not take the call down with it.
           try {
-            callback->Call({Napi::Number::New(env, static_cast<double>(done)),
+            progress->Call({Napi::Number::New(env, static_cast<double>(done)),
                             Napi::Number::New(env, static_cast<double>(total))});
           } catch (const Napi::Error&) {
           }
         });
       };
     }
-    job->callbacks.done = [pending](std::vector<float> scores, size_t) {
+    // Runs after the settling task (tasks run in order); if the environment is gone, the
+    // reference goes with it.
+    auto release_progress = [pending, progress] {
+      if (progress != nullptr) pending->dispatcher()->Post([progress](Napi::Env) { delete progress; });
+    };
+    job->callbacks.done = [pending, release_progress](std::vector<float> scores, size_t) {
       auto shared = std::make_shared<std::vector<float>>(std::move(scores));
       pending->Resolve([shared](Napi::Env env) -> Napi::Value {
         auto array = Napi::Float32Array::New(env, shared->size());
         std::copy(shared->begin(), shared->end(), array.Data());
         return array;
       });
+      release_progress();
     };
-    job->callbacks.failed = [pending](std::string message, std::string code) {
+    job->callbacks.failed = [pending, release_progress](std::string message, std::string code) {
       pending->Reject(std::move(message), std::move(code));
+      release_progress();
     };
 
     Napi::Object call = Napi::Object::New(env);
     call.Set("promise", pending->Promise());
     std::weak_ptr<engine::PredictJob> weak = job;
     call.Set("cancel", Napi::Function::New(env, [weak](const Napi::CallbackInfo&) {
-               if (auto j = weak.lock()) j->cancelled.store(true);
+               if (auto j = weak.lock()) engine::ModelRunner::Cancel(*j);
              }));
     runner_->Submit(std::move(job));
     return call;
@@ -175,7 +188,11 @@ class Model : public Napi::ObjectWrap<Model> {
     return out;
   }
 
+  // The environment ends (a worker terminated): stop the model's remaining work.
+  static void OnEnvCleanup(void* self) { static_cast<Model*>(self)->runner_->Abandon(); }
+
   std::unique_ptr<engine::ModelRunner> runner_;
+  napi_env env_ = nullptr;
 };
 
 }  // namespace

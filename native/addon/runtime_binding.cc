@@ -80,6 +80,12 @@ Napi::Value NumThreadsJs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, core.get_num_threads());
 }
 
+// quiesce(): at process exit, park model threads before libtorch's destructors run.
+Napi::Value QuiesceJs(const Napi::CallbackInfo& info) {
+  if (LoadedCore() != nullptr) QuiesceCore(10000);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Error MakeCodedError(Napi::Env env, const std::string& message, const char* code) {
@@ -93,6 +99,7 @@ void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("loadedCore", Napi::Function::New(env, CoreLoadedJs, "loadedCore"));
   exports.Set("cudaDevices", Napi::Function::New(env, CudaDevicesJs, "cudaDevices"));
   exports.Set("numThreads", Napi::Function::New(env, NumThreadsJs, "numThreads"));
+  exports.Set("quiesce", Napi::Function::New(env, QuiesceJs, "quiesce"));
 }
 
 }  // namespace tce

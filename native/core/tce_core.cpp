@@ -307,6 +307,13 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
     return TCE_OK;
   } catch (const std::exception& e) {
     std::string message = first_lines(e.what(), 12);
+    if (model->device.is_cuda()) {
+      // The input upload may still be reading the staging buffer; the next forward refills it.
+      try {
+        torch::cuda::synchronize(model->device.has_index() ? model->device.index() : -1);
+      } catch (...) {
+      }
+    }
     if (is_out_of_memory(message)) {
       release_cached_memory(model);
       write_error(err, err_len, message);

@@ -49,7 +49,8 @@ TCE_API int tce_cuda_device_count(void);
 TCE_API int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total_bytes,
                          uint64_t* free_bytes, char* err, size_t err_len);
 
-/* Intra-op threads libtorch uses for CPU work. Process-wide in libtorch. */
+/* Intra-op threads libtorch uses for CPU work. With OpenMP (Debian's build) this is the calling
+ * thread's setting: call it on the thread that runs the forwards. */
 TCE_API void tce_set_num_threads(int threads);
 TCE_API int tce_get_num_threads(void);
 

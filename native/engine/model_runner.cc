@@ -57,6 +57,7 @@ struct ModelRunner::State {
   std::function<void()> dispose_done;           // set once by Dispose()
   bool disposed = false;
   bool stopping = false;                        // the owner is gone
+  std::atomic<bool> abandoned{false};           // the owner's environment is gone
   bool tokenizer_exited = false;
   uint64_t next_arrival = 1;
 
@@ -112,17 +113,20 @@ void ModelRunner::State::TokenizerLoop(std::shared_ptr<State> state) {
       s.submitted.pop_front();
       disposed = s.disposed;
     }
-    if (disposed) {
+    if (disposed || s.abandoned.load()) {
       Fail(*job, "The model was disposed before this call ran.", "TCE_DISPOSED");
       continue;
     }
-    if (!job->cancelled.load()) {
-      try {
-        s.Tokenize(*job);
-      } catch (const std::exception& e) {
-        Fail(*job, std::string("Tokenization failed: ") + e.what(), "TCE_FORWARD_FAILED");
-        continue;
-      }
+    // Only tokenized jobs reach the executor: it relies on their encodings and order.
+    if (job->cancelled.load()) {
+      Fail(*job, "The operation was aborted", "ABORT_ERR");
+      continue;
+    }
+    try {
+      s.Tokenize(*job);
+    } catch (const std::exception& e) {
+      Fail(*job, std::string("Tokenization failed: ") + e.what(), "TCE_FORWARD_FAILED");
+      continue;
     }
     {
       std::lock_guard<std::mutex> lock(s.mutex);
@@ -156,6 +160,8 @@ std::string ModelRunner::State::Forward(const PredictOptions& options,
                   fault_oom_above_tokens);
     status = TCE_OUT_OF_MEMORY;
   } else {
+    CoreCall guard;
+    if (!guard) ParkUntilExit();
     status = core.model_forward(model, padded.input_ids.data(), padded.attention_mask.data(),
                                 padded.token_type_ids.data(), static_cast<int64_t>(padded.rows),
                                 static_cast<int64_t>(padded.seq_len), options.activation,
@@ -164,6 +170,7 @@ std::string ModelRunner::State::Forward(const PredictOptions& options,
                                 sizeof err);
   }
   if (status == TCE_OK) {
+    ArmExitGateAfterFirstForward();
     size_t real_tokens = 0;
     for (size_t r = 0; r < count; ++r) real_tokens += encodings[r]->ids.size();
     const double elapsed =
@@ -291,17 +298,26 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
       } else {
         absorb_tokenized();
         if (can_exit()) break;
-        // Few pairs pending: wait briefly for other callers, so that they share the forward.
+        // A call that just arrived with fewer pairs than fill a forward waits briefly for other
+        // callers, so that they share it. Calls already running never wait again.
         size_t pending = 0, capacity = 0;
+        bool fresh = false;
         for (const auto& job : s.active) {
-          if (job->settled) continue;
+          if (job->settled || job->remaining() == 0 || job->cancelled.load()) continue;
           pending += job->remaining();
-          capacity = std::max(capacity, job->options.batch_size);
+          fresh = fresh || job->scheduled == 0;
+          const size_t longest = std::max<size_t>(1, job->length_at(job->head));
+          capacity = std::max(capacity, std::min(job->options.batch_size,
+                                                 std::max<size_t>(1, job->options.max_batch_tokens / longest)));
         }
-        if (s.config.max_wait_ms > 0 && !s.disposed && pending > 0 && pending < capacity) {
+        if (s.config.max_wait_ms > 0 && !s.disposed && fresh && pending < capacity) {
           const auto deadline = Clock::now() + std::chrono::microseconds(
                                                    static_cast<int64_t>(s.config.max_wait_ms * 1000));
-          s.executor_wake.wait_until(lock, deadline, [&] { return !s.tokenized.empty() || s.disposed; });
+          s.executor_wake.wait_until(lock, deadline, [&] {
+            return !s.tokenized.empty() || s.disposed ||
+                   std::any_of(s.active.begin(), s.active.end(),
+                               [](const JobPtr& job) { return job->cancelled.load(); });
+          });
           absorb_tokenized();
         }
         disposing = s.disposed;
@@ -316,7 +332,7 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
     std::vector<PredictJob*> pending;
     for (const auto& job : s.active) {
       if (job->settled) continue;
-      if (job->cancelled.load()) {
+      if (job->cancelled.load() || s.abandoned.load()) {
         Fail(*job, "The operation was aborted", "ABORT_ERR");
       } else if (disposing && job->scheduled == 0) {
         Fail(*job, "The model was disposed before this call ran.", "TCE_DISPOSED");
@@ -343,6 +359,8 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
 
 void ModelRunner::State::ReleaseModel() {
   if (model != nullptr) {
+    CoreCall guard;
+    if (!guard) ParkUntilExit();
     core.model_free(model);
     model = nullptr;
   }
@@ -378,6 +396,12 @@ void ModelRunner::Load(std::function<void(std::string error)> done) {
   {
     std::lock_guard<std::mutex> lock(state->mutex);
     state->control.emplace_back([state, done = std::move(done)] {
+      if (state->model != nullptr) {
+        done("The model is already loaded.");
+        return;
+      }
+      CoreCall guard;
+      if (!guard) ParkUntilExit();
       // libtorch's OpenMP thread count is per calling thread: set it on the thread that will run
       // every forward of this model.
       if (state->config.cpu_threads > 0) state->core.set_num_threads(state->config.cpu_threads);
@@ -391,6 +415,15 @@ void ModelRunner::Load(std::function<void(std::string error)> done) {
 }
 
 void ModelRunner::Submit(std::shared_ptr<PredictJob> job) {
+  if (job->size() == 0) {
+    job->settled = true;
+    job->callbacks.done({}, state_->config.num_labels);
+    return;
+  }
+  std::weak_ptr<State> weak = state_;
+  job->wake = [weak] {
+    if (auto state = weak.lock()) state->executor_wake.notify_all();
+  };
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (!state_->disposed) {
@@ -400,6 +433,21 @@ void ModelRunner::Submit(std::shared_ptr<PredictJob> job) {
     }
   }
   Fail(*job, "The model is disposed.", "TCE_DISPOSED");
+}
+
+void ModelRunner::Abandon() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->abandoned.store(true);
+    state_->stopping = true;
+  }
+  state_->tokenizer_wake.notify_all();
+  state_->executor_wake.notify_all();
+}
+
+void ModelRunner::Cancel(PredictJob& job) {
+  job.cancelled.store(true);
+  if (job.wake) job.wake();
 }
 
 ModelStats ModelRunner::Stats() const {

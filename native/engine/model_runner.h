@@ -52,9 +52,15 @@ class ModelRunner {
   void Load(std::function<void(std::string error)> done);
   // Queues a call. After Dispose(), the call fails with TCE_DISPOSED.
   void Submit(std::shared_ptr<PredictJob> job);
+  // Marks a submitted call aborted (JS thread): it takes no further part in batches and fails
+  // with ABORT_ERR.
+  static void Cancel(PredictJob& job);
   // Calls that have not started fail with TCE_DISPOSED, calls already running finish, the model
   // is freed, then `done` runs.
   void Dispose(std::function<void()> done);
+  // The JS environment that owns the model is going away (a worker ending): nobody can receive
+  // results any more, so queued and running calls stop at the next batch.
+  void Abandon();
   // Safe to call from any thread.
   ModelStats Stats() const;
 

@@ -41,6 +41,8 @@ struct PredictJob {
   PredictOptions options;
   PredictCallbacks callbacks;
   std::atomic<bool> cancelled{false};
+  // Set by ModelRunner::Submit (JS thread): wakes the executor so that it notices a cancel.
+  std::function<void()> wake;
 
   // Set by the tokenizing thread before the executor sees the job.
   std::vector<tok::Encoding> encodings;

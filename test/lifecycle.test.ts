@@ -1,0 +1,130 @@
+// The process around a model: exit while a forward runs, a worker that ends with calls queued,
+// aborted calls with progress callbacks under garbage collection, and a call of zero pairs at the
+// native level. Each case runs in its own Node process, since a failure here is a crash.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { CrossEncoder } from '../lib/cross-encoder';
+import { findLibtorch } from '../lib/libtorch';
+import { repoRoot } from './helpers/child';
+import { tempDir } from './helpers/fake-libtorch';
+import { fixtureModel, torchPython } from './helpers/fixture-model';
+
+function skipReason(): string | null {
+  if (!torchPython()) return 'no python with torch to build fixture models (apt-get install python3-torch, or set TCE_PYTHON)';
+  try {
+    findLibtorch();
+    return null;
+  } catch (error) {
+    return (error as Error).message.split('\n')[0];
+  }
+}
+const reason = skipReason();
+if (reason) console.warn(`lifecycle tests skipped: ${reason}`);
+
+describe.skipIf(reason)('process lifecycle', () => {
+  let dir: string;
+  let scripts: string;
+  const pkg = JSON.stringify(path.join(repoRoot, 'dist', 'index.js'));
+
+  beforeAll(() => {
+    dir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    scripts = tempDir('lifecycle');
+  });
+
+  function run(name: string, source: string, args: string[] = [], timeout = 120_000) {
+    const file = path.join(scripts, `${name}.js`);
+    fs.writeFileSync(file, source);
+    return spawnSync(process.execPath, ['--expose-gc', file, ...args], { encoding: 'utf8', timeout });
+  }
+
+  const busyModel = () => `
+    const { CrossEncoder } = require(${pkg});
+    async function busy() {
+      const m = await CrossEncoder.load(${JSON.stringify(dir)}, { device: 'cpu', batchSize: 2 });
+      const long = Array.from({ length: 400 }, (_, i) => ['query ' + i, 'document words '.repeat(30)]);
+      for (let k = 0; k < 4; k++) m.predict(long, { onProgress: () => {} }).catch(() => {});
+      return m;
+    }`;
+
+  test('process.exit() while forwards run exits cleanly', () => {
+    for (let i = 0; i < 3; i++) {
+      const r = run('exit', `${busyModel()}
+        busy().then(() => setTimeout(() => process.exit(7), 50 + ${i} * 40));`);
+      expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 7, signal: null, stderr: '' });
+    }
+  });
+
+  test('a worker that ends with calls queued and running does not take the process down', () => {
+    const r = run('worker', `
+      const { Worker, isMainThread, parentPort } = require('node:worker_threads');
+      ${busyModel()}
+      if (isMainThread) {
+        (async () => {
+          for (let i = 0; i < 4; i++) {
+            const w = new Worker(__filename);
+            await new Promise((resolve) => w.once('message', resolve));
+            await new Promise((resolve) => setTimeout(resolve, 10 + i * 15));
+            await w.terminate();
+          }
+          global.gc();
+          console.log('main done');
+        })();
+      } else {
+        busy().then(() => parentPort.postMessage('busy'));
+      }`);
+    expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+    expect(r.stdout).toContain('main done');
+  });
+
+  test('aborted calls with progress callbacks under GC churn all settle, no crash', () => {
+    const r = run('abort-gc', `
+      const { CrossEncoder } = require(${pkg});
+      (async () => {
+        const m = await CrossEncoder.load(${JSON.stringify(dir)}, { device: 'cpu', batchSize: 1, maxBatchTokens: 64 });
+        let junk = [];
+        const churn = setInterval(() => { junk = Array.from({ length: 20000 }, (_, i) => ({ i })); global.gc(); }, 1);
+        let settled = 0, started = 0;
+        const until = Date.now() + 4000;
+        while (Date.now() < until) {
+          const calls = [];
+          for (let i = 0; i < 50; i++) {
+            const controller = new AbortController();
+            started++;
+            calls.push(m.predict([['a', 'b'], ['c', 'd']], { onProgress: () => {}, signal: controller.signal }).then(() => settled++, () => settled++));
+            if (i % 2 === 0) controller.abort();
+          }
+          await Promise.all(calls);
+        }
+        clearInterval(churn);
+        await m.dispose();
+        console.log(JSON.stringify({ started, settled }));
+      })();`);
+    expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null });
+    const { started, settled } = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(started).toBeGreaterThan(1000);
+    expect(settled).toBe(started);
+  });
+
+  test('a native call of zero pairs settles at once', async () => {
+    const model = await CrossEncoder.load(dir, { device: 'cpu' });
+    const native = (model as unknown as { model: import('../lib/native').NativeModel }).model;
+    const call = native.predict([], [], { batchSize: 4, maxBatchTokens: 1024, activation: 0, applySoftmax: false, });
+    await expect(call.promise).resolves.toHaveLength(0);
+    await model.dispose();
+  });
+
+  test('maxWaitMs delays only a newly arrived call, not every batch of a running one', async () => {
+    // 30 long pairs under a small token budget need many forwards; waiting 2 s before each of them
+    // would take tens of seconds, waiting once (or not at all: a full first batch) takes moments.
+    const model = await CrossEncoder.load(dir, { device: 'cpu', maxWaitMs: 2000, maxBatchTokens: 256 });
+    const pairs = Array.from({ length: 30 }, (_, i): [string, string] => [`query ${i}`, 'document words '.repeat(40)]);
+    const started = performance.now();
+    await model.predict(pairs);
+    const forwards = model.stats().forwards;
+    expect(forwards).toBeGreaterThan(5);
+    expect(performance.now() - started).toBeLessThan(2000 * 3);
+    await model.dispose();
+  });
+});
