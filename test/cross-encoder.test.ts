@@ -5,22 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
-import { findLibtorch } from '../lib/libtorch';
-import { bioasqPairs, fixtureModel, newerTorchModel, referenceLogits, torchPython } from './helpers/fixture-model';
+import { bioasqPairs, fixtureModel, loadWithSimulatedOom, modelTestsSkipReason, newerTorchModel, referenceLogits } from './helpers/fixture-model';
 import { tempDir } from './helpers/fake-libtorch';
 
-function libtorchProblem(): string | null {
-  try {
-    findLibtorch();
-    return null;
-  } catch (error) {
-    return (error as Error).message.split('\n')[0];
-  }
-}
-
-const skipReason = !torchPython()
-  ? 'no python with torch to build fixture models (apt-get install python3-torch, or set TCE_PYTHON)'
-  : libtorchProblem();
+const skipReason = modelTestsSkipReason();
 if (skipReason) console.warn(`cross-encoder tests skipped: ${skipReason}`);
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -260,16 +248,10 @@ describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
     });
 
   describe('out of memory', () => {
-    // TCE_FAULT_OOM_ABOVE_TOKENS makes forwards above a token count report out-of-memory (read
-    // when a model is created), as a GPU would; the engine must split and retry.
+    // Forwards above 300 padded tokens report out-of-memory, as a GPU would; the engine must
+    // split and retry.
     test('a batch that runs out of memory is split and retried; one pair too large rejects alone', async () => {
-      process.env.TCE_FAULT_OOM_ABOVE_TOKENS = '300';
-      let m: CrossEncoder;
-      try {
-        m = await CrossEncoder.load(oneLabelDir, { device: 'cpu', maxLength: 512 });
-      } finally {
-        delete process.env.TCE_FAULT_OOM_ABOVE_TOKENS;
-      }
+      const m = await loadWithSimulatedOom(oneLabelDir, 300, { device: 'cpu', maxLength: 512 });
       const shortPairs = pairs.filter(([q, d]) => q.length + d.length < 400);
       const expected = (await model.predict(shortPairs)) as Float32Array;
       expectClose((await m.predict(shortPairs, { batchSize: 32 })) as Float32Array, expected, 1e-5);

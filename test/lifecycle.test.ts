@@ -6,21 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
-import { findLibtorch } from '../lib/libtorch';
 import { repoRoot } from './helpers/child';
 import { tempDir } from './helpers/fake-libtorch';
-import { fixtureModel, torchPython } from './helpers/fixture-model';
+import { fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
 
-function skipReason(): string | null {
-  if (!torchPython()) return 'no python with torch to build fixture models (apt-get install python3-torch, or set TCE_PYTHON)';
-  try {
-    findLibtorch();
-    return null;
-  } catch (error) {
-    return (error as Error).message.split('\n')[0];
-  }
-}
-const reason = skipReason();
+const reason = modelTestsSkipReason();
 if (reason) console.warn(`lifecycle tests skipped: ${reason}`);
 
 describe.skipIf(reason)('process lifecycle', () => {

@@ -2,19 +2,9 @@
 // and one caller's abort or failure leaves the others alone.
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
-import { findLibtorch } from '../lib/libtorch';
-import { bioasqPairs, fixtureModel, torchPython } from './helpers/fixture-model';
+import { bioasqPairs, fixtureModel, loadWithSimulatedOom, modelTestsSkipReason } from './helpers/fixture-model';
 
-function skipReason(): string | null {
-  if (!torchPython()) return 'no python with torch to build fixture models (apt-get install python3-torch, or set TCE_PYTHON)';
-  try {
-    findLibtorch();
-    return null;
-  } catch (error) {
-    return (error as Error).message.split('\n')[0];
-  }
-}
-const reason = skipReason();
+const reason = modelTestsSkipReason();
 if (reason) console.warn(`shared-batch tests skipped: ${reason}`);
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -84,13 +74,7 @@ describe.skipIf(reason)('shared batches', () => {
 
   test("one caller's failing pair fails only that caller", async () => {
     // Forwards above 300 padded tokens report out-of-memory: the long pair cannot be scored.
-    process.env.TCE_FAULT_OOM_ABOVE_TOKENS = '300';
-    let model: CrossEncoder;
-    try {
-      model = await CrossEncoder.load(dir, { device: 'cpu', maxWaitMs: 20 });
-    } finally {
-      delete process.env.TCE_FAULT_OOM_ABOVE_TOKENS;
-    }
+    const model = await loadWithSimulatedOom(dir, 300, { device: 'cpu', maxWaitMs: 20 });
     const short = calls.filter((call) => call.every(([q, d]) => q.length + d.length < 300));
     const bad: Pair[] = [short[0][0], ['q', 'word '.repeat(700)]];
     const settled = await Promise.allSettled([...short.map((call) => model.predict(call)), model.predict(bad)]);

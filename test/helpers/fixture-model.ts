@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './child';
 import { bertTokenizerJson, hfFromJson, hfPairs, readVocab } from './hf-reference';
+import { CrossEncoder, type LoadOptions } from '../../lib/cross-encoder';
+import { findLibtorch } from '../../lib/libtorch';
 
 export const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
 const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
@@ -22,6 +24,30 @@ export function torchPython(): string | null {
   const candidates = [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
   cachedPython = candidates.find((c) => spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
   return cachedPython;
+}
+
+/** Why tests that run models must be skipped here (no torch to build fixtures, no libtorch), or null. */
+export function modelTestsSkipReason(): string | null {
+  if (!torchPython()) return 'no python with torch to build fixture models (apt-get install python3-torch, or set TCE_PYTHON)';
+  try {
+    findLibtorch();
+    return null;
+  } catch (error) {
+    return (error as Error).message.split('\n')[0];
+  }
+}
+
+/**
+ * Loads a model whose forwards above `tokens` padded tokens report device out-of-memory
+ * (TCE_FAULT_OOM_ABOVE_TOKENS, read when the model is created), as a GPU would.
+ */
+export async function loadWithSimulatedOom(dir: string, tokens: number, options: LoadOptions): Promise<CrossEncoder> {
+  process.env.TCE_FAULT_OOM_ABOVE_TOKENS = String(tokens);
+  try {
+    return await CrossEncoder.load(dir, options);
+  } finally {
+    delete process.env.TCE_FAULT_OOM_ABOVE_TOKENS;
+  }
 }
 
 export function vocabFile(name: 'biomedbert' | 'bert_base_uncased'): string {
