@@ -36,9 +36,10 @@ describe('without libtorch', () => {
   });
 
   test('import() succeeds with named exports', () => {
-    const program = `import(${JSON.stringify(path.join(repoRoot, 'dist', 'index.js'))}).then((m) => console.log(typeof m.runtimeInfo))`;
+    const names = ['CrossEncoder', 'Tokenizer', 'runtimeInfo', 'TceError', 'LibtorchNotFoundError', 'findLibtorch'];
+    const program = `import(${JSON.stringify(path.join(repoRoot, 'dist', 'index.js'))}).then((m) => console.log(${JSON.stringify(names)}.map((n) => typeof m[n]).join(',')))`;
     const out = execFileSync(process.execPath, ['-e', program], { env: nothing, encoding: 'utf8' });
-    expect(out.trim()).toBe('function');
+    expect(out.trim()).toBe(names.map(() => 'function').join(','));
   });
 
   test('runtimeInfo() throws an error that lists where it looked and how to fix it', () => {
