@@ -7,7 +7,7 @@ import { loadRuntime } from './core';
 import { abortError, TceError } from './errors';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel, type NativeModelStats } from './native';
-import { blasWarning, describeRuntime, type RuntimeInfo } from './runtime-info';
+import { describeRuntime, type RuntimeInfo } from './runtime-info';
 import { readExportMetadata } from './torchscript-archive';
 import { nativeTokenizerOf, Tokenizer } from './tokenizer';
 import { minorVersion } from './libtorch';
@@ -124,17 +124,15 @@ function splitPairs(pairs: readonly unknown[]): { a: string[]; b: string[] } {
   return { a, b };
 }
 
-let warnedSlowBlas = false;
+let warnedCpu = false;
 
 function resolveDevice(requested: Device): string {
   const info = describeRuntime(loadRuntime());
   const device = pickDevice(requested, info);
-  if (device === 'cpu' && !warnedSlowBlas) {
-    const slow = blasWarning(info.libtorch.path);
-    if (slow) {
-      warnedSlowBlas = true;
-      process.emitWarning(slow, { code: 'TCE_REFERENCE_BLAS' });
-    }
+  // runtimeInfo's warnings are about CPU speed (a slow BLAS): say them once, at a CPU model load.
+  if (device === 'cpu' && !warnedCpu) {
+    warnedCpu = true;
+    for (const warning of info.warnings) process.emitWarning(warning, { code: 'TCE_REFERENCE_BLAS' });
   }
   return device;
 }

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { torchPython } from './bench/common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,9 +30,7 @@ let modelDir = args[0];
 function fixtureModelDir() {
   const dir = path.join(root, 'test', 'fixtures', 'models', 'demo');
   if (fs.existsSync(path.join(dir, 'model.pt'))) return dir;
-  const python = [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3']
-    .filter(Boolean)
-    .find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+  const python = torchPython();
   if (!python) {
     console.error('No model directory given and no python with torch to build the fixture model.\n' +
       'Pass a model directory (python3 scripts/export.py <hub id or dir> <out dir>), or install python3-torch.');

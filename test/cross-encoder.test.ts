@@ -6,6 +6,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { bioasqPairs, fixtureModel, loadWithSimulatedOom, modelTestsSkipReason, newerTorchModel, referenceLogits } from './helpers/fixture-model';
+import { watchEventLoop } from './helpers/event-loop';
 import { tempDir } from './helpers/fake-libtorch';
 
 const skipReason = modelTestsSkipReason();
@@ -179,15 +180,7 @@ describe.skipIf(skipReason)('CrossEncoder (CPU, fp32)', () => {
 
   test('the event loop keeps running during a long predict', async () => {
     const many = Array.from({ length: 300 }, (_, i) => pairs[i % pairs.length]);
-    let worst = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      worst = Math.max(worst, now - last);
-      last = now;
-    }, 5);
-    await model.predict(many);
-    clearInterval(timer);
+    const { longestGapMs: worst } = await watchEventLoop(() => model.predict(many));
     // A blocking implementation would stall for the whole call (seconds); allow for a noisy machine.
     expect(worst).toBeLessThan(250);
   });

@@ -23,6 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using JobPtr = std::shared_ptr<PredictJob>;
 constexpr size_t kErrorLength = 4096;
+constexpr const char* kDisposedBeforeRun = "The model was disposed before this call ran.";
 
 void Fail(PredictJob& job, const std::string& message, const std::string& code) {
   if (job.settled) return;
@@ -114,7 +115,7 @@ void ModelRunner::State::TokenizerLoop(std::shared_ptr<State> state) {
       disposed = s.disposed;
     }
     if (disposed || s.abandoned.load()) {
-      Fail(*job, "The model was disposed before this call ran.", "TCE_DISPOSED");
+      Fail(*job, kDisposedBeforeRun, "TCE_DISPOSED");
       continue;
     }
     // Only tokenized jobs reach the executor: it relies on their encodings and order.
@@ -335,7 +336,7 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
       if (job->cancelled.load() || s.abandoned.load()) {
         Fail(*job, "The operation was aborted", "ABORT_ERR");
       } else if (disposing && job->scheduled == 0) {
-        Fail(*job, "The model was disposed before this call ran.", "TCE_DISPOSED");
+        Fail(*job, kDisposedBeforeRun, "TCE_DISPOSED");
       } else if (s.model == nullptr) {
         Fail(*job, "The model is not loaded.", "TCE_FORWARD_FAILED");
       } else if (job->remaining() > 0) {

@@ -55,7 +55,8 @@ export function realPairs(count) {
   return { source: haveShared ? '../shared/data' : 'test/fixtures (samples)', pairs };
 }
 
-function torchPython() {
+/** A python with torch: TCE_PYTHON, python3 on PATH, or Debian's /usr/bin/python3. */
+export function torchPython() {
   return [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3']
     .filter(Boolean)
     .find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
