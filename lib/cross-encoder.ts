@@ -23,7 +23,10 @@ export interface LoadOptions {
   precision?: Precision;
   /** Tokens a pair is truncated to; default and upper bound come from the model files. */
   maxLength?: number;
-  /** Pairs a forward at most (default 32, as sentence-transformers). */
+  /**
+   * Pairs a forward at most. Default 32 on the CPU, as sentence-transformers; 1024 on CUDA, so
+   * that there the token budget (maxBatchTokens) is what bounds a forward of ordinary pairs.
+   */
   batchSize?: number;
   /**
    * Tokens a forward at most, padding included. Default 16384 on CUDA (big forwards keep the
@@ -245,7 +248,7 @@ export class CrossEncoder {
   static async load(modelDir: string, options: LoadOptions = {}): Promise<CrossEncoder> {
     if (typeof modelDir !== 'string') throw new TypeError(`modelDir must be a string, got ${describe(modelDir)}`);
     const info = readModelDir(modelDir);
-    const batchSize = checkPositiveInteger('batchSize', options.batchSize) ?? 32;
+    const requestedBatchSize = checkPositiveInteger('batchSize', options.batchSize);
     const requestedBatchTokens = checkPositiveInteger('maxBatchTokens', options.maxBatchTokens);
     const activation = checkActivation('activation', options.activation) ?? info.defaultActivation;
     const maxWaitMs = options.maxWaitMs ?? 0;
@@ -259,6 +262,7 @@ export class CrossEncoder {
     const device = resolveDevice(options.device ?? 'auto');
     const precision = resolvePrecision(device, options.precision);
     const maxBatchTokens = requestedBatchTokens ?? (device === 'cpu' ? 1024 : 16384);
+    const batchSize = requestedBatchSize ?? (device === 'cpu' ? 32 : 1024);
     const model = new (native().Model)(nativeTokenizerOf(tokenizer), {
       path: info.modelPath,
       device,

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const require = createRequire(import.meta.url);
-const shared = path.resolve(root, '..', 'shared', 'data');
+// TCE_BENCH_DATA: where ../shared/data's files are on a machine without ../shared (the GPU one).
+const shared = process.env.TCE_BENCH_DATA ? path.resolve(process.env.TCE_BENCH_DATA) : path.resolve(root, '..', 'shared', 'data');
 const fixtures = path.join(root, 'test', 'fixtures', 'tokenizer');
 
 export function machine() {
@@ -39,20 +40,40 @@ function readJsonl(file) {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
+/** BioASQ pairs and PubMed abstracts from ../shared/data, or the committed samples without it. */
+function corpora() {
+  const haveShared = fs.existsSync(path.join(shared, 'bioasq_pairs.jsonl')) && fs.existsSync(path.join(shared, 'pubmed_abstracts.jsonl'));
+  const from = (name, sample) => readJsonl(haveShared ? path.join(shared, name) : path.join(fixtures, sample));
+  return {
+    source: !haveShared ? 'test/fixtures (samples)' : process.env.TCE_BENCH_DATA ? `${process.env.TCE_BENCH_DATA} (copy of ../shared/data)` : '../shared/data',
+    bioasq: from('bioasq_pairs.jsonl', 'bioasq_pairs_sample.jsonl'),
+    abstracts: from('pubmed_abstracts.jsonl', 'pubmed_sample.jsonl'),
+  };
+}
+
 /**
  * Real pairs: half BioASQ (question, snippet) pairs, half (question, PubMed abstract) pairs,
- * interleaved, from ../shared/data (or the committed samples when it is absent).
+ * interleaved.
  */
 export function realPairs(count) {
-  const haveShared = fs.existsSync(path.join(shared, 'bioasq_pairs.jsonl'));
-  const bioasq = readJsonl(haveShared ? path.join(shared, 'bioasq_pairs.jsonl') : path.join(fixtures, 'bioasq_pairs_sample.jsonl'));
-  const abstracts = readJsonl(haveShared ? path.join(shared, 'pubmed_abstracts.jsonl') : path.join(fixtures, 'pubmed_sample.jsonl'));
+  const { source, bioasq, abstracts } = corpora();
   const pairs = [];
   for (let i = 0; pairs.length < count; i++) {
     const p = bioasq[i % bioasq.length];
     pairs.push(i % 2 === 0 ? [p.query, p.document] : [p.query, abstracts[i % abstracts.length].text]);
   }
-  return { source: haveShared ? '../shared/data' : 'test/fixtures (samples)', pairs };
+  return { source, pairs };
+}
+
+/**
+ * The long pairs of DESIGN.md section 6 (~56-char question, ~1,200-char document): the BioASQ
+ * questions against PubMed abstracts, each list cycled.
+ */
+export function abstractPairs(count) {
+  const { source, bioasq, abstracts } = corpora();
+  const questions = [...new Set(bioasq.map((p) => p.query))];
+  const pairs = Array.from({ length: count }, (_, i) => [questions[i % questions.length], abstracts[i % abstracts.length].text]);
+  return { source, pairs };
 }
 
 /** A python with torch: TCE_PYTHON, python3 on PATH, or Debian's /usr/bin/python3. */

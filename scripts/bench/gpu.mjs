@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// npm run bench:gpu: our predict() against sentence_transformers.CrossEncoder.predict in fp16 on
+// the same GPU, in the same run: the same random-weight BiomedBERT-base weights
+// (scripts/bench/st-model.py), the same ~300-token pairs (BioASQ question + PubMed abstract),
+// rounds alternating between the two. Reports pairs/s, TFLOP/s at DESIGN.md's ~54 GFLOP a pair
+// and the share of the H200's ~790 TFLOP/s, our padding waste and how busy the executor was,
+// and the agreement of the two sides' scores in fp16 and fp32.
+//
+//   options: --pairs N (8192)  --rounds N (3)  --device cuda:N (cuda)
+//            --budgets 16384,32768,65536 (maxBatchTokens values tried; batchSize stays the default)
+//            --peer-batch-sizes 32,64,128,256,512 (32 is sentence-transformers' default)
+//            --models DIR (bench/models/biomedbert-st: hf/ and tce/, built by st-model.py)
+//            --smoke: a run of this script without a GPU or sentence-transformers (CPU, a
+//              small random model, no peer); it writes no result file.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { abstractPairs, arg, benchModel, median, require, root, torchPython, writeResult } from './common.mjs';
+
+const { CrossEncoder, runtimeInfo } = require(path.join(root, 'dist', 'index.js'));
+
+const smoke = process.argv.includes('--smoke');
+const device = smoke ? 'cpu' : arg('device', 'cuda');
+const count = Number(arg('pairs', smoke ? '48' : '8192'));
+const rounds = Number(arg('rounds', smoke ? '1' : '3'));
+const budgets = arg('budgets', smoke ? '512,1024' : '16384,32768,65536').split(',').map(Number);
+const peerBatchSizes = arg('peer-batch-sizes', '32,64,128,256,512');
+const parityCount = Math.min(count, 1000);
+const GFLOP_PER_PAIR = 54; // DESIGN.md section 6: BERT-base on a ~300-token pair
+const PEAK_TFLOPS = 790;   // dense fp16 measured on one H200
+const python = torchPython();
+
+function models() {
+  if (smoke) return { tce: benchModel('small-random', { config: path.join(root, 'scripts', 'bench', 'small-bert-config.json') }), hf: null };
+  const dir = path.resolve(arg('models', path.join(root, 'bench', 'models', 'biomedbert-st')));
+  const built = spawnSync(python, [path.join(root, 'scripts', 'bench', 'st-model.py'), dir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (built.status !== 0) throw new Error('scripts/bench/st-model.py failed (it needs torch and transformers)');
+  return JSON.parse(built.stdout.trim().split('\n').at(-1));
+}
+
+/** One run of the peer in its own process; its model load is not timed. */
+function peer(pairsFile, hfDir, args) {
+  const result = spawnSync(python, [path.join(root, 'scripts', 'bench', 'st-peer.py'), '--model', hfDir, '--pairs', pairsFile, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`scripts/bench/st-peer.py ${args.join(' ')} failed (exit ${result.status})`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1));
+}
+
+function gpuDescription() {
+  try {
+    return execFileSync('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'], { encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function compare(ours, theirs) {
+  let maxAbs = 0;
+  let maxRel = 0;
+  for (let i = 0; i < theirs.length; i++) {
+    const d = Math.abs(ours[i] - theirs[i]);
+    maxAbs = Math.max(maxAbs, d);
+    maxRel = Math.max(maxRel, d / Math.max(Math.abs(theirs[i]), 1e-6));
+  }
+  return { pairs: theirs.length, maxAbsDiff: maxAbs, maxRelDiff: maxRel, theirRange: [Math.min(...theirs), Math.max(...theirs)] };
+}
+
+const rate = (n, ms) => (n / ms) * 1000;
+const round3 = (x) => Number(x.toFixed(3));
+const tflops = (pairsPerSec) => round3((pairsPerSec * GFLOP_PER_PAIR) / 1000);
+
+const { hf, tce } = models();
+const { source, pairs } = abstractPairs(count);
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tce-gpu-bench-'));
+const pairsFile = path.join(scratch, 'pairs.jsonl');
+fs.writeFileSync(pairsFile, pairs.map((p) => JSON.stringify(p)).join('\n') + '\n');
+
+const model = await CrossEncoder.load(tce, { device, precision: smoke ? 'fp32' : 'fp16' });
+const lengths = (await model.tokenizer.encodeBatch(pairs, { maxLength: model.maxLength })).map((e) => e.ids.length);
+const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+
+// Warm-up, not counted: every budget once on a slice, and the peer's first load.
+for (const budget of budgets) await model.predict(pairs.slice(0, Math.min(pairs.length, 1024)), { maxBatchTokens: budget });
+
+const ours = Object.fromEntries(budgets.map((b) => [b, { ms: [], stats: null }]));
+const theirs = {};
+for (let round = 0; round < rounds; round++) {
+  for (const budget of budgets) {
+    const before = model.stats();
+    const started = performance.now();
+    await model.predict(pairs, { maxBatchTokens: budget });
+    const ms = performance.now() - started;
+    const after = model.stats();
+    ours[budget].ms.push(ms);
+    const forwards = after.forwards - before.forwards;
+    const forwardMs = after.forwardMs - before.forwardMs;
+    ours[budget].stats = {
+      forwards,
+      paddingWaste: round3(1 - (after.tokens - before.tokens) / (after.paddedTokens - before.paddedTokens)),
+      paddedTokensPerForward: Math.round((after.paddedTokens - before.paddedTokens) / forwards),
+      meanForwardMs: round3(forwardMs / forwards),
+      // Share of the wall time the executor spent inside forwards (copies and readback
+      // included): what is left is tokenizing before the first forward and time between them.
+      forwardShareOfWall: round3(forwardMs / ms),
+    };
+    console.error(`round ${round} ours maxBatchTokens ${budget}: ${rate(count, ms).toFixed(0)} pairs/s`);
+  }
+  if (hf) {
+    const run = peer(pairsFile, hf, ['--dtype', 'fp16', '--batch-sizes', peerBatchSizes, '--rounds', '1']);
+    theirs.versions = { sentenceTransformers: run.sentenceTransformers, torch: run.torch, dtype: run.dtype };
+    for (const [bs, rates] of Object.entries(run.pairsPerSecond)) (theirs[bs] ??= []).push(...rates);
+    console.error(`round ${round} sentence-transformers: ${Object.entries(run.pairsPerSecond).map(([bs, r]) => `bs ${bs} ${r[0].toFixed(0)}`).join(', ')} pairs/s`);
+  }
+}
+
+// Parity on the same run's weights: ours against sentence-transformers, fp16 and fp32.
+let parity = null;
+if (hf) {
+  const parityPairs = pairs.slice(0, parityCount);
+  const file = (dtype) => path.join(scratch, `st-${dtype}.json`);
+  peer(pairsFile, hf, ['--dtype', 'fp16', '--batch-sizes', '', '--scores-out', file('fp16'), '--scores-count', String(parityCount)]);
+  peer(pairsFile, hf, ['--dtype', 'fp32', '--batch-sizes', '', '--scores-out', file('fp32'), '--scores-count', String(parityCount)]);
+  const fp32Model = await CrossEncoder.load(tce, { device, precision: 'fp32' });
+  parity = {
+    fp16: compare(await model.predict(parityPairs), JSON.parse(fs.readFileSync(file('fp16'), 'utf8'))),
+    fp32: compare(await fp32Model.predict(parityPairs), JSON.parse(fs.readFileSync(file('fp32'), 'utf8'))),
+  };
+  await fp32Model.dispose();
+}
+
+const oursRates = Object.fromEntries(budgets.map((b) => [b, rate(count, median(ours[b].ms))]));
+const bestBudget = budgets.reduce((best, b) => (oursRates[b] > oursRates[best] ? b : best), budgets[0]);
+const peerRates = Object.fromEntries(Object.entries(theirs).filter(([k]) => k !== 'versions').map(([bs, r]) => [bs, median(r)]));
+const peerBest = Object.entries(peerRates).reduce((best, e) => (!best || e[1] > best[1] ? e : best), null);
+const info = runtimeInfo();
+const result = {
+  model: smoke ? `small random model (${path.relative(root, tce)}), smoke run` : 'BERT-base, BiomedBERT config, random weights, 1 label (scripts/bench/st-model.py)',
+  data: `${source}: BioASQ question + PubMed abstract`,
+  pairs: count,
+  meanTokensPerPair: round3(meanTokens),
+  rounds,
+  device,
+  gpu: gpuDescription(),
+  libtorch: `${info.libtorch.version} (${info.libtorch.source})`,
+  cuda: info.cuda,
+  ours: {
+    precision: model.precision,
+    byMaxBatchTokens: Object.fromEntries(budgets.map((b) => [b, {
+      pairsPerSec: round3(oursRates[b]), tflops: tflops(oursRates[b]), shareOfPeak: round3(tflops(oursRates[b]) / PEAK_TFLOPS),
+      roundsMs: ours[b].ms.map((x) => Number(x.toFixed(1))), ...ours[b].stats,
+    }])),
+    best: { maxBatchTokens: bestBudget, pairsPerSec: round3(oursRates[bestBudget]), tflops: tflops(oursRates[bestBudget]), shareOfPeak: round3(tflops(oursRates[bestBudget]) / PEAK_TFLOPS) },
+  },
+  sentenceTransformers: hf ? {
+    ...theirs.versions,
+    byBatchSize: Object.fromEntries(Object.entries(peerRates).map(([bs, r]) => [bs, { pairsPerSec: round3(r), tflops: tflops(r) }])),
+    defaultBatchSize: 32,
+    best: { batchSize: Number(peerBest[0]), pairsPerSec: round3(peerBest[1]) },
+  } : null,
+  ratioVsDefault: hf ? round3(oursRates[bestBudget] / peerRates['32']) : null,
+  ratioVsBest: hf ? round3(oursRates[bestBudget] / peerBest[1]) : null,
+  targets: { ratio: 2, pairsPerSec: 7000 },
+  parity,
+};
+await model.dispose();
+fs.rmSync(scratch, { recursive: true, force: true });
+if (smoke) console.log(JSON.stringify(result));
+else writeResult('gpu', result);

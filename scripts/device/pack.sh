@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Packs what the GPU machine (the `device` tool: no Node, no network) needs besides the git tree,
+# into .device/ (git-ignored). Then, from the tool:
+#   run(command="bash scripts/device/gpu-checks.sh",
+#       carry=[".device", "dist", "build/Release/tce.node"])
+# Node travels as an xz archive of this machine's binary; the addon is built here (it never links
+# libtorch, so it does not care which libtorch the GPU machine has); only the torch core is built
+# there, against PyTorch's own libtorch.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data=${TCE_SHARED_DATA:-../shared/data}
+
+[ -f build/Release/tce.node ] || npm run build:addon
+[ -f dist/index.js ] || npm run build:ts
+rm -rf .device && mkdir -p .device/data .device/node_modules
+xz -T0 -c "$(command -v node)" > .device/node.xz
+cp -r node_modules/node-gyp-build .device/node_modules/
+for f in bioasq_pairs.jsonl pubmed_abstracts.jsonl; do
+  if [ -f "$data/$f" ]; then cp "$data/$f" .device/data/; fi
+done
+du -sh .device dist build/Release/tce.node | sed 's/^/packed: /'
