@@ -122,11 +122,15 @@ if (hf) {
   peer(pairsFile, hf, ['--dtype', 'fp16', '--batch-sizes', '', '--scores-out', file('fp16'), '--scores-count', String(parityCount)]);
   peer(pairsFile, hf, ['--dtype', 'fp32', '--batch-sizes', '', '--scores-out', file('fp32'), '--scores-count', String(parityCount)]);
   const fp32Model = await CrossEncoder.load(tce, { device, precision: 'fp32' });
-  parity = {
-    fp16: compare(await model.predict(parityPairs), JSON.parse(fs.readFileSync(file('fp16'), 'utf8'))),
-    fp32: compare(await fp32Model.predict(parityPairs), JSON.parse(fs.readFileSync(file('fp32'), 'utf8'))),
-  };
+  const ours16 = await model.predict(parityPairs);
+  const ours32 = await fp32Model.predict(parityPairs);
   await fp32Model.dispose();
+  parity = {
+    fp16: compare(ours16, JSON.parse(fs.readFileSync(file('fp16'), 'utf8'))),
+    fp32: compare(ours32, JSON.parse(fs.readFileSync(file('fp32'), 'utf8'))),
+    // Nonzero when 'fp16' really runs under autocast.
+    oursFp16VsFp32: compare(ours16, Array.from(ours32)),
+  };
 }
 
 const oursRates = Object.fromEntries(budgets.map((b) => [b, rate(count, median(ours[b].ms))]));
