@@ -66,11 +66,13 @@ bool is_out_of_memory(const std::string& message) {
          message.find("CUDA error: out of memory") != std::string::npos;
 }
 
-void release_cached_memory(const tce_model* model) {
+// Returns the CUDA caching allocator's free blocks to the driver, so that other processes (and
+// a retry after out-of-memory) can use them.
+void release_cached_memory(const c10::Device& device) {
 #ifdef TCE_WITH_CUDA
-  if (model != nullptr && model->device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
 #else
-  (void)model;
+  (void)device;
 #endif
 }
 
@@ -316,7 +318,7 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
       }
     }
     if (is_out_of_memory(message)) {
-      release_cached_memory(model);
+      release_cached_memory(model->device);
       write_error(err, err_len, message);
       return TCE_OUT_OF_MEMORY;
     }
@@ -328,9 +330,9 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
 void tce_model_free(tce_model* model) {
   if (model == nullptr) return;
   try {
-    const bool cuda = model->device.is_cuda();
+    const c10::Device device = model->device;
     delete model;
-    if (cuda) release_cached_memory(nullptr);
+    release_cached_memory(device);
   } catch (...) {
   }
 }
