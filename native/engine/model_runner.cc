@@ -91,11 +91,15 @@ void ModelRunner::State::Tokenize(PredictJob& job) {
       job.encodings[i] = tokenizer->Encode(job.a[i], &b, config.max_length, true, false);
     }
   });
+  std::vector<std::string>().swap(job.a);
+  std::vector<std::string>().swap(job.b);
+  job.lengths.resize(n);
+  for (size_t i = 0; i < n; ++i) job.lengths[i] = static_cast<uint32_t>(job.encodings[i].ids.size());
   job.order.resize(n);
   std::iota(job.order.begin(), job.order.end(), 0u);
   // Longest first: a job's first batch is its largest, so running out of memory shows up early.
   std::stable_sort(job.order.begin(), job.order.end(), [&](uint32_t x, uint32_t y) {
-    return job.encodings[x].ids.size() > job.encodings[y].ids.size();
+    return job.lengths[x] > job.lengths[y];
   });
   job.taken.assign(n, 0);
   job.scores.assign(n * config.num_labels, 0.0f);
@@ -214,8 +218,10 @@ void ModelRunner::State::Scatter(const std::vector<BatchRow>& rows, const float*
   std::map<PredictJob*, size_t> scored;  // a batch holds few jobs
   for (size_t r = 0; r < rows.size(); ++r) {
     PredictJob* job = rows[r].job;
-    std::copy_n(scores + r * labels, labels, job->scores.data() + size_t{rows[r].index} * labels);
     ++scored[job];
+    job->encodings[rows[r].index] = tok::Encoding{};  // scored: its ids are not needed again
+    if (job->settled) continue;  // failed or aborted meanwhile: its scores are gone
+    std::copy_n(scores + r * labels, labels, job->scores.data() + size_t{rows[r].index} * labels);
   }
   for (auto& [job, count] : scored) {
     job->done += count;
@@ -416,6 +422,7 @@ void ModelRunner::Load(std::function<void(std::string error)> done) {
 }
 
 void ModelRunner::Submit(std::shared_ptr<PredictJob> job) {
+  job->count = job->a.size();
   if (job->size() == 0) {
     job->settled = true;
     job->callbacks.done({}, state_->config.num_labels);

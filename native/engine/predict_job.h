@@ -35,18 +35,22 @@ struct PredictCallbacks {
 };
 
 struct PredictJob {
-  // Set by the caller before Submit().
+  // Set by the caller before Submit(); released once tokenized (a large call's texts are
+  // copied here, and held only as long as they are needed).
   std::vector<std::string> a;  // queries (segment A)
   std::vector<std::string> b;  // documents (segment B)
+  size_t count = 0;            // pairs in the call, set by Submit()
   PredictOptions options;
   PredictCallbacks callbacks;
   std::atomic<bool> cancelled{false};
   // Set by ModelRunner::Submit (JS thread): wakes the executor so that it notices a cancel.
   std::function<void()> wake;
 
-  // Set by the tokenizing thread before the executor sees the job.
+  // Set by the tokenizing thread before the executor sees the job. An encoding is released
+  // once its pair is scored; its length stays in `lengths` for the batch former.
   std::vector<tok::Encoding> encodings;
-  std::vector<uint32_t> order;  // input indices by decreasing token count (stable)
+  std::vector<uint32_t> lengths;  // tokens of each pair, by input index
+  std::vector<uint32_t> order;    // input indices by decreasing token count (stable)
   uint64_t arrival = 0;
 
   // Touched only by the executor thread.
@@ -57,9 +61,9 @@ struct PredictJob {
   std::vector<float> scores;   // [n, num_labels] in input order
   bool settled = false;        // done or failed callback already called
 
-  size_t size() const { return a.size(); }
+  size_t size() const { return count; }
   size_t remaining() const { return size() - scheduled; }
-  size_t length_at(size_t k) const { return encodings[order[k]].ids.size(); }
+  size_t length_at(size_t k) const { return lengths[order[k]]; }
 };
 
 }  // namespace tce::engine
