@@ -90,25 +90,15 @@ function bool(v: unknown, fallback: boolean): boolean {
   return typeof v === 'boolean' ? v : fallback;
 }
 
-interface NormalizerFlags {
-  cleanText: boolean;
-  handleChineseChars: boolean;
+type NormalizerFlagName = 'cleanText' | 'handleChineseChars' | 'stripAccents' | 'lowercase';
+
+type NormalizerFlags = Omit<Pick<NativeTokenizerSpec, NormalizerFlagName>, 'stripAccents'> & {
   /** null: the same as lowercase (resolved last, after tokenizer_config.json). */
   stripAccents: boolean | null;
-  lowercase: boolean;
-}
+};
 
-interface Draft {
-  vocab: string[];
-  flags: NormalizerFlags;
-  unkToken: string;
-  clsToken: string;
-  sepToken: string;
-  padToken: string;
-  continuingSubwordPrefix: string;
-  maxInputCharsPerWord: number;
-  addedTokens: AddedTokenSpec[];
-}
+/** The spec while the files are read: the normalizer flags still apart, stripAccents unresolved. */
+type Draft = Omit<NativeTokenizerSpec, NormalizerFlagName> & { flags: NormalizerFlags };
 
 function specialCandidates(tokens: Array<[string, string]>, vocab: string[]): AddedTokenSpec[] {
   const ids = new Map<string, number>();
