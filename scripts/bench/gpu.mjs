@@ -80,7 +80,7 @@ const model = await CrossEncoder.load(tce, { device, precision: smoke ? 'fp32' :
 const lengths = (await model.tokenizer.encodeBatch(pairs, { maxLength: model.maxLength })).map((e) => e.ids.length);
 const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
 
-// Warm-up, not counted: every budget once on a slice, and the peer's first load.
+// Warm-up, not counted: every budget once on a slice (the peer warms up in its own process).
 for (const budget of budgets) await model.predict(pairs.slice(0, Math.min(pairs.length, 1024)), { maxBatchTokens: budget });
 
 const ours = Object.fromEntries(budgets.map((b) => [b, { ms: [], stats: null }]));
