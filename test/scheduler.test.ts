@@ -69,9 +69,9 @@ describe.skipIf(reason)('scheduler', () => {
   });
 
   test('a large call does not starve a small one that arrives while it runs', async () => {
-    // ~1-3 pairs a forward: the large call needs hundreds of forwards, so that even a slow
-    // event loop sees the small call finish long before the large one.
-    const model = await CrossEncoder.load(dir, { device: 'cpu', maxLength, maxBatchTokens: 256 });
+    // 1-2 pairs a forward: the large call needs hundreds of forwards, so that even a slow event
+    // loop sees the small call finish long before the large one.
+    const model = await CrossEncoder.load(dir, { device: 'cpu', maxLength, maxBatchTokens: 128 });
     const large = [...pairs, ...pairs, ...pairs, ...pairs];
     let largeDone = 0;
     let largeDoneWhenSmallArrived = -1;

@@ -171,3 +171,13 @@ await model.dispose();
 fs.rmSync(scratch, { recursive: true, force: true });
 if (smoke) console.log(JSON.stringify(result));
 else writeResult('gpu', result);
+
+// The bounds of docs/GPU-CHECKS.md: the result is written either way, the exit status says.
+if (parity) {
+  const problems = [];
+  if (!(parity.fp32.maxRelDiff <= 1e-4)) problems.push(`fp32 scores differ from sentence-transformers' by ${parity.fp32.maxRelDiff} relative (bound 1e-4)`);
+  if (!(parity.fp16.maxAbsDiff <= 1e-2)) problems.push(`fp16 scores differ from sentence-transformers' by ${parity.fp16.maxAbsDiff} (bound 1e-2)`);
+  if (!(parity.oursFp16VsFp32.maxAbsDiff > 0)) problems.push("'fp16' scores equal 'fp32' ones: the forward did not run under autocast");
+  for (const problem of problems) console.error(`parity: ${problem}`);
+  if (problems.length > 0) process.exitCode = 1;
+}

@@ -30,8 +30,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    import shutil
+
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     hf_dir = os.path.join(args.out, "hf")
     tce_dir = os.path.join(args.out, "tce")
@@ -46,9 +48,15 @@ def main():
     torch.manual_seed(args.seed)
     model = BertForSequenceClassification(config).eval()
     model.save_pretrained(hf_dir)
-    # BiomedBERT is uncased; 512 bounds truncation on both sides (the tokenizer's own default
-    # would be "no limit").
-    tokenizer = BertTokenizerFast(vocab_file=args.vocab, do_lower_case=True, model_max_length=512)
+    # The tokenizer as a model directory has it: vocab.txt and tokenizer_config.json, read by
+    # AutoTokenizer (BertTokenizerFast's constructor arguments differ between transformers 4 and
+    # 5). BiomedBERT is uncased; 512 bounds truncation on both sides (the default is no limit).
+    shutil.copyfile(args.vocab, os.path.join(hf_dir, "vocab.txt"))
+    with open(os.path.join(hf_dir, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512}, f)
+    tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+    if len(tokenizer) != config.vocab_size or tokenizer.unk_token_id in tokenizer("cytochrome kinase")["input_ids"]:
+        sys.exit(f"st-model.py: the tokenizer did not load {args.vocab} ({len(tokenizer)} tokens)")
     tokenizer.save_pretrained(hf_dir)
 
     export = os.path.join(ROOT, "scripts", "export.py")

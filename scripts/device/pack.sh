@@ -10,8 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=${TCE_SHARED_DATA:-../shared/data}
 
-[ -f build/Release/tce.node ] || npm run build:addon
-[ -f dist/index.js ] || npm run build:ts
+# Always rebuilt: a stale addon or dist/ would be measured in place of the commit.
+npm run --silent build:addon >/dev/null
+npm run --silent build:ts
 rm -rf .device && mkdir -p .device/data .device/node_modules
 xz -T0 -c "$(command -v node)" > .device/node.xz
 cp -r node_modules/node-gyp-build .device/node_modules/
