@@ -220,7 +220,6 @@ void ModelRunner::State::Scatter(const std::vector<BatchRow>& rows, const float*
     PredictJob* job = rows[r].job;
     ++scored[job];
     job->encodings[rows[r].index] = tok::Encoding{};  // scored: its ids are not needed again
-    if (job->settled) continue;  // failed or aborted meanwhile: its scores are gone
     std::copy_n(scores + r * labels, labels, job->scores.data() + size_t{rows[r].index} * labels);
   }
   for (auto& [job, count] : scored) {

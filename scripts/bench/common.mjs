@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { torchPython } from '../torch-python.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const require = createRequire(import.meta.url);
@@ -76,11 +77,16 @@ export function abstractPairs(count) {
   return { source, pairs };
 }
 
-/** A python with torch: TCE_PYTHON, python3 on PATH, or Debian's /usr/bin/python3. */
-export function torchPython() {
-  return [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3']
-    .filter(Boolean)
-    .find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+export { torchPython };
+
+/**
+ * The random-weight BERT-base of the GPU checks under `dir`, built once by
+ * scripts/bench/st-model.py (needs transformers): { hf, tce } directories of the same weights.
+ */
+export function stModel(dir) {
+  const built = spawnSync(torchPython(), [path.join(root, 'scripts', 'bench', 'st-model.py'), dir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (built.status !== 0) throw new Error('scripts/bench/st-model.py failed (it needs torch and transformers)');
+  return JSON.parse(built.stdout.trim().split('\n').at(-1));
 }
 
 /**

@@ -16,7 +16,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { abstractPairs, arg, benchModel, median, require, root, torchPython, writeResult } from './common.mjs';
+import { abstractPairs, arg, benchModel, median, require, root, stModel, torchPython, writeResult } from './common.mjs';
 
 const { CrossEncoder, runtimeInfo } = require(path.join(root, 'dist', 'index.js'));
 
@@ -33,10 +33,7 @@ const python = torchPython();
 
 function models() {
   if (smoke) return { tce: benchModel('small-random', { config: path.join(root, 'scripts', 'bench', 'small-bert-config.json') }), hf: null };
-  const dir = path.resolve(arg('models', path.join(root, 'bench', 'models', 'biomedbert-st')));
-  const built = spawnSync(python, [path.join(root, 'scripts', 'bench', 'st-model.py'), dir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-  if (built.status !== 0) throw new Error('scripts/bench/st-model.py failed (it needs torch and transformers)');
-  return JSON.parse(built.stdout.trim().split('\n').at(-1));
+  return stModel(path.resolve(arg('models', path.join(root, 'bench', 'models', 'biomedbert-st'))));
 }
 
 /** One run of the peer in its own process; its model load is not timed. */
@@ -77,8 +74,7 @@ const pairsFile = path.join(scratch, 'pairs.jsonl');
 fs.writeFileSync(pairsFile, pairs.map((p) => JSON.stringify(p)).join('\n') + '\n');
 
 const model = await CrossEncoder.load(tce, { device, precision: smoke ? 'fp32' : 'fp16' });
-const lengths = (await model.tokenizer.encodeBatch(pairs, { maxLength: model.maxLength })).map((e) => e.ids.length);
-const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+let meanTokens = 0;  // from the engine's counts of the first timed call
 
 // Warm-up, not counted: every budget once on a slice (the peer warms up in its own process).
 for (const budget of budgets) await model.predict(pairs.slice(0, Math.min(pairs.length, 1024)), { maxBatchTokens: budget });
@@ -93,6 +89,7 @@ for (let round = 0; round < rounds; round++) {
     const ms = performance.now() - started;
     const after = model.stats();
     ours[budget].ms.push(ms);
+    meanTokens ||= (after.tokens - before.tokens) / count;
     const forwards = after.forwards - before.forwards;
     const forwardMs = after.forwardMs - before.forwardMs;
     ours[budget].stats = {

@@ -3,14 +3,10 @@
 // crash), give the scores a normal call gives, and leave the model usable. Uses BERT-base with
 // BiomedBERT's config (scripts/bench/st-model.py) so that 20M padded tokens cannot fit on one GPU.
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { abstractPairs, require, root, torchPython } from '../bench/common.mjs';
+import { abstractPairs, require, root, stModel } from '../bench/common.mjs';
 
 const { CrossEncoder } = require(path.join(root, 'dist', 'index.js'));
-const dir = path.join(root, 'bench', 'models', 'biomedbert-st');
-const built = spawnSync(torchPython(), [path.join(root, 'scripts', 'bench', 'st-model.py'), dir], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-if (built.status !== 0) throw new Error('scripts/bench/st-model.py failed');
-const { tce } = JSON.parse(built.stdout.trim().split('\n').at(-1));
+const { tce } = stModel(path.join(root, 'bench', 'models', 'biomedbert-st'));
 
 const model = await CrossEncoder.load(tce, { device: process.argv[2] ?? 'cuda' });
 const { pairs } = abstractPairs(40_000);

@@ -10,21 +10,14 @@ import { repoRoot } from './child';
 import { bertTokenizerJson, hfFromJson, hfPairs, readVocab } from './hf-reference';
 import { CrossEncoder, type LoadOptions } from '../../lib/cross-encoder';
 import { findLibtorch } from '../../lib/libtorch';
+import { torchPython } from '../../scripts/torch-python.mjs';
 
 export const sharedData = path.resolve(repoRoot, '..', 'shared', 'data');
 const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 const modelsDir = path.join(fixturesDir, 'models');
 const script = path.join(repoRoot, 'scripts', 'make-fixture-model.py');
 
-let cachedPython: string | null | undefined;
-
-/** A python with torch: TCE_PYTHON, python3 on PATH, or Debian's /usr/bin/python3. */
-export function torchPython(): string | null {
-  if (cachedPython !== undefined) return cachedPython;
-  const candidates = [process.env.TCE_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
-  cachedPython = candidates.find((c) => spawnSync(c, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
-  return cachedPython;
-}
+export { torchPython };
 
 /** Why tests that run models must be skipped here (no torch to build fixtures, no libtorch), or null. */
 export function modelTestsSkipReason(): string | null {
