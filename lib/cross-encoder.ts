@@ -4,15 +4,16 @@
  */
 import os from 'node:os';
 import { loadRuntime } from './core';
+import { resolveDevice } from './device';
 import { abortError, TceError } from './errors';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel, type NativeModelStats } from './native';
-import { describeRuntime, type RuntimeInfo } from './runtime-info';
 import { readExportMetadata } from './torchscript-archive';
 import { nativeTokenizerOf, Tokenizer } from './tokenizer';
 import { minorVersion } from './libtorch';
 
-export type Device = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+import type { Device } from './device';
+export type { Device } from './device';
 export type Precision = 'fp16' | 'bf16' | 'fp32';
 export type { Activation } from './model-dir';
 
@@ -125,36 +126,6 @@ function splitPairs(pairs: readonly unknown[]): { a: string[]; b: string[] } {
     b[i] = pair[1];
   }
   return { a, b };
-}
-
-let warnedCpu = false;
-
-function resolveDevice(requested: Device): string {
-  const info = describeRuntime(loadRuntime());
-  const device = pickDevice(requested, info);
-  // runtimeInfo's warnings are about CPU speed (a slow BLAS): say them once, at a CPU model load.
-  if (device === 'cpu' && !warnedCpu) {
-    warnedCpu = true;
-    for (const warning of info.warnings) process.emitWarning(warning, { code: 'TCE_REFERENCE_BLAS' });
-  }
-  return device;
-}
-
-function pickDevice(requested: Device, info: RuntimeInfo): string {
-  if (requested === 'auto') return info.autoDevice.device;
-  if (requested === 'cpu') return 'cpu';
-  const match = /^cuda(?::(\d+))?$/.exec(requested);
-  if (!match) {
-    throw new TceError('TCE_INVALID_OPTION', `device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got ${JSON.stringify(requested)}`);
-  }
-  if (!info.cuda.available) {
-    throw new TceError('TCE_CUDA_UNAVAILABLE', `device '${requested}' was asked for, but CUDA is not available: ${info.autoDevice.note}. Use device 'cpu' or 'auto'.`);
-  }
-  const index = match[1] === undefined ? 0 : Number(match[1]);
-  if (index >= info.cuda.devices.length) {
-    throw new TceError('TCE_CUDA_UNAVAILABLE', `device '${requested}' does not exist: this machine has ${info.cuda.devices.length} CUDA device(s).`);
-  }
-  return `cuda:${index}`;
 }
 
 function resolvePrecision(device: string, requested: unknown): Precision {
