@@ -10,10 +10,13 @@ import { TceError } from './errors';
 import { findLibtorch, minorVersion, type FindLibtorchOptions, type LibtorchLocation } from './libtorch';
 import { native, packageRoot } from './native';
 
+/** core.json, written beside each core by its build (native/core/cmake/torch_checks.cmake). */
 export interface CoreManifest {
   torchVersion: string;
+  /** 'cpu', or 'cu13' for a core built against a CUDA 13 libtorch. */
+  flavour: string;
   cxx11Abi: number;
-  cudaHeaders: boolean;
+  /** TCE_CORE_ABI of the C API the core implements. */
   abi: number;
 }
 
@@ -25,8 +28,19 @@ export interface LoadedRuntime {
 
 export const CORE_FILE = 'libtce_torch.so';
 
-export function coreTag(torchVersion: string): string {
-  return `${process.platform}-${process.arch}-torch-${minorVersion(torchVersion)}`;
+/** 'cpu' or 'cu<CUDA major>': what a core must be built for besides the libtorch version. */
+export function libtorchFlavour(libtorch: Pick<LibtorchLocation, 'cudaBuild' | 'cudaVersion'>): string {
+  if (!libtorch.cudaBuild) return 'cpu';
+  return `cu${libtorch.cudaVersion?.split('.')[0] ?? ''}`;
+}
+
+/**
+ * The folder name of the core for a libtorch: platform, libtorch major.minor, flavour and C++ ABI,
+ * e.g. linux-x64-torch-2.14-cu13-cxx11. Cores of one torch minor for CPU and CUDA never collide.
+ */
+export function coreTag(libtorch: Pick<LibtorchLocation, 'version' | 'cudaBuild' | 'cudaVersion' | 'cxx11Abi'>): string {
+  const abi = libtorch.cxx11Abi === 0 ? 'cxx03' : 'cxx11';
+  return `${process.platform}-${process.arch}-torch-${minorVersion(libtorch.version ?? '?')}-${libtorchFlavour(libtorch)}-${abi}`;
 }
 
 /** Where cores for this platform may be: the package's own builds, then shipped prebuilds. */
@@ -36,7 +50,10 @@ export function coreSearchDirs(): string[] {
 
 function readManifest(corePath: string): CoreManifest | null {
   try {
-    return JSON.parse(fs.readFileSync(path.join(path.dirname(corePath), 'core.json'), 'utf8')) as CoreManifest;
+    const value = JSON.parse(fs.readFileSync(path.join(path.dirname(corePath), 'core.json'), 'utf8')) as Partial<CoreManifest>;
+    const complete = typeof value.torchVersion === 'string' && typeof value.flavour === 'string' &&
+      typeof value.cxx11Abi === 'number' && typeof value.abi === 'number';
+    return complete ? (value as CoreManifest) : null;
   } catch {
     return null;
   }
@@ -62,38 +79,69 @@ function buildCommand(libtorch: LibtorchLocation): string {
   return `TCE_LIBTORCH=${libtorch.libDir} npm run build:core (in ${packageRoot})`;
 }
 
+function describeCore(core: CoreManifest): string {
+  return `libtorch ${core.torchVersion} ${core.flavour}, ${core.cxx11Abi ? 'C++11' : 'pre-C++11'} ABI`;
+}
+
+/**
+ * What keeps `core` from running on `libtorch`, one item each, or an empty list. The libtorch's
+ * C++ ABI changes between minor versions; a CUDA core needs a CUDA libtorch of its major version
+ * (and a CPU core would not use the GPU); libstdc++'s two string ABIs do not link. (The addon
+ * checks the core's C API number, TCE_CORE_ABI, itself when it loads the core.)
+ */
+export function coreMismatches(core: CoreManifest, libtorch: LibtorchLocation): string[] {
+  const problems: string[] = [];
+  if (libtorch.version && minorVersion(core.torchVersion) !== minorVersion(libtorch.version)) {
+    problems.push(`it was built for libtorch ${minorVersion(core.torchVersion)}, this libtorch is ${minorVersion(libtorch.version)}`);
+  }
+  const flavour = libtorchFlavour(libtorch);
+  // A CUDA libtorch of unknown CUDA version ('cu') accepts any CUDA core.
+  if (core.flavour !== flavour && !(flavour === 'cu' && core.flavour.startsWith('cu'))) {
+    problems.push(`it was built for a ${core.flavour === 'cpu' ? 'CPU' : `CUDA ${core.flavour.slice(2)}`} libtorch, this one is ` +
+      (flavour === 'cpu' ? 'a CPU build' : `a CUDA ${libtorch.cudaVersion ?? ''} build`));
+  }
+  if (libtorch.cxx11Abi !== null && core.cxx11Abi !== libtorch.cxx11Abi) {
+    problems.push(`it was built with _GLIBCXX_USE_CXX11_ABI=${core.cxx11Abi}, this libtorch with ${libtorch.cxx11Abi}`);
+  }
+  return problems;
+}
+
 /** Picks the core for `libtorch`, or explains which exist and how to build the right one. */
 export function resolveCore(libtorch: LibtorchLocation, env: NodeJS.ProcessEnv = process.env): { corePath: string; core: CoreManifest } {
-  const where = `libtorch ${libtorch.version ?? '(unknown version)'} at ${libtorch.libDir} (found through ${libtorch.source})`;
+  const flavour = libtorch.cudaBuild ? `CUDA ${libtorch.cudaVersion ?? '(unknown version)'}` : 'CPU';
+  const where = `libtorch ${libtorch.version ?? '(unknown version)'} (${flavour}) at ${libtorch.libDir} (found through ${libtorch.source})`;
   const explicit = env.TCE_CORE;
   const candidates = explicit
     ? [path.resolve(explicit)]
     : libtorch.version
-      ? coreSearchDirs().map((dir) => path.join(dir, coreTag(libtorch.version as string), CORE_FILE))
+      ? coreSearchDirs().map((dir) => path.join(dir, coreTag(libtorch), CORE_FILE))
       : availableCores();
   const corePath = candidates.find((c) => fs.existsSync(c));
   if (!corePath) {
     const others = availableCores()
-      .map((c) => `${c} (libtorch ${readManifest(c)?.torchVersion ?? '?'})`)
+      .map((c) => {
+        const manifest = readManifest(c);
+        return `${c} (${manifest ? describeCore(manifest) : 'no readable core.json'})`;
+      })
       .join(', ');
     throw new TceError(
       'TCE_CORE_NOT_FOUND',
-      `No torch core is built for ${where}.` +
+      `No torch core is built for ${where}: looked for ${coreTag(libtorch)}.` +
         (explicit ? ` TCE_CORE=${explicit} does not exist.` : '') +
         (others ? ` Cores present: ${others}.` : ' No core is built yet.') +
-        ` Build one for this libtorch (needs cmake and a C++ compiler): ${buildCommand(libtorch)}`,
+        ` Build one for this libtorch (needs cmake and a C++ compiler${libtorch.cudaBuild ? ', and the CUDA toolkit' : ''}): ${buildCommand(libtorch)}`,
     );
   }
   const core = readManifest(corePath);
   if (!core) {
     throw new TceError('TCE_CORE_NOT_FOUND', `The torch core ${corePath} has no readable core.json beside it. Rebuild it: ${buildCommand(libtorch)}`);
   }
-  if (libtorch.version && minorVersion(core.torchVersion) !== minorVersion(libtorch.version)) {
+  const problems = coreMismatches(core, libtorch);
+  if (problems.length > 0) {
     throw new TceError(
       'TCE_CORE_VERSION_MISMATCH',
-      `The torch core ${corePath} was built for libtorch ${core.torchVersion}, but the libtorch found is ${where}. ` +
-        `libtorch's C++ ABI changes between minor versions, so the core must be built for ${minorVersion(libtorch.version)}: ` +
-        buildCommand(libtorch),
+      `The torch core ${corePath} (${describeCore(core)}) cannot run on ${where}:\n  - ${problems.join('\n  - ')}\n` +
+        `Build a core for this libtorch: ${buildCommand(libtorch)}`,
     );
   }
   return { corePath, core };

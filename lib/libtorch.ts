@@ -24,6 +24,10 @@ export interface LibtorchLocation {
   libraries: string[];
   /** Whether this libtorch ships CUDA kernels (libtorch_cuda). */
   cudaBuild: boolean;
+  /** The CUDA version a CUDA build was made with ("13.0"); null for a CPU build or if unknown. */
+  cudaVersion: string | null;
+  /** libstdc++'s _GLIBCXX_USE_CXX11_ABI libtorch was built with; null if it cannot be told. */
+  cxx11Abi: 0 | 1 | null;
 }
 
 export interface LibtorchAttempt {
@@ -80,6 +84,15 @@ function readText(file: string): string | null {
   }
 }
 
+/** A binary's bytes as latin1 text, to search its string tables. */
+function readBinary(file: string): string | null {
+  try {
+    return fs.readFileSync(file).toString('latin1');
+  } catch {
+    return null;
+  }
+}
+
 /** The libtorch version of a lib folder, from the files each kind of distribution ships. */
 export function detectVersion(libDir: string, entries: string[] = readDir(libDir) ?? []): string | null {
   const buildVersion = readText(path.join(libDir, '..', 'build-version'));
@@ -87,16 +100,51 @@ export function detectVersion(libDir: string, entries: string[] = readDir(libDir
   const versionPy = readText(path.join(libDir, '..', 'version.py'));
   const fromPy = versionPy?.match(/^__version__\s*=\s*['"]([^'"]+)['"]/m);
   if (fromPy) return fromPy[1];
-  for (const cmake of [
-    path.join(libDir, 'cmake', 'Torch', 'TorchConfigVersion.cmake'),
-    path.join(libDir, '..', 'share', 'cmake', 'Torch', 'TorchConfigVersion.cmake'),
-  ]) {
+  for (const cmake of torchConfigFiles(libDir).map((file) => file.replace(/TorchConfig\.cmake$/, 'TorchConfigVersion.cmake'))) {
     const match = readText(cmake)?.match(/set\(PACKAGE_VERSION\s+"([^"]+)"\)/);
     if (match) return match[1];
   }
   const soname = entries.find((e) => /^libtorch_cpu\.so\.\d+\.\d+/.test(e));
   const fromSoname = soname?.match(/^libtorch_cpu\.so\.(\d+\.\d+(?:\.\d+)?)/);
   return fromSoname ? fromSoname[1] : null;
+}
+
+/**
+ * The CUDA version of a CUDA build: torch/version.py's `cuda`, the "+cu130" of its version, or
+ * the libcudart major that libc10_cuda links.
+ */
+export function detectCudaVersion(libDir: string, version: string | null, libraries: string[]): string | null {
+  const versionPy = readText(path.join(libDir, '..', 'version.py'));
+  const fromPy = versionPy?.match(/^cuda\s*(?::[^=]*)?=\s*['"]([\d.]+)['"]/m);
+  if (fromPy) return fromPy[1];
+  const suffix = version?.match(/\+cu(\d+)(\d)$/);
+  if (suffix) return `${suffix[1]}.${suffix[2]}`;
+  const c10Cuda = libraries.find((file) => path.basename(file).startsWith('libc10_cuda.so'));
+  const cudart = c10Cuda ? readBinary(c10Cuda)?.match(/libcudart\.so\.(\d+)/) : null;
+  return cudart ? `${cudart[1]}.0` : null;
+}
+
+/**
+ * The C++ ABI of libtorch: TorchConfig.cmake's TORCH_CXX_FLAGS, else whether libc10's symbols
+ * use libstdc++'s C++11 string (std::__cxx11).
+ */
+export function detectCxx11Abi(libDir: string, libraries: string[]): 0 | 1 | null {
+  for (const cmake of torchConfigFiles(libDir)) {
+    const flag = readText(cmake)?.match(/_GLIBCXX_USE_CXX11_ABI=([01])/);
+    if (flag) return flag[1] === '1' ? 1 : 0;
+  }
+  const c10 = libraries.find((file) => /^libc10\.so/.test(path.basename(file)));
+  const text = c10 ? readBinary(c10) : null;
+  if (text === null) return null;
+  return text.includes('St7__cxx11') ? 1 : 0;
+}
+
+/** Where a libtorch keeps TorchConfig.cmake: zip and pip layouts, and Debian's. */
+export function torchConfigFiles(libDir: string): string[] {
+  return [
+    path.join(libDir, '..', 'share', 'cmake', 'Torch', 'TorchConfig.cmake'),
+    path.join(libDir, 'cmake', 'Torch', 'TorchConfig.cmake'),
+  ];
 }
 
 /** "2.11.0+cu130" -> "2.11"; the core is built per major.minor. */
@@ -114,12 +162,17 @@ function inspect(source: LibtorchSource, given: string): LibtorchLocation | stri
     const found = LIBRARY_NAMES.map((name) => [name, findLibrary(dir, name, entries)] as const);
     const missing = found.filter(([name, file]) => REQUIRED.has(name) && !file).map(([name]) => `${name}.so`);
     if (missing.length > 0) continue;
+    const version = detectVersion(dir, entries);
+    const libraries = found.map(([, file]) => file).filter((f): f is string => f !== null);
+    const cudaBuild = found.some(([name, file]) => name === 'libtorch_cuda' && file !== null);
     return {
       source,
       libDir: dir,
-      version: detectVersion(dir, entries),
-      libraries: found.map(([, file]) => file).filter((f): f is string => f !== null),
-      cudaBuild: found.some(([name, file]) => name === 'libtorch_cuda' && file !== null),
+      version,
+      libraries,
+      cudaBuild,
+      cudaVersion: cudaBuild ? detectCudaVersion(dir, version, libraries) : null,
+      cxx11Abi: detectCxx11Abi(dir, libraries),
     };
   }
   if (!fs.existsSync(given)) return 'does not exist';

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Installs what this project needs on a fresh Debian 12 / Ubuntu machine, then the npm packages
-# (which builds the addon, the TypeScript and the torch core). Idempotent and quiet on success.
+# (which builds the addon, the TypeScript and the torch core for Debian's libtorch), then the
+# project's Python environments and a torch core for each of their libtorches:
+#   .venv        PyTorch 2.13 (CPU), transformers 5, sentence-transformers 6  (scripts/python/st6.txt)
+#   .venv-st41   PyTorch 2.13 (CPU), transformers 4.51, sentence-transformers 4.1  (st41.txt)
+#   .venv-cuda   PyTorch 2.14 with CUDA 13 and its nvidia-* wheels  (cuda.txt); its core is
+#                built only where nvcc is installed (SKIP_CUDA=1 skips this environment)
+# Idempotent and quiet on success: the second time it only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +23,7 @@ run_quiet() {
 # System packages: libtorch (CPU) and its CMake config, torch for python3 (test fixtures),
 # utf8proc (linked statically into the addon), OpenBLAS (Debian's libtorch otherwise runs its
 # matmuls on the reference BLAS, about 20x slower), a C++ toolchain and cmake.
-packages=(libtorch-dev python3-torch libutf8proc-dev libopenblas0-openmp build-essential cmake python3)
+packages=(libtorch-dev python3-torch libutf8proc-dev libopenblas0-openmp build-essential cmake python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,3 +46,34 @@ fi
 # onnxruntime-node (benchmark peer) ships its CPU binaries; never let it download CUDA ones.
 export ONNXRUNTIME_NODE_INSTALL=skip
 run_quiet npm ci --no-audit --no-fund
+
+# Python environments: each is (re)installed when its requirements file changed since the last run.
+venv() {
+  local dir=$1 requirements=$2
+  local stamp="$dir/.tce-requirements"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then return; fi
+  echo "setup: installing $dir ($requirements)"
+  [ -x "$dir/bin/python" ] || run_quiet python3 -m venv "$dir"
+  run_quiet "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+}
+venv .venv scripts/python/st6.txt
+venv .venv-st41 scripts/python/st41.txt
+
+# A torch core for each libtorch the tests run on (Debian's was built by npm ci above).
+torch_dir() { "$1/bin/python" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])'; }
+core() {
+  TCE_LIBTORCH="$1" run_quiet node scripts/build-core.mjs --if-missing
+}
+core "$(torch_dir .venv)"
+
+nvcc=$(command -v nvcc || true)
+[ -n "$nvcc" ] || [ ! -x /usr/local/cuda/bin/nvcc ] || nvcc=/usr/local/cuda/bin/nvcc
+if [ "${SKIP_CUDA:-0}" = 1 ]; then
+  echo "setup: SKIP_CUDA=1: no CUDA environment"
+elif [ -z "$nvcc" ]; then
+  echo "setup: no nvcc (CUDA toolkit): the CUDA torch core is not built; install the CUDA toolkit for it"
+else
+  venv .venv-cuda scripts/python/cuda.txt
+  core "$(torch_dir .venv-cuda)"
+fi

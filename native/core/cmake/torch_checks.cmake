@@ -1,0 +1,97 @@
+# Checks and facts about the libtorch found by find_package(Torch), for CMakeLists.txt.
+
+# Fails unless every torch library the core could link lies in `lib_dir` (the libtorch chosen
+# by scripts/build-core.mjs); default: the found libtorch's own lib/ folder.
+function(tce_check_torch_libraries lib_dir)
+  if(NOT lib_dir)
+    set(lib_dir "${TORCH_INSTALL_PREFIX}/lib")
+  endif()
+  get_filename_component(want "${lib_dir}" REALPATH)
+  set(files "")
+  foreach(target IN ITEMS torch torch_cpu torch_cuda c10 c10_cuda)
+    if(TARGET ${target})
+      get_target_property(location ${target} LOCATION)
+      list(APPEND files "${location}")
+    endif()
+  endforeach()
+  foreach(variable IN ITEMS TORCH_LIBRARY c10_LIBRARY C10_CUDA_LIBRARY kineto_LIBRARY)
+    if(${variable})
+      list(APPEND files "${${variable}}")
+    endif()
+  endforeach()
+  set(outside "")
+  foreach(file IN LISTS files)
+    get_filename_component(real "${file}" REALPATH)
+    get_filename_component(dir "${real}" DIRECTORY)
+    if(NOT dir STREQUAL want)
+      list(APPEND outside "${file}")
+    endif()
+  endforeach()
+  if(outside)
+    list(JOIN outside "\n  " text)
+    message(FATAL_ERROR
+      "torch-cross-encoder: building for the libtorch in ${want}, but CMake found torch "
+      "libraries elsewhere:\n  ${text}\nA core linked to two libtorches crashes. Delete this "
+      "build folder and build again with CMAKE_PREFIX_PATH set to that libtorch's root only "
+      "(npm run build:core does this).")
+  endif()
+endfunction()
+
+# The C++ standard libtorch's headers need: TorchConfig sets it as the CXX_STANDARD of its
+# imported torch target (14 in 1.13, 17 in 2.x, 20 from 2.14), which does not propagate to
+# targets that link it. At least 17, which the core's own code uses.
+function(tce_torch_cxx_standard out)
+  set(standard 17)
+  if(TARGET torch)
+    get_target_property(torch_standard torch CXX_STANDARD)
+    if(torch_standard AND torch_standard GREATER standard)
+      set(standard ${torch_standard})
+    endif()
+  endif()
+  set(${out} ${standard} PARENT_SCOPE)
+endfunction()
+
+# Writes core.json beside the built core: what it was built for, read by lib/core.ts before the
+# core is loaded. Fields:
+#   torchVersion  "2.14.1"       libtorch's major.minor.patch
+#   flavour       "cpu", "cu13"  CPU build, or CUDA build with the libtorch's CUDA major version
+#   cxx11Abi      0 or 1         libstdc++'s _GLIBCXX_USE_CXX11_ABI that libtorch was built with
+#   abi           N              TCE_CORE_ABI of native/core/tce_core.h (the C API version)
+function(tce_write_core_manifest target cuda)
+  string(REGEX MATCH "^[0-9]+\\.[0-9]+\\.[0-9]+" torch_version "${Torch_VERSION}")
+  if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+    set(cxx11_abi 0)
+  else()
+    set(cxx11_abi 1)
+  endif()
+  set(flavour cpu)
+  if(cuda)
+    if(TCE_TORCH_CUDA_VERSION)
+      string(REGEX MATCH "^[0-9]+" cuda_major "${TCE_TORCH_CUDA_VERSION}")
+    else()
+      set(cuda_major "${CUDAToolkit_VERSION_MAJOR}")
+    endif()
+    set(flavour "cu${cuda_major}")
+  endif()
+  file(STRINGS "${CMAKE_CURRENT_SOURCE_DIR}/native/core/tce_core.h" abi_line REGEX "^#define TCE_CORE_ABI [0-9]+")
+  string(REGEX MATCH "[0-9]+$" core_abi "${abi_line}")
+  file(WRITE "${CMAKE_BINARY_DIR}/core.json"
+    "{\"torchVersion\": \"${torch_version}\", \"flavour\": \"${flavour}\", \"cxx11Abi\": ${cxx11_abi}, \"abi\": ${core_abi}}\n")
+  add_custom_command(TARGET ${target} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E copy "${CMAKE_BINARY_DIR}/core.json" "$<TARGET_FILE_DIR:${target}>/core.json")
+endfunction()
+
+# A CUDA core must be compiled by a toolkit of the libtorch's CUDA major version: CUDA's runtime
+# API is versioned by major, and libtorch's CUDA headers assume theirs.
+function(tce_check_cuda_version)
+  if(NOT TCE_TORCH_CUDA_VERSION OR NOT CUDAToolkit_VERSION_MAJOR)
+    return()
+  endif()
+  string(REGEX MATCH "^[0-9]+" torch_major "${TCE_TORCH_CUDA_VERSION}")
+  if(NOT torch_major STREQUAL CUDAToolkit_VERSION_MAJOR)
+    message(FATAL_ERROR
+      "torch-cross-encoder: this libtorch was built with CUDA ${TCE_TORCH_CUDA_VERSION}, but the "
+      "CUDA toolkit found (${CUDAToolkit_BIN_DIR}) is ${CUDAToolkit_VERSION}. Install a CUDA "
+      "${torch_major}.x toolkit and put its nvcc first on PATH (or set CUDA_HOME).")
+  endif()
+endfunction()
