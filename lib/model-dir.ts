@@ -15,7 +15,7 @@ export interface ModelDirInfo {
   numLabels: number;
   /** config.json max_position_embeddings (null when absent). */
   maxPositionEmbeddings: number | null;
-  /** From config.json (sentence_transformers.activation_fn or the legacy key), else by numLabels. */
+  /** As sentence-transformers picks it (see activationOf), else by numLabels. */
   defaultActivation: Activation;
 }
 
@@ -52,9 +52,15 @@ function numLabelsOf(config: Record<string, unknown>, file: string): number {
   return declared;
 }
 
-function activationOf(config: Record<string, unknown>, numLabels: number, file: string): Activation {
+/**
+ * The activation sentence-transformers would apply by default, looked up where each version
+ * stores it: config_sentence_transformers.json's activation_fn (5.x and later), config.json's
+ * sentence_transformers.activation_fn (4.x), config.json's sbert_ce_default_activation_function
+ * (before 4.0); else Sigmoid for one label and Identity for more.
+ */
+function activationOf(config: Record<string, unknown>, stConfig: Record<string, unknown> | null, numLabels: number, file: string): Activation {
   const st = config.sentence_transformers as Record<string, unknown> | undefined;
-  const stored = (st && typeof st === 'object' ? st.activation_fn : undefined) ?? config.sbert_ce_default_activation_function;
+  const stored = stConfig?.activation_fn ?? (st && typeof st === 'object' ? st.activation_fn : undefined) ?? config.sbert_ce_default_activation_function;
   const fallback: Activation = numLabels === 1 ? 'sigmoid' : 'identity';
   if (stored === undefined || stored === null) return fallback;
   const mapped = ACTIVATION_CLASSES[String(stored)];
@@ -80,12 +86,15 @@ export function readModelDir(dir: string): ModelDirInfo {
   const configFile = path.join(absolute, 'config.json');
   const config = readJson(configFile);
   const numLabels = numLabelsOf(config, configFile);
+  // sentence-transformers 5+ keep the activation in their own file; scripts/export.py copies it.
+  const stConfigFile = has('config_sentence_transformers.json') ? path.join(absolute, 'config_sentence_transformers.json') : null;
+  const stConfig = stConfigFile ? readJson(stConfigFile) : null;
   const mpe = config.max_position_embeddings;
   return {
     dir: absolute,
     modelPath: path.join(absolute, 'model.pt'),
     numLabels,
     maxPositionEmbeddings: typeof mpe === 'number' && mpe > 0 ? mpe : null,
-    defaultActivation: activationOf(config, numLabels, configFile),
+    defaultActivation: activationOf(config, stConfig, numLabels, stConfigFile ?? configFile),
   };
 }
