@@ -62,11 +62,19 @@ const outDir = path.join(root, 'cores', tag);
 const existing = path.join(outDir, CORE_FILE);
 if (ifMissing && fs.existsSync(existing)) skip(`core for this libtorch already built: ${existing}`);
 
-/** nvcc of the CUDA toolkit: PATH, then CUDA_HOME, then the usual install folder. */
+/**
+ * nvcc of the CUDA toolkit (PATH, then CUDA_HOME, then the usual install folder), as the path
+ * inside the toolkit: an nvcc on PATH may be a wrapper script, so nvcc is asked where it lives.
+ */
 function findNvcc() {
   const onPath = (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, 'nvcc'));
   const candidates = [...onPath, process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'bin', 'nvcc'), '/usr/local/cuda/bin/nvcc'];
-  return candidates.find((file) => file && fs.existsSync(file)) ?? null;
+  const nvcc = candidates.find((file) => file && fs.existsSync(file));
+  if (!nvcc) return null;
+  const dryRun = spawnSync(nvcc, ['-dryrun', '-c', '-x', 'cu', '/dev/null', '-o', '/dev/null'], { encoding: 'utf8' });
+  const here = `${dryRun.stdout}${dryRun.stderr}`.match(/^#\$ _HERE_=(.+)$/m);
+  const real = here ? path.join(here[1].trim(), 'nvcc') : nvcc;
+  return fs.existsSync(real) ? real : nvcc;
 }
 
 // Library look-ups search CMAKE_LIBRARY_PATH before the system folders: the chosen libtorch's

@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 """Export a cross-encoder to a torch-cross-encoder model directory.
 
-    python3 scripts/export.py SOURCE OUT_DIR [--device cpu|cuda] [--attn sdpa|eager] [--opset-check]
+    python3 scripts/export.py SOURCE OUT_DIR [--device cpu|cuda] [--attn sdpa|eager] [--trace-length N]
 
 SOURCE is a sentence-transformers CrossEncoder directory, a Hugging Face model directory with a
 sequence-classification head, or a hub id. Runs in your own Python with torch and transformers
 (4.x or 5.x). OUT_DIR receives:
   model.pt                 TorchScript trace: forward(input_ids, attention_mask, token_type_ids),
                            int64 [batch, seq] -> (logits [batch, num_labels],), traced in eval mode
-  config.json, tokenizer files (tokenizer.json, vocab.txt, tokenizer_config.json,
-  special_tokens_map.json)  copied from SOURCE, so activation and max length travel with it
+  config.json, config_sentence_transformers.json, tokenizer files (tokenizer.json, vocab.txt,
+  tokenizer_config.json, special_tokens_map.json)
+                           copied from SOURCE when it has them, so the activation (kept in
+                           config_sentence_transformers.json by sentence-transformers 5 and later,
+                           in config.json before) and the max length travel with the model
+Options:
+  --device cpu|cuda        where to trace (default cpu; the trace runs on any device)
+  --attn sdpa|eager        attention implementation to trace (default sdpa: fused kernels on GPU)
+  --trace-length N         sequence length of the example traced (default 64)
 The trace is checked against the eager model on other batch sizes and lengths, with padding,
 before it is written. Metadata (torch and transformers versions, num_labels, input order) is
 stored in the archive's extra files (extra/metadata.json).
@@ -25,6 +32,8 @@ import sys
 
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
 TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
+# sentence-transformers' own settings: 5.x and later keep the default activation here.
+ST_FILES = ["config_sentence_transformers.json"]
 
 
 def fail(message):
@@ -142,7 +151,7 @@ def main():
         config.save_pretrained(args.out)
     tokenizer = AutoTokenizer.from_pretrained(args.source)
     tokenizer.save_pretrained(args.out)
-    for name in TOKENIZER_FILES:
+    for name in TOKENIZER_FILES + ST_FILES:
         found = source_file(transformers, args.source, name)
         if found:
             shutil.copyfile(found, os.path.join(args.out, name))
