@@ -1,16 +1,21 @@
 /**
- * CrossEncoder: a camelCase twin of sentence-transformers' CrossEncoder.predict / rank
- * (DESIGN.md section 3), running a TorchScript model through the native engine.
+ * CrossEncoder: a camelCase twin of sentence-transformers' CrossEncoder.predict / rank (README,
+ * *Use*), running a TorchScript model through the native engine.
  */
 import os from 'node:os';
 import { loadRuntime } from './core';
 import { resolveDevice } from './device';
-import { abortError, TceError } from './errors';
+import { abortError, fromNative, TceError } from './errors';
+import { loadFailure } from './load-failure';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel, type NativeModelStats } from './native';
-import { readExportMetadata } from './torchscript-archive';
+import { runNativeCall, type ProgressCallback } from './native-call';
+import { transferTexts } from './text-transfer';
 import { nativeTokenizerOf, Tokenizer } from './tokenizer';
-import { minorVersion } from './libtorch';
+import {
+  booleanOption, checkArray, checkPair, checkString, describe, enumOption, functionOption, integerOption, invalidInput,
+  invalidOption, LIMITS, numberOption, optionsObject, signalOption, stringOption,
+} from './validate';
 
 import type { Device } from './device';
 export type { Device } from './device';
@@ -64,14 +69,17 @@ export interface PredictOptions {
   activation?: Activation;
   /** Softmax over labels after the activation; as upstream, also on 1-label models (all 1.0). */
   applySoftmax?: boolean;
-  /** Called after each batch with the number of pairs scored so far and the total. */
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Called after each batch with the number of pairs scored so far and the total. If it throws
+   * (or returns a promise that rejects), the call stops and rejects with that error.
+   */
+  onProgress?: (done: number, total: number) => unknown;
   /** Stops scheduling further batches and rejects with an AbortError. */
   signal?: AbortSignal;
 }
 
 export interface RankOptions extends PredictOptions {
-  /** Keep only the best topK results. */
+  /** Keep only the best topK results (NaN scores sort last). */
   topK?: number;
   /** Include each document's text in its result. */
   returnDocuments?: boolean;
@@ -88,107 +96,80 @@ export type Pair = readonly [string, string];
 /** Counters since the model was loaded (see CrossEncoder.stats()). */
 export type EngineStats = NativeModelStats;
 
-const PRECISION_CODES: Record<Precision, number> = { fp32: 0, fp16: 1, bf16: 2 };
-const ACTIVATION_CODES: Record<Activation, number> = { identity: 0, sigmoid: 1, tanh: 2, softmax: 3 };
+const PRECISIONS = ['fp32', 'fp16', 'bf16'] as const satisfies readonly Precision[];
+const ACTIVATIONS = ['sigmoid', 'identity', 'tanh', 'softmax'] as const satisfies readonly Activation[];
+const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d+)?)$/;
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  return typeof value;
+const LOAD_OPTIONS: ReadonlyArray<keyof LoadOptions> = [
+  'device', 'precision', 'maxLength', 'batchSize', 'maxBatchTokens', 'activation', 'shareBatches', 'maxWaitMs', 'cpuThreads', 'libtorch',
+];
+const PREDICT_OPTIONS: ReadonlyArray<keyof PredictOptions> = ['batchSize', 'maxBatchTokens', 'activation', 'applySoftmax', 'onProgress', 'signal'];
+const RANK_OPTIONS: ReadonlyArray<keyof RankOptions> = [...PREDICT_OPTIONS, 'topK', 'returnDocuments'];
+
+export interface DisposeOptions {
+  /**
+   * Stop calls that are already running after the forward in progress (they reject with
+   * TCE_DISPOSED) instead of letting them finish. Default false.
+   */
+  abort?: boolean;
 }
 
-function checkPositiveInteger(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TceError('TCE_INVALID_OPTION', `${name} must be a positive integer, got ${JSON.stringify(value)}`);
+/** Load options, checked before anything is read or loaded. */
+function checkLoadOptions(options: unknown) {
+  const o = optionsObject('CrossEncoder.load() options', options, LOAD_OPTIONS);
+  const device = stringOption('device', o.device) ?? 'auto';
+  if (!DEVICE_PATTERN.test(device)) {
+    throw invalidOption(`device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got ${describe(o.device)}`);
   }
-  return value;
+  return {
+    device: device as Device,
+    precision: enumOption('precision', o.precision, PRECISIONS),
+    maxLength: integerOption('maxLength', o.maxLength),
+    batchSize: integerOption('batchSize', o.batchSize),
+    maxBatchTokens: integerOption('maxBatchTokens', o.maxBatchTokens),
+    activation: enumOption('activation', o.activation, ACTIVATIONS),
+    shareBatches: booleanOption('shareBatches', o.shareBatches) ?? true,
+    maxWaitMs: numberOption('maxWaitMs', o.maxWaitMs) ?? 0,
+    cpuThreads: integerOption('cpuThreads', o.cpuThreads),
+    libtorch: stringOption('libtorch', o.libtorch),
+  };
 }
 
-function checkActivation(name: string, value: unknown): Activation | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !(value in ACTIVATION_CODES)) {
-    throw new TceError('TCE_INVALID_OPTION', `${name} must be one of ${Object.keys(ACTIVATION_CODES).join(', ')}; got ${JSON.stringify(value)}`);
-  }
-  return value as Activation;
-}
-
-/** Validates pairs and splits them into the two segment arrays the native side takes. */
-function splitPairs(pairs: readonly unknown[]): { a: string[]; b: string[] } {
-  const a = new Array<string>(pairs.length);
-  const b = new Array<string>(pairs.length);
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i];
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-      throw new TypeError(`pairs[${i}] must be [string, string], got ${describe(pair)}${Array.isArray(pair) ? ` (${pair.map(describe).join(', ')})` : ''}`);
-    }
-    a[i] = pair[0];
-    b[i] = pair[1];
-  }
-  return { a, b };
-}
-
-function resolvePrecision(device: string, requested: unknown): Precision {
+function resolvePrecision(device: string, requested: Precision | undefined): Precision {
   if (requested === undefined) return device === 'cpu' ? 'fp32' : 'fp16';
-  if (typeof requested !== 'string' || !(requested in PRECISION_CODES)) {
-    throw new TceError('TCE_INVALID_OPTION', `precision must be 'fp16', 'bf16' or 'fp32'; got ${JSON.stringify(requested)}`);
-  }
   if (requested === 'fp16' && device === 'cpu') {
-    throw new TceError('TCE_INVALID_OPTION', "precision 'fp16' runs on CUDA only; on the CPU use 'fp32' (the default) or 'bf16'.");
+    throw invalidOption("precision 'fp16' runs on CUDA only; on the CPU use 'fp32' (the default) or 'bf16'.");
   }
-  return requested as Precision;
+  return requested;
 }
 
-function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, requested: unknown): number {
-  const limits = [tokenizerMax, info.maxPositionEmbeddings].filter((v): v is number => typeof v === 'number' && v > 0 && v < 1e9);
-  const modelMax = limits.length > 0 ? Math.min(...limits) : 512;
-  if (requested === undefined) return modelMax;
-  const value = checkPositiveInteger('maxLength', requested) as number;
-  if (value < 3) throw new TceError('TCE_INVALID_OPTION', `maxLength must be at least 3 ([CLS] and two [SEP]); got ${value}`);
-  if (info.maxPositionEmbeddings !== null && value > info.maxPositionEmbeddings) {
-    throw new TceError(
-      'TCE_INVALID_OPTION',
-      `maxLength ${value} is above the model's max_position_embeddings (${info.maxPositionEmbeddings} in config.json): the model has no position embeddings past that.`,
+function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, requested: number | undefined): number {
+  // max_position_embeddings is already within LIMITS.maxLength (checked when the directory is read).
+  const limits = [tokenizerMax, info.maxPositionEmbeddings ?? undefined].filter((v): v is number => v !== undefined);
+  if (requested === undefined) {
+    const modelMax = limits.length > 0 ? Math.min(...limits, LIMITS.maxLength.max) : 512;
+    if (modelMax < LIMITS.maxLength.min) {
+      throw new TceError('TCE_MODEL_DIR', `${info.dir}: tokenizer_config.json's model_max_length is ${modelMax}, too short for a pair ([CLS] and two [SEP] take 3 tokens).`);
+    }
+    return modelMax;
+  }
+  if (info.maxPositionEmbeddings !== null && requested > info.maxPositionEmbeddings) {
+    throw invalidOption(
+      `maxLength ${requested} is above the model's max_position_embeddings (${info.maxPositionEmbeddings} in config.json): the model has no position embeddings past that.`,
     );
   }
-  return value;
+  return requested;
 }
 
-/** Explains a model.pt that libtorch refused, naming the PyTorch that exported it when known. */
-function loadFailure(info: ModelDirInfo, message: string): TceError {
-  const runtime = loadRuntime();
-  const metadata = readExportMetadata(info.modelPath);
-  const libtorchVersion = runtime.libtorch.version ?? runtime.core.torchVersion;
-  const exportedBy = typeof metadata?.torch_version === 'string' ? metadata.torch_version : null;
-  const newer = exportedBy !== null && compareVersions(minorVersion(exportedBy), minorVersion(libtorchVersion)) > 0;
-  const schemaProblem = /Unknown builtin op|Unknown type name|schema|Arguments for call are not valid|maximum supported version/i.test(message);
-  let hint = '';
-  if (newer) {
-    hint = `\nmodel.pt was exported by PyTorch ${exportedBy}, newer than this libtorch (${libtorchVersion}); operators change between versions. ` +
-      `Re-export it with PyTorch ${minorVersion(libtorchVersion)} (python3 scripts/export.py), or run on a libtorch >= ${minorVersion(exportedBy)} (TCE_LIBTORCH, see README).`;
-  } else if (schemaProblem) {
-    hint = `\nmodel.pt may have been exported by a newer PyTorch than this libtorch (${libtorchVersion}); re-export it with the PyTorch that matches, or use a newer libtorch.`;
-  } else if (/zip archive|central directory|PytorchStreamReader|constants\.pkl|data\.pkl/i.test(message)) {
-    hint = '\nmodel.pt is not a readable TorchScript archive (truncated or corrupt?). Re-export it with scripts/export.py.';
-  }
-  return new TceError('TCE_MODEL_LOAD_FAILED', `Could not load ${info.modelPath}: ${message.trim()}${hint}`);
-}
-
-function compareVersions(x: string, y: string): number {
-  const a = x.split('.').map(Number);
-  const b = y.split('.').map(Number);
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-function nativeError(error: unknown, signal?: AbortSignal): Error {
-  const e = error as Error & { code?: string };
-  if (e?.code === 'ABORT_ERR' && signal) return abortError(signal);
-  if (e?.code === 'TCE_DISPOSED' || e?.code === 'TCE_FORWARD_FAILED') return new TceError(e.code, e.message, { cause: e });
-  return e;
+/**
+ * Best first; NaN scores (an fp16 overflow can make one) after every number, so that the order
+ * and topK are well defined. Ties, NaNs among them, keep input order (the sort is stable).
+ */
+function byScoreDescending(x: RankResult, y: RankResult): number {
+  const xNaN = Number.isNaN(x.score);
+  const yNaN = Number.isNaN(y.score);
+  if (xNaN || yNaN) return Number(xNaN) - Number(yNaN);
+  return y.score - x.score;
 }
 
 export class CrossEncoder {
@@ -199,8 +180,10 @@ export class CrossEncoder {
   readonly precision: Precision;
   readonly tokenizer: Tokenizer;
   readonly modelDir: string;
-  private readonly defaults: Required<Pick<LoadOptions, 'batchSize' | 'maxBatchTokens' | 'activation'>>;
+  private readonly defaults: { batchSize: number; maxBatchTokens: number; activation: Activation };
   private model: NativeModel | null;
+  /** Kept after dispose(), so that a later dispose({ abort: true }) can still stop running calls. */
+  private disposedModel: NativeModel | null = null;
 
   private constructor(info: ModelDirInfo, tokenizer: Tokenizer, model: NativeModel, settings: {
     device: string; precision: Precision; maxLength: number; batchSize: number; maxBatchTokens: number; activation: Activation;
@@ -216,40 +199,44 @@ export class CrossEncoder {
   }
 
   /** Loads a model directory (see README: model.pt + the tokenizer and config files). */
-  static async load(modelDir: string, options: LoadOptions = {}): Promise<CrossEncoder> {
-    if (typeof modelDir !== 'string') throw new TypeError(`modelDir must be a string, got ${describe(modelDir)}`);
+  static async load(modelDir: string, options?: LoadOptions): Promise<CrossEncoder> {
+    checkString('CrossEncoder.load(): modelDir', modelDir);
+    const o = checkLoadOptions(options);
     const info = readModelDir(modelDir);
-    const requestedBatchSize = checkPositiveInteger('batchSize', options.batchSize);
-    const requestedBatchTokens = checkPositiveInteger('maxBatchTokens', options.maxBatchTokens);
-    const activation = checkActivation('activation', options.activation) ?? info.defaultActivation;
-    const maxWaitMs = options.maxWaitMs ?? 0;
-    if (typeof maxWaitMs !== 'number' || !(maxWaitMs >= 0) || maxWaitMs > 60_000) {
-      throw new TceError('TCE_INVALID_OPTION', `maxWaitMs must be a number of milliseconds from 0 to 60000, got ${JSON.stringify(options.maxWaitMs)}`);
-    }
-    const cpuThreads = checkPositiveInteger('cpuThreads', options.cpuThreads);
     const tokenizer = Tokenizer.fromModelDir(info.dir);
-    const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, options.maxLength);
-    loadRuntime({ libtorch: options.libtorch });
-    const device = resolveDevice(options.device ?? 'auto');
-    const precision = resolvePrecision(device, options.precision);
-    const maxBatchTokens = requestedBatchTokens ?? (device === 'cpu' ? 1024 : 16384);
-    const batchSize = requestedBatchSize ?? (device === 'cpu' ? 32 : 1024);
-    const model = new (native().Model)(nativeTokenizerOf(tokenizer), {
-      path: info.modelPath,
-      device,
-      precision: PRECISION_CODES[precision],
-      numLabels: info.numLabels,
-      maxLength,
-      shareBatches: options.shareBatches ?? true,
-      maxWaitMs,
-      cpuThreads: cpuThreads ?? (device === 'cpu' ? os.availableParallelism() : 0),
-    });
+    const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
+    loadRuntime({ libtorch: o.libtorch });
+    const device = resolveDevice(o.device);
+    const precision = resolvePrecision(device, o.precision);
+    const addon = native();
+    let model: NativeModel;
+    try {
+      model = new addon.Model(nativeTokenizerOf(tokenizer), {
+        path: info.modelPath,
+        device,
+        precision: addon.codes.precision[precision],
+        numLabels: info.numLabels,
+        maxLength,
+        shareBatches: o.shareBatches,
+        maxWaitMs: o.maxWaitMs,
+        cpuThreads: o.cpuThreads ?? (device === 'cpu' ? Math.min(os.availableParallelism(), LIMITS.cpuThreads.max) : 0),
+      });
+    } catch (error) {
+      throw fromNative(error);
+    }
     try {
       await model.load();
     } catch (error) {
       throw loadFailure(info, (error as Error).message);
     }
-    return new CrossEncoder(info, tokenizer, model, { device, precision, maxLength, batchSize, maxBatchTokens, activation });
+    return new CrossEncoder(info, tokenizer, model, {
+      device,
+      precision,
+      maxLength,
+      batchSize: o.batchSize ?? (device === 'cpu' ? 32 : 1024),
+      maxBatchTokens: o.maxBatchTokens ?? (device === 'cpu' ? 1024 : 16384),
+      activation: o.activation ?? info.defaultActivation,
+    });
   }
 
   /**
@@ -258,91 +245,88 @@ export class CrossEncoder {
    */
   predict(pair: Pair, options?: PredictOptions): Promise<number | Float32Array>;
   predict(pairs: readonly Pair[], options?: PredictOptions): Promise<Float32Array | Float32Array[]>;
-  async predict(input: Pair | readonly Pair[], options: PredictOptions = {}): Promise<number | Float32Array | Float32Array[]> {
-    if (!Array.isArray(input)) throw new TypeError(`predict() takes a [query, document] pair or an array of them, got ${describe(input)}`);
+  async predict(input: Pair | readonly Pair[], options?: PredictOptions): Promise<number | Float32Array | Float32Array[]> {
+    const o = this.checkCallOptions('predict() options', options, PREDICT_OPTIONS);
+    if (!Array.isArray(input)) throw invalidInput(`predict() takes a [query, document] pair or an array of them, got ${describe(input)}`);
     const single = typeof input[0] === 'string';
-    if (single && (input.length !== 2 || typeof input[1] !== 'string')) {
-      throw new TypeError(`predict(): a single pair must be [string, string], got an array of length ${input.length} starting with a string`);
-    }
-    const pairs = (single ? [input] : input) as readonly unknown[];
-    const scores = await this.score(pairs, options);
+    const pairs = (single ? [checkPair('predict(): the pair', input)] : input) as readonly unknown[];
+    const scores = await this.score(pairs.length, (i) => checkPair(`pairs[${i}]`, pairs[i]), o);
     if (this.numLabels === 1) return single ? scores[0] : scores;
     const rows = Array.from({ length: pairs.length }, (_, i) => scores.subarray(i * this.numLabels, (i + 1) * this.numLabels));
     return single ? rows[0] : rows;
   }
 
-  /** Scores [query, doc] for each doc and returns them best first (stable among ties). */
-  async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankResult[]> {
+  /** Scores [query, doc] for each doc and returns them best first (stable among ties, NaN last). */
+  async rank(query: string, documents: readonly string[], options?: RankOptions): Promise<RankResult[]> {
+    const o = this.checkCallOptions('rank() options', options, RANK_OPTIONS);
+    const topK = integerOption('topK', (options as RankOptions | undefined)?.topK);
+    const returnDocuments = booleanOption('returnDocuments', (options as RankOptions | undefined)?.returnDocuments) ?? false;
     if (this.numLabels !== 1) {
-      throw new TceError('TCE_INVALID_OPTION', 'CrossEncoder.rank() only works for models with num_labels=1. Consider using CrossEncoder.predict() with input pairs instead.');
+      throw invalidOption('CrossEncoder.rank() only works for models with num_labels=1. Consider using CrossEncoder.predict() with input pairs instead.');
     }
-    if (typeof query !== 'string') throw new TypeError(`rank(): query must be a string, got ${describe(query)}`);
-    if (!Array.isArray(documents)) throw new TypeError(`rank(): documents must be an array of strings, got ${describe(documents)}`);
-    const { topK, returnDocuments, ...predictOptions } = options;
-    if (topK !== undefined && (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 0)) {
-      throw new TceError('TCE_INVALID_OPTION', `topK must be a non-negative integer, got ${JSON.stringify(topK)}`);
-    }
-    documents.forEach((d, i) => {
-      if (typeof d !== 'string') throw new TypeError(`documents[${i}] must be a string, got ${describe(d)}`);
-    });
-    const scores = await this.score(documents.map((d) => [query, d]), predictOptions);
+    checkString('rank(): query', query);
+    checkArray('rank(): documents', documents);
+    const scores = await this.score(documents.length, (i) => [query, checkString(`documents[${i}]`, documents[i])], o);
     const results: RankResult[] = Array.from(scores, (score, corpusId) =>
       returnDocuments ? { corpusId, score, text: documents[corpusId] } : { corpusId, score });
-    results.sort((x, y) => y.score - x.score); // Array.prototype.sort is stable
+    results.sort(byScoreDescending);
     return topK === undefined ? results : results.slice(0, topK);
   }
 
-  private async score(pairs: readonly unknown[], options: PredictOptions): Promise<Float32Array> {
-    const model = this.model;
-    if (!model) throw new TceError('TCE_DISPOSED', 'This CrossEncoder is disposed.');
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-    const { a, b } = splitPairs(pairs);
-    const batchSize = checkPositiveInteger('batchSize', options.batchSize) ?? this.defaults.batchSize;
-    const maxBatchTokens = checkPositiveInteger('maxBatchTokens', options.maxBatchTokens) ?? this.defaults.maxBatchTokens;
-    const activation = checkActivation('activation', options.activation) ?? this.defaults.activation;
-    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError('onProgress must be a function');
-    const signal = options.signal;
-    if (signal?.aborted) throw abortError(signal);
-    if (pairs.length === 0) return new Float32Array(0);
+  /** Every per-call option, checked before any work starts. */
+  private checkCallOptions(where: string, options: unknown, known: readonly string[]) {
+    const o = optionsObject(where, options, known);
+    return {
+      batchSize: integerOption('batchSize', o.batchSize) ?? this.defaults.batchSize,
+      maxBatchTokens: integerOption('maxBatchTokens', o.maxBatchTokens) ?? this.defaults.maxBatchTokens,
+      activation: enumOption('activation', o.activation, ACTIVATIONS) ?? this.defaults.activation,
+      applySoftmax: booleanOption('applySoftmax', o.applySoftmax) ?? false,
+      onProgress: functionOption<ProgressCallback>('onProgress', o.onProgress),
+      signal: signalOption('signal', o.signal),
+    };
+  }
 
-    const call = model.predict(a, b, {
-      batchSize,
-      maxBatchTokens,
-      activation: ACTIVATION_CODES[activation],
-      applySoftmax: Boolean(options.applySoftmax),
-      onProgress: options.onProgress,
-    });
-    if (!signal) return call.promise.catch((e: unknown) => { throw nativeError(e); });
-    return new Promise<Float32Array>((resolve, reject) => {
-      const onAbort = () => {
-        call.cancel();
-        reject(abortError(signal));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      call.promise.then(
-        (scores) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(scores);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(nativeError(error, signal));
-        },
-      );
-    });
+  private async score(
+    count: number,
+    read: (i: number) => readonly [string, string],
+    o: ReturnType<CrossEncoder['checkCallOptions']>,
+  ): Promise<Float32Array> {
+    const model = this.requireModel();
+    if (o.signal?.aborted) throw abortError(o.signal);
+    const texts = await transferTexts(count, read, o.signal);
+    if (count === 0) return new Float32Array(0);
+    const activation = native().codes.activation[o.activation];
+    return runNativeCall(
+      model,
+      texts,
+      { batchSize: o.batchSize, maxBatchTokens: o.maxBatchTokens, activation, applySoftmax: o.applySoftmax },
+      o.onProgress,
+      o.signal,
+    );
+  }
+
+  private requireModel(): NativeModel {
+    if (!this.model) throw new TceError('TCE_DISPOSED', 'This CrossEncoder is disposed.');
+    return this.model;
   }
 
   /** Counters of the engine since load: forwards, pairs, real and padded tokens, time. */
   stats(): EngineStats {
-    if (!this.model) throw new TceError('TCE_DISPOSED', 'This CrossEncoder is disposed.');
-    return this.model.stats();
+    return this.requireModel().stats();
   }
 
-  /** Frees the model (and its GPU memory). Calls already running finish or reject cleanly. */
-  async dispose(): Promise<void> {
-    const model = this.model;
+  /**
+   * Frees the model (and its GPU memory). Calls that have not started reject with TCE_DISPOSED;
+   * running calls finish, or with `{ abort: true }` stop after the forward in progress and reject
+   * with TCE_DISPOSED.
+   */
+  async dispose(options?: DisposeOptions): Promise<void> {
+    const o = optionsObject('dispose() options', options, ['abort']);
+    const abort = booleanOption('abort', o.abort) ?? false;
+    const model = this.model ?? this.disposedModel;
     this.model = null;
-    if (model) await model.dispose();
+    this.disposedModel = model;
+    if (model) await model.dispose(abort);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,4 +1,9 @@
-/** Errors with a stable `code`, so callers can branch without parsing messages. */
+/**
+ * Errors with a stable `code`, so callers can branch without parsing messages. Every error the
+ * package throws or rejects with is a TceError, except an aborted call's AbortError (as `fetch`
+ * and `timers/promises` reject) and an error thrown by the caller's own onProgress, which the call
+ * rejects with unchanged. README's *Errors* table lists the codes.
+ */
 
 export type TceErrorCode =
   | 'TCE_ADDON_NOT_FOUND'
@@ -10,9 +15,17 @@ export type TceErrorCode =
   | 'TCE_MODEL_LOAD_FAILED'
   | 'TCE_CUDA_UNAVAILABLE'
   | 'TCE_INVALID_OPTION'
+  | 'TCE_INVALID_INPUT'
   | 'TCE_TOKENIZER_FILE'
   | 'TCE_DISPOSED'
-  | 'TCE_FORWARD_FAILED';
+  | 'TCE_FORWARD_FAILED'
+  | 'TCE_INTERNAL';
+
+const CODES: ReadonlySet<string> = new Set<TceErrorCode>([
+  'TCE_ADDON_NOT_FOUND', 'TCE_LIBTORCH_NOT_FOUND', 'TCE_CORE_NOT_FOUND', 'TCE_CORE_VERSION_MISMATCH',
+  'TCE_CORE_LOAD_FAILED', 'TCE_MODEL_DIR', 'TCE_MODEL_LOAD_FAILED', 'TCE_CUDA_UNAVAILABLE', 'TCE_INVALID_OPTION',
+  'TCE_INVALID_INPUT', 'TCE_TOKENIZER_FILE', 'TCE_DISPOSED', 'TCE_FORWARD_FAILED', 'TCE_INTERNAL',
+]);
 
 export class TceError extends Error {
   readonly code: TceErrorCode;
@@ -21,6 +34,20 @@ export class TceError extends Error {
     this.name = 'TceError';
     this.code = code;
   }
+}
+
+/**
+ * An error thrown or rejected by the addon, as a TceError: its own code when it carries one of
+ * ours, else `fallback`. The addon's arguments are checked in TS first, so a native TypeError
+ * reaching here is a bug of this package (TCE_INTERNAL by default).
+ */
+export function fromNative(error: unknown, fallback: TceErrorCode = 'TCE_INTERNAL'): Error {
+  if (error instanceof TceError) return error;
+  const e = error as (Error & { code?: unknown }) | null;
+  if (e !== null && typeof e === 'object' && e.name === 'AbortError') return e;
+  const message = e instanceof Error ? e.message : String(error);
+  const code = typeof e?.code === 'string' && CODES.has(e.code) ? (e.code as TceErrorCode) : fallback;
+  return new TceError(code, message, { cause: error });
 }
 
 /** The error an aborted call rejects with, as `fetch` and `timers/promises` do. */

@@ -1,11 +1,12 @@
 /**
- * Reads a model directory (DESIGN.md section 4): a sentence-transformers CrossEncoder save plus
- * model.pt. Everything is checked before libtorch is touched, so that a wrong folder gets one
- * error listing everything that is missing.
+ * Reads a model directory (README, *Model directory*): a sentence-transformers CrossEncoder save
+ * plus model.pt. Everything is checked before libtorch is touched, so that a wrong folder gets one
+ * error listing everything that is missing, and config values are checked against LIMITS.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { TceError } from './errors';
+import { fileKind, readJsonObject } from './files';
+import { describe, LIMITS } from './validate';
 
 export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
 
@@ -27,29 +28,27 @@ const ACTIVATION_CLASSES: Record<string, Activation> = {
   'torch.nn.modules.activation.Softmax': 'softmax',
 };
 
-function readJson(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new TceError('TCE_MODEL_DIR', `Cannot read ${file}: ${(error as Error).message}`);
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Record<string, unknown>;
-  } catch (error) {
-    throw new TceError('TCE_MODEL_DIR', `${file} is not valid JSON: ${(error as Error).message}`);
-  }
-}
+const readJson = (file: string) => readJsonObject(file, 'TCE_MODEL_DIR');
 
 /** As transformers' PretrainedConfig: num_labels, else the size of id2label, else 2. */
 function numLabelsOf(config: Record<string, unknown>, file: string): number {
   const declared = config.num_labels ?? (config.id2label && typeof config.id2label === 'object' ? Object.keys(config.id2label).length : 2);
-  if (typeof declared !== 'number' || !Number.isInteger(declared) || declared < 1) {
-    throw new TceError('TCE_MODEL_DIR', `${file}: num_labels must be a positive integer, got ${JSON.stringify(declared)}`);
+  const { min, max } = LIMITS.numLabels;
+  if (typeof declared !== 'number' || !Number.isInteger(declared) || declared < min || declared > max) {
+    throw new TceError('TCE_MODEL_DIR', `${file}: num_labels must be an integer from ${min} to ${max}, got ${describe(declared)}`);
   }
   return declared;
+}
+
+/** config.json max_position_embeddings, when present: room for at least [CLS] and two [SEP]. */
+function maxPositionsOf(config: Record<string, unknown>, file: string): number | null {
+  const value = config.max_position_embeddings;
+  if (value === undefined || value === null) return null;
+  const { min, max } = LIMITS.maxLength;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TceError('TCE_MODEL_DIR', `${file}: max_position_embeddings must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -72,10 +71,21 @@ function activationOf(config: Record<string, unknown>, stConfig: Record<string, 
 
 export function readModelDir(dir: string): ModelDirInfo {
   const absolute = path.resolve(dir);
-  if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) {
-    throw new TceError('TCE_MODEL_DIR', `Model directory ${absolute} does not exist (or is not a directory).`);
+  const dirKind = fileKind(absolute, 'TCE_MODEL_DIR');
+  if (dirKind !== 'other') {
+    throw new TceError('TCE_MODEL_DIR', `Model directory ${absolute} ${dirKind === 'missing' ? 'does not exist' : 'is a file, not a directory'}.`);
   }
-  const has = (name: string) => fs.existsSync(path.join(absolute, name));
+  const kinds = new Map<string, ReturnType<typeof fileKind>>();
+  const kind = (name: string) => {
+    if (!kinds.has(name)) kinds.set(name, fileKind(path.join(absolute, name), 'TCE_MODEL_DIR'));
+    return kinds.get(name)!;
+  };
+  // Only regular files: libtorch would wait forever on a FIFO named model.pt.
+  const irregular = ['model.pt', 'config.json', 'tokenizer.json', 'vocab.txt', 'config_sentence_transformers.json'].filter((n) => kind(n) === 'other');
+  if (irregular.length > 0) {
+    throw new TceError('TCE_MODEL_DIR', `In ${absolute}, ${irregular.join(', ')} must be regular files (not a directory, FIFO or device).`);
+  }
+  const has = (name: string) => kind(name) === 'file';
   const missing: string[] = [];
   if (!has('model.pt')) missing.push('model.pt (the TorchScript trace: make it with `python3 scripts/export.py <model dir or hub id> <out dir>`)');
   if (!has('config.json')) missing.push('config.json');
@@ -89,12 +99,11 @@ export function readModelDir(dir: string): ModelDirInfo {
   // sentence-transformers 5+ keep the activation in their own file; scripts/export.py copies it.
   const stConfigFile = has('config_sentence_transformers.json') ? path.join(absolute, 'config_sentence_transformers.json') : null;
   const stConfig = stConfigFile ? readJson(stConfigFile) : null;
-  const mpe = config.max_position_embeddings;
   return {
     dir: absolute,
     modelPath: path.join(absolute, 'model.pt'),
     numLabels,
-    maxPositionEmbeddings: typeof mpe === 'number' && mpe > 0 ? mpe : null,
+    maxPositionEmbeddings: maxPositionsOf(config, configFile),
     defaultActivation: activationOf(config, stConfig, numLabels, stConfigFile ?? configFile),
   };
 }

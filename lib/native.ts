@@ -39,19 +39,25 @@ export interface NativeTokenizerSpec {
 export interface NativeEncoding {
   ids: Int32Array;
   typeIds: Int32Array;
-  tokens?: string[];
+}
+
+/**
+ * The texts of one call, copied into native memory in chunks (lib/text-transfer.ts), so that a
+ * large call never holds the event loop for long; predict()/encodeBatch() then take them.
+ */
+export interface NativeTextBuffer {
+  /** Appends texts, and their pairs (null: these texts have none). */
+  add(texts: string[], pairs: Array<string | null> | null): void;
+  readonly size: number;
 }
 
 /** The native tokenizer object (native/addon/tokenizer_binding.cc). */
 export interface NativeTokenizer {
-  encode(a: string, b: string | null, maxLength: number, addSpecialTokens: boolean, withTokens: boolean): NativeEncoding;
-  encodeBatch(
-    a: string[],
-    b: Array<string | null> | null,
-    maxLength: number,
-    addSpecialTokens: boolean,
-    withTokens: boolean,
-  ): Promise<NativeEncoding[]>;
+  /** maxLength 0: no truncation. */
+  encode(a: string, b: string | null, maxLength: number, addSpecialTokens: boolean): NativeEncoding;
+  encodeBatch(texts: NativeTextBuffer, maxLength: number, addSpecialTokens: boolean): Promise<NativeEncoding[]>;
+  /** The token text of each id. */
+  tokens(ids: Int32Array): string[];
   readonly vocabSize: number;
   readonly padId: number;
 }
@@ -101,13 +107,14 @@ export interface NativeModelStats {
 export interface NativeModel {
   load(): Promise<void>;
   stats(): NativeModelStats;
-  predict(a: string[], b: string[], options: NativePredictOptions): NativePredictCall;
-  dispose(): Promise<void>;
+  /** Takes the call's pairs out of `texts` (every text has a pair). */
+  predict(texts: NativeTextBuffer, options: NativePredictOptions): NativePredictCall;
+  /** abort: calls already running stop after the forward in progress (TCE_DISPOSED). */
+  dispose(abort: boolean): Promise<void>;
 }
 
 export interface NativeAddon {
   loadCore(libraries: string[], corePath: string): { torchVersion: string };
-  loadedCore(): string | null;
   cudaDevices(): NativeCudaDevice[];
   numThreads(set?: number): number;
   /** Parks model threads before libtorch's static destructors run (process 'exit'). */
@@ -115,6 +122,12 @@ export interface NativeAddon {
   Tokenizer: new (spec: NativeTokenizerSpec) => NativeTokenizer;
   /** Construction is cheap; load() reads model.pt on the model's own thread. */
   Model: new (tokenizer: NativeTokenizer, options: NativeModelLoadOptions) => NativeModel;
+  TextBuffer: new () => NativeTextBuffer;
+  /** The precision and activation codes of the core's C API (native/core/tce_core.h). */
+  codes: {
+    precision: Record<'fp32' | 'fp16' | 'bf16', number>;
+    activation: Record<'identity' | 'sigmoid' | 'tanh' | 'softmax', number>;
+  };
 }
 
 /** The package root (where package.json, binding.gyp and prebuilds/ live). */

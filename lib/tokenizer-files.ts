@@ -3,9 +3,9 @@
  * plus `tokenizer_config.json` / `special_tokens_map.json` when present. The result is the spec
  * the native tokenizer is built from. Nothing here hard-codes token ids: they come from the files.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { TceError } from './errors';
+import { fileKind, readJsonObject, readText as readTextFile } from './files';
 import type { NativeTokenizerSpec } from './native';
 
 type AddedTokenSpec = NativeTokenizerSpec['addedTokens'][number];
@@ -18,6 +18,9 @@ export interface TokenizerFiles {
   sources: string[];
 }
 
+/** How far past the number of tokens an id may lie (the native tokenizer's rule for added tokens). */
+const ID_SLACK = 1 << 20;
+
 /** transformers writes this (1e30) when a tokenizer has no length limit. */
 const NO_LIMIT = 1e18;
 
@@ -25,28 +28,9 @@ function fileError(file: string, message: string, cause?: unknown): TceError {
   return new TceError('TCE_TOKENIZER_FILE', `${file}: ${message}`, cause === undefined ? undefined : { cause });
 }
 
-function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw fileError(file, code === 'ENOENT' ? 'file not found' : `cannot be read (${(error as Error).message})`, error);
-  }
-}
-
-function readJson(file: string): Record<string, unknown> {
-  const text = readText(file);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw fileError(file, `is not valid JSON (${(error as Error).message})`, error);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw fileError(file, 'must contain a JSON object');
-  }
-  return value as Record<string, unknown>;
-}
+const readText = (file: string) => readTextFile(file, 'TCE_TOKENIZER_FILE');
+const readJson = (file: string) => readJsonObject(file, 'TCE_TOKENIZER_FILE');
+const exists = (file: string) => fileKind(file, 'TCE_TOKENIZER_FILE') !== 'missing';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -122,10 +106,16 @@ export function readTokenizerJson(file: string): Draft {
     throw fileError(file, `model must be a WordPiece model with a vocab (got ${isObject(model) ? String(model.type) : typeof model})`);
   }
   const entries = Object.entries(model.vocab);
+  // Ids index an array: as for added tokens (native/tokenizer/tokenizer.cc), an id far beyond
+  // the number of tokens is refused rather than allocated (an id near 2^31 would exhaust memory).
+  const idLimit = entries.length + ID_SLACK;
   let size = 0;
   for (const [token, id] of entries) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 2 ** 31) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw fileError(file, `model.vocab[${JSON.stringify(token)}] must be a non-negative integer id`);
+    }
+    if (id >= idLimit) {
+      throw fileError(file, `model.vocab[${JSON.stringify(token)}] has id ${id}, far beyond the vocabulary's ${entries.length} tokens`);
     }
     size = Math.max(size, id + 1);
   }
@@ -245,8 +235,8 @@ export function readVocabFile(file: string): Draft {
 function applyConfig(p: Draft, dir: string, sources: string[], fromVocabTxt: boolean): number | undefined {
   const configFile = path.join(dir, 'tokenizer_config.json');
   const mapFile = path.join(dir, 'special_tokens_map.json');
-  const config = fs.existsSync(configFile) ? readJson(configFile) : undefined;
-  const map = fs.existsSync(mapFile) ? readJson(mapFile) : undefined;
+  const config = exists(configFile) ? readJson(configFile) : undefined;
+  const map = exists(mapFile) ? readJson(mapFile) : undefined;
   if (config) sources.push(configFile);
   if (map) sources.push(mapFile);
   const names: Array<[string, string]> = [];
@@ -328,8 +318,8 @@ export function readTokenizerDir(dir: string): TokenizerFiles {
   const json = path.join(dir, 'tokenizer.json');
   const txt = path.join(dir, 'vocab.txt');
   let file: string;
-  if (fs.existsSync(json)) file = json;
-  else if (fs.existsSync(txt)) file = txt;
+  if (exists(json)) file = json;
+  else if (exists(txt)) file = txt;
   else throw new TceError('TCE_TOKENIZER_FILE', `${dir}: no tokenizer.json or vocab.txt in this directory`);
   const fromTxt = file === txt;
   const p = fromTxt ? readVocabFile(file) : readTokenizerJson(file);

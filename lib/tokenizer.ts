@@ -2,9 +2,11 @@
  * The public BERT WordPiece tokenizer: Hugging Face fast-tokenizer parity, implemented in C++
  * (native/tokenizer). Batches are tokenized on native threads, off the event loop.
  */
-import { TceError } from './errors';
+import { fromNative, TceError } from './errors';
 import { native, type NativeEncoding, type NativeTokenizer, type NativeTokenizerSpec } from './native';
+import { transferTexts } from './text-transfer';
 import { readTokenizerDir, readTokenizerFile, type TokenizerFiles } from './tokenizer-files';
+import { booleanOption, checkArray, checkString, describe, integerOption, invalidInput, invalidOption, optionsObject } from './validate';
 
 export interface EncodeOptions {
   /** Truncate to at most this many tokens (special tokens included), longest_first for pairs. */
@@ -13,10 +15,12 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
+const ENCODE_OPTIONS: ReadonlyArray<keyof EncodeOptions> = ['maxLength', 'addSpecialTokens'];
+
 export interface Encoding {
   ids: Int32Array;
   typeIds: Int32Array;
-  /** The token strings (computed on first access). */
+  /** The token strings (looked up on first access). */
   readonly tokens: string[];
 }
 
@@ -25,24 +29,18 @@ export type EncodeInput = string | readonly [string, string];
 
 const NATIVE = Symbol('torch-cross-encoder.nativeTokenizer');
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
 class EncodingImpl implements Encoding {
   ids: Int32Array;
   typeIds: Int32Array;
   #tokens: string[] | undefined;
-  readonly #idToToken: readonly string[];
-  constructor(e: NativeEncoding, idToToken: readonly string[]) {
+  readonly #tokenizer: NativeTokenizer;
+  constructor(e: NativeEncoding, tokenizer: NativeTokenizer) {
     this.ids = e.ids;
     this.typeIds = e.typeIds;
-    this.#idToToken = idToToken;
+    this.#tokenizer = tokenizer;
   }
   get tokens(): string[] {
-    if (this.#tokens === undefined) this.#tokens = Array.from(this.ids, (id) => this.#idToToken[id] ?? '');
+    this.#tokens ??= this.#tokenizer.tokens(this.ids);
     return this.#tokens;
   }
   toJSON(): { ids: number[]; typeIds: number[]; tokens: string[] } {
@@ -52,7 +50,6 @@ class EncodingImpl implements Encoding {
 
 export class Tokenizer {
   readonly [NATIVE]: NativeTokenizer;
-  readonly #idToToken: string[];
   readonly #modelMaxLength: number | undefined;
 
   private constructor(files: TokenizerFiles) {
@@ -63,18 +60,12 @@ export class Tokenizer {
       if (error instanceof TceError) throw error;
       throw new TceError('TCE_TOKENIZER_FILE', `${files.sources.join(', ')}: ${(error as Error).message}`, { cause: error });
     }
-    const idToToken = spec.vocab.slice();
-    for (const t of spec.addedTokens) {
-      if (t.id >= idToToken.length) idToToken.length = t.id + 1;
-      if (!idToToken[t.id]) idToToken[t.id] = t.content;
-    }
-    this.#idToToken = idToToken;
     this.#modelMaxLength = files.modelMaxLength;
   }
 
   /** From one file: `tokenizer.json`, or `vocab.txt` (BERT uncased defaults). */
   static fromFile(file: string): Tokenizer {
-    if (typeof file !== 'string') throw new TypeError(`file must be a string, got ${describe(file)}`);
+    checkString('Tokenizer.fromFile(): file', file);
     return new Tokenizer(readTokenizerFile(file));
   }
 
@@ -83,7 +74,7 @@ export class Tokenizer {
    * `tokenizer_config.json` / `special_tokens_map.json`, whose settings win.
    */
   static fromModelDir(dir: string): Tokenizer {
-    if (typeof dir !== 'string') throw new TypeError(`dir must be a string, got ${describe(dir)}`);
+    checkString('Tokenizer.fromModelDir(): dir', dir);
     return new Tokenizer(readTokenizerDir(dir));
   }
 
@@ -101,63 +92,64 @@ export class Tokenizer {
     return this.#modelMaxLength;
   }
 
-  encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
-    if (typeof text !== 'string') throw new TypeError(`text must be a string, got ${describe(text)}`);
-    if (pair !== undefined && pair !== null && typeof pair !== 'string') {
-      throw new TypeError(`pair must be a string, got ${describe(pair)}`);
-    }
+  encode(text: string, pair?: string | null, options?: EncodeOptions): Encoding {
+    checkString('encode(): text', text);
+    if (pair !== undefined && pair !== null) checkString('encode(): pair', pair);
     const hasPair = typeof pair === 'string';
-    const [maxLength, special] = readOptions(options, hasPair);
-    return new EncodingImpl(this[NATIVE].encode(text, hasPair ? pair : null, maxLength, special, false), this.#idToToken);
+    const [maxLength, special] = readOptions('encode() options', options, hasPair);
+    const tokenizer = this[NATIVE];
+    try {
+      return new EncodingImpl(tokenizer.encode(text, hasPair ? pair : null, maxLength, special), tokenizer);
+    } catch (error) {
+      throw fromNative(error);
+    }
   }
 
   /** Encodes many texts or (text, pair) tuples on native threads; results keep input order. */
-  async encodeBatch(inputs: readonly EncodeInput[], options: EncodeOptions = {}): Promise<Encoding[]> {
-    if (!Array.isArray(inputs)) throw new TypeError(`inputs must be an array, got ${describe(inputs)}`);
-    const a = new Array<string>(inputs.length);
-    let b: Array<string | null> | null = null;
-    for (let i = 0; i < inputs.length; i++) {
+  async encodeBatch(inputs: readonly EncodeInput[], options?: EncodeOptions): Promise<Encoding[]> {
+    checkArray('encodeBatch(): inputs', inputs);
+    // Options first, then every input, before any tokenizing starts.
+    const [maxLength, special] = readOptions('encodeBatch() options', options, false);
+    let pairs = false;
+    const buffer = await transferTexts(inputs.length, (i) => {
       const input: unknown = inputs[i];
-      if (typeof input === 'string') {
-        a[i] = input;
-        if (b) b[i] = null;
-      } else if (Array.isArray(input)) {
-        if (input.length !== 2) throw new TypeError(`inputs[${i}] must be a [text, pair] tuple of 2 strings, got ${input.length} items`);
-        for (const k of [0, 1]) {
-          if (typeof input[k] !== 'string') throw new TypeError(`inputs[${i}][${k}] must be a string, got ${describe(input[k])}`);
-        }
-        a[i] = input[0];
-        if (!b) b = new Array<string | null>(inputs.length).fill(null);
-        b[i] = input[1];
-      } else {
-        throw new TypeError(`inputs[${i}] must be a string or a [string, string] tuple, got ${describe(input)}`);
+      if (typeof input === 'string') return [input, null];
+      if (Array.isArray(input) && input.length === 2) {
+        for (const k of [0, 1]) checkString(`encodeBatch(): inputs[${i}][${k}]`, input[k]);
+        pairs = true;
+        return [input[0] as string, input[1] as string];
       }
+      throw invalidInput(`encodeBatch(): inputs[${i}] must be a string or a [string, string] tuple, got ${describe(input)}`);
+    });
+    // A pair needs room for 3 special tokens where a single text needs 2.
+    if (pairs) readOptions('encodeBatch() options', options, true);
+    const tokenizer = this[NATIVE];
+    let encodings: NativeEncoding[];
+    try {
+      encodings = await tokenizer.encodeBatch(buffer, maxLength, special);
+    } catch (error) {
+      throw fromNative(error);
     }
-    const [maxLength, special] = readOptions(options, b !== null);
-    const encodings = await this[NATIVE].encodeBatch(a, b, maxLength, special, false);
-    return encodings.map((e) => new EncodingImpl(e, this.#idToToken));
+    return encodings.map((e) => new EncodingImpl(e, tokenizer));
   }
 }
 
-function readOptions(options: EncodeOptions, pair: boolean): [number, boolean] {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
-  const special = options.addSpecialTokens ?? true;
-  if (typeof special !== 'boolean') throw new TypeError(`addSpecialTokens must be a boolean, got ${describe(special)}`);
-  const maxLength = options.maxLength;
+/** [maxLength (0: none), addSpecialTokens] from encode options. */
+function readOptions(where: string, options: unknown, pair: boolean): [number, boolean] {
+  const o = optionsObject(where, options, ENCODE_OPTIONS);
+  const special = booleanOption('addSpecialTokens', o.addSpecialTokens) ?? true;
+  const maxLength = integerOption('encodeMaxLength', o.maxLength, 'maxLength');
   if (maxLength === undefined) return [0, special];
-  if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1) {
-    throw new RangeError(`maxLength must be a positive integer, got ${String(maxLength)}`);
-  }
   // Upstream's arithmetic underflows below this (it then stops truncating at all).
   const needed = special ? (pair ? 3 : 2) : 1;
   if (maxLength < needed) {
-    throw new RangeError(`maxLength must be at least ${needed} to hold the special tokens, got ${maxLength}`);
+    throw invalidOption(`maxLength must be at least ${needed} to hold the special tokens${pair ? ' of a pair' : ''}, got ${maxLength}`);
   }
   return [maxLength, special];
 }
 
 /** The native tokenizer behind a Tokenizer, for other modules of this package (not public API). */
 export function nativeTokenizerOf(tokenizer: Tokenizer): NativeTokenizer {
-  if (!(tokenizer instanceof Tokenizer)) throw new TypeError(`expected a Tokenizer, got ${describe(tokenizer)}`);
+  if (!(tokenizer instanceof Tokenizer)) throw new TceError('TCE_INTERNAL', `expected a Tokenizer, got ${describe(tokenizer)}`);
   return tokenizer[NATIVE];
 }

@@ -87,7 +87,7 @@ describe('load paths', () => {
   it('exposes the native tokenizer to the package', () => {
     const t = Tokenizer.fromFile(VOCABS.biomedbert);
     expect(nativeTokenizerOf(t).vocabSize).toBe(t.vocabSize);
-    expect(() => nativeTokenizerOf({} as Tokenizer)).toThrow(TypeError);
+    expect(() => nativeTokenizerOf({} as Tokenizer)).toThrow(expect.objectContaining({ code: 'TCE_INTERNAL' }));
   });
 });
 
@@ -141,14 +141,34 @@ describe('file errors', () => {
 describe('inputs', () => {
   const t = Tokenizer.fromFile(VOCABS.biomedbert);
 
-  it('non-strings are TypeErrors naming the position', async () => {
-    expect(() => t.encode(3 as unknown as string)).toThrow(new TypeError('text must be a string, got number'));
-    expect(() => t.encode('a', 4 as unknown as string)).toThrow(new TypeError('pair must be a string, got number'));
-    await expect(t.encodeBatch(['a', 'b', 'c', ['q', 7 as unknown as string]])).rejects.toThrow(new TypeError('inputs[3][1] must be a string, got number'));
-    await expect(t.encodeBatch(['a', null as unknown as string])).rejects.toThrow(new TypeError('inputs[1] must be a string or a [string, string] tuple, got null'));
-    await expect(t.encodeBatch([['a'] as unknown as [string, string]])).rejects.toThrow(TypeError);
-    expect(() => t.encode('a', null, { maxLength: 0 })).toThrow(RangeError);
-    expect(() => t.encode('a', 'b', { maxLength: 2 })).toThrow(/at least 3/);
+  it('non-strings are TCE_INVALID_INPUT errors naming the position', async () => {
+    const input = (message: string) => expect.objectContaining({ name: 'TceError', code: 'TCE_INVALID_INPUT', message });
+    expect(() => t.encode(3 as unknown as string)).toThrow(input('encode(): text must be a string, got number 3'));
+    expect(() => t.encode('a', 4 as unknown as string)).toThrow(input('encode(): pair must be a string, got number 4'));
+    await expect(t.encodeBatch(['a', 'b', 'c', ['q', 7 as unknown as string]])).rejects.toEqual(input('encodeBatch(): inputs[3][1] must be a string, got number 7'));
+    await expect(t.encodeBatch(['a', null as unknown as string])).rejects.toEqual(input('encodeBatch(): inputs[1] must be a string or a [string, string] tuple, got null'));
+    await expect(t.encodeBatch([['a'] as unknown as [string, string]])).rejects.toBeInstanceOf(TceError);
+  });
+
+  it('option errors are TCE_INVALID_OPTION, as CrossEncoder reports them', async () => {
+    const option = (message: RegExp) => expect.objectContaining({ name: 'TceError', code: 'TCE_INVALID_OPTION', message: expect.stringMatching(message) });
+    expect(() => t.encode('a', null, { maxLength: 0 })).toThrow(option(/^maxLength must be an integer from 1 to \d+, got number 0$/));
+    expect(() => t.encode('a', 'b', { maxLength: 2 })).toThrow(option(/at least 3/));
+    expect(() => t.encode('a', null, { maxLength: NaN })).toThrow(option(/got number NaN$/));
+    expect(() => t.encode('a', null, { maxLength: 2 ** 53 })).toThrow(option(/from 1 to/));
+    expect(() => t.encode('a', null, { addSpecialTokens: 'no' as never })).toThrow(option(/addSpecialTokens must be true or false, got string "no"/));
+    expect(() => t.encode('a', null, { maxlength: 5 } as never)).toThrow(option(/unknown option "maxlength"; did you mean "maxLength"\?/));
+    expect(() => t.encode('a', null, null as never)).toThrow(option(/options must be an object, got null/));
+    await expect(t.encodeBatch([['a', 'b']], { maxLength: 2 })).rejects.toEqual(option(/at least 3/));
+    // A single text needs room for 2 special tokens only.
+    expect(Array.from((await t.encodeBatch(['a'], { maxLength: 2 }))[0]!.ids)).toHaveLength(2);
+  });
+
+  it('tokens are looked up in the native vocabulary, added tokens included', () => {
+    const e = t.encode('hello', 'world');
+    const vocab = readVocab(VOCABS.biomedbert);
+    expect(e.tokens).toEqual(Array.from(e.ids, (id) => vocab[id]));
+    expect(e.tokens[0]).toBe('[CLS]');
   });
 
   it('empty strings, singles and pairs, match the fast tokenizer', async () => {

@@ -9,6 +9,7 @@ namespace tce {
 
 struct AddonData {
   Napi::FunctionReference tokenizer_constructor;
+  Napi::FunctionReference text_buffer_constructor;
 
   // The environment's AddonData, created on first use (freed by Node-API with the environment).
   static AddonData& Of(Napi::Env env) {

@@ -1,5 +1,7 @@
 #include "addon/js_dispatch.h"
 
+#include "addon/bindings.h"
+
 namespace tce {
 
 std::shared_ptr<JsDispatcher> JsDispatcher::Create(Napi::Env env, const char* name) {
@@ -48,7 +50,7 @@ void PendingPromise::Resolve(std::function<Napi::Value(Napi::Env)> make) {
     } catch (const Napi::Error& e) {
       deferred->Reject(e.Value());
     } catch (const std::exception& e) {
-      deferred->Reject(MakeError(env, e.what()).Value());
+      deferred->Reject(MakeCodedError(env, e.what(), "TCE_INTERNAL").Value());
     }
   });
 }
@@ -57,14 +59,8 @@ void PendingPromise::Reject(std::string message, std::string code) {
   auto deferred = deferred_;
   dispatcher_->Post([deferred, message = std::move(message), code = std::move(code)](Napi::Env env) {
     Napi::HandleScope scope(env);
-    deferred->Reject(MakeError(env, message, code).Value());
+    deferred->Reject(MakeCodedError(env, message, code.c_str()).Value());
   });
-}
-
-Napi::Error MakeError(Napi::Env env, const std::string& message, const std::string& code) {
-  Napi::Error error = Napi::Error::New(env, message);
-  if (!code.empty()) error.Set("code", Napi::String::New(env, code));
-  return error;
 }
 
 }  // namespace tce

@@ -58,8 +58,8 @@ class PendingPromise {
 
   // `make` builds the resolution value on the JS thread.
   void Resolve(std::function<Napi::Value(Napi::Env)> make);
-  // Rejects with an Error whose message is `message` and, when given, whose `code` is `code`.
-  void Reject(std::string message, std::string code = "");
+  // Rejects with an Error whose message is `message` and whose `code` is `code`.
+  void Reject(std::string message, std::string code);
 
   const std::shared_ptr<JsDispatcher>& dispatcher() const { return dispatcher_; }
 
@@ -67,7 +67,5 @@ class PendingPromise {
   std::shared_ptr<Napi::Promise::Deferred> deferred_;
   std::shared_ptr<JsDispatcher> dispatcher_;
 };
-
-Napi::Error MakeError(Napi::Env env, const std::string& message, const std::string& code = "");
 
 }  // namespace tce

@@ -1,4 +1,4 @@
-// JS class Model: new Model(tokenizer, options); load(); predict(a, b, options); dispose().
+// JS class Model: new Model(tokenizer, options); load(); predict(texts, options); dispose(abort).
 // Long work runs on the model's executor thread (engine/model_runner.h); results come back
 // through a per-call dispatcher, so an idle model never keeps the event loop alive.
 #include <napi.h>
@@ -8,51 +8,14 @@
 #include "addon/bindings.h"
 #include "addon/core_loader.h"
 #include "addon/js_dispatch.h"
+#include "addon/js_values.h"
+#include "addon/text_buffer.h"
 #include "addon/tokenizer_binding.h"
 #include "engine/model_runner.h"
 
 namespace tce {
 
 namespace {
-
-std::string StringProperty(const Napi::Object& object, const char* key) {
-  Napi::Value value = object.Get(key);
-  if (!value.IsString()) {
-    throw Napi::TypeError::New(object.Env(), std::string("options.") + key + " must be a string");
-  }
-  return value.As<Napi::String>().Utf8Value();
-}
-
-double NumberProperty(const Napi::Object& object, const char* key) {
-  Napi::Value value = object.Get(key);
-  if (!value.IsNumber()) {
-    throw Napi::TypeError::New(object.Env(), std::string("options.") + key + " must be a number");
-  }
-  return value.As<Napi::Number>().DoubleValue();
-}
-
-size_t PositiveProperty(const Napi::Object& object, const char* key) {
-  const double value = NumberProperty(object, key);
-  if (!(value >= 1) || value > 1e12) {
-    throw Napi::RangeError::New(object.Env(), std::string("options.") + key + " must be a positive integer");
-  }
-  return static_cast<size_t>(value);
-}
-
-std::vector<std::string> StringArray(Napi::Env env, Napi::Value value, const char* name) {
-  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array");
-  Napi::Array array = value.As<Napi::Array>();
-  std::vector<std::string> out;
-  out.reserve(array.Length());
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    Napi::Value item = array.Get(i);
-    if (!item.IsString()) {
-      throw Napi::TypeError::New(env, std::string(name) + "[" + std::to_string(i) + "] must be a string");
-    }
-    out.push_back(item.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
 
 class Model : public Napi::ObjectWrap<Model> {
  public:
@@ -67,21 +30,24 @@ class Model : public Napi::ObjectWrap<Model> {
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     Napi::Env env = info.Env();
     const CoreApi* core = LoadedCore();
-    if (core == nullptr) throw Napi::Error::New(env, "The torch core is not loaded (load it first).");
+    if (core == nullptr) ThrowCoded(env, "The torch core is not loaded (load it first).", "TCE_INTERNAL");
     if (info.Length() < 2 || !info[1].IsObject()) {
-      throw Napi::TypeError::New(env, "new Model(tokenizer, options)");
+      ThrowCoded(env, "new Model(tokenizer, options)", "TCE_INTERNAL");
     }
     auto tokenizer = UnwrapTokenizer(env, info[0]);
     Napi::Object options = info[1].As<Napi::Object>();
     engine::ModelConfig config;
-    config.path = StringProperty(options, "path");
-    config.device = StringProperty(options, "device");
-    config.precision = static_cast<int>(NumberProperty(options, "precision"));
-    config.num_labels = PositiveProperty(options, "numLabels");
-    config.max_length = PositiveProperty(options, "maxLength");
-    config.share_batches = options.Get("shareBatches").ToBoolean().Value();
-    config.max_wait_ms = NumberProperty(options, "maxWaitMs");
-    config.cpu_threads = static_cast<int>(NumberProperty(options, "cpuThreads"));
+    config.path = ReadString(env, options.Get("path"), "options.path");
+    config.device = ReadString(env, options.Get("device"), "options.device");
+    config.precision = ReadInteger<int>(env, options.Get("precision"), "options.precision");
+    config.num_labels = ReadInteger<size_t>(env, options.Get("numLabels"), "options.numLabels", 1);
+    config.max_length = ReadInteger<size_t>(env, options.Get("maxLength"), "options.maxLength", 1);
+    config.share_batches = ReadBool(env, options.Get("shareBatches"), "options.shareBatches");
+    config.max_wait_ms = ReadNumber(env, options.Get("maxWaitMs"), "options.maxWaitMs");
+    if (!(config.max_wait_ms >= 0 && config.max_wait_ms <= 3.6e6)) {
+      ThrowCoded(env, "options.maxWaitMs must be from 0 to 3600000", "TCE_INVALID_OPTION");
+    }
+    config.cpu_threads = ReadInteger<int>(env, options.Get("cpuThreads"), "options.cpuThreads");
     runner_ = std::make_unique<engine::ModelRunner>(*core, std::move(tokenizer), std::move(config));
     env_ = env;
     napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
@@ -102,37 +68,43 @@ class Model : public Napi::ObjectWrap<Model> {
     return pending->Promise();
   }
 
-  // predict(a: string[], b: string[], options) -> { promise, cancel }
+  // predict(texts: TextBuffer, options) -> { promise, cancel }. The buffer holds every pair of
+  // the call (lib/ fills it in chunks) and is left empty.
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[2].IsObject()) {
-      throw Napi::TypeError::New(env, "predict(a: string[], b: string[], options)");
+    if (info.Length() < 2 || !info[1].IsObject()) {
+      ThrowCoded(env, "predict(texts: TextBuffer, options)", "TCE_INTERNAL");
     }
+    Napi::Object options = info[1].As<Napi::Object>();
     auto job = std::make_shared<engine::PredictJob>();
-    job->a = StringArray(env, info[0], "a");
-    job->b = StringArray(env, info[1], "b");
-    if (job->a.size() != job->b.size()) {
-      throw Napi::RangeError::New(env, "predict: a and b must have the same length");
+    job->options.batch_size = ReadInteger<size_t>(env, options.Get("batchSize"), "batchSize", 1);
+    job->options.max_batch_tokens =
+        ReadInteger<size_t>(env, options.Get("maxBatchTokens"), "maxBatchTokens", 1);
+    job->options.activation = ReadInteger<int>(env, options.Get("activation"), "activation");
+    job->options.apply_softmax = ReadBool(env, options.Get("applySoftmax"), "applySoftmax");
+    Napi::Value on_progress = options.Get("onProgress");
+    if (!on_progress.IsUndefined() && !on_progress.IsFunction()) {
+      ThrowCoded(env, "onProgress must be a function", "TCE_INVALID_OPTION");
     }
-    Napi::Object options = info[2].As<Napi::Object>();
-    job->options.batch_size = PositiveProperty(options, "batchSize");
-    job->options.max_batch_tokens = PositiveProperty(options, "maxBatchTokens");
-    job->options.activation = static_cast<int>(NumberProperty(options, "activation"));
-    job->options.apply_softmax = options.Get("applySoftmax").ToBoolean().Value();
+    // Taken last: once the texts are moved out of the buffer nothing above can throw.
+    Texts texts = TakeTexts(env, info[0]);
+    if (!texts.all_pairs()) ThrowCoded(env, "predict: every text needs a pair", "TCE_INTERNAL");
+    job->a = std::move(texts.a);
+    job->b = std::move(texts.b);
 
     auto pending = std::make_shared<PendingPromise>(env, "torch-cross-encoder:predict");
     // The progress function is referenced from native code: the reference is created here and
     // deleted by a task posted after the call settles, so it is only ever touched on the JS
     // thread (an engine thread may drop the job, and with it these callbacks, at any time).
     Napi::FunctionReference* progress = nullptr;
-    Napi::Value on_progress = options.Get("onProgress");
     if (on_progress.IsFunction()) {
       progress = new Napi::FunctionReference(Napi::Persistent(on_progress.As<Napi::Function>()));
       auto dispatcher = pending->dispatcher();
       job->callbacks.progress = [dispatcher, progress](size_t done, size_t total) {
         dispatcher->Post([progress, done, total](Napi::Env env) {
           Napi::HandleScope scope(env);
-          // A throwing progress callback must not take the call down with it.
+          // lib/cross-encoder.ts wraps the caller's callback so that it never throws: a throw
+          // there rejects the call. Should one still escape, it must not unwind into libuv.
           try {
             progress->Call({Napi::Number::New(env, static_cast<double>(done)),
                             Napi::Number::New(env, static_cast<double>(total))});
@@ -170,9 +142,11 @@ class Model : public Napi::ObjectWrap<Model> {
     return call;
   }
 
+  // dispose(abort: boolean)
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    const bool abort = ReadBool(info.Env(), info[0], "abort");
     auto pending = std::make_shared<PendingPromise>(info.Env(), "torch-cross-encoder:dispose");
-    runner_->Dispose([pending] { pending->Resolve([](Napi::Env env) { return env.Undefined(); }); });
+    runner_->Dispose(abort, [pending] { pending->Resolve([](Napi::Env env) { return env.Undefined(); }); });
     return pending->Promise();
   }
 

@@ -1,10 +1,10 @@
 // The JS `Tokenizer` class: a thin wrapper over a shared, immutable tok::Tokenizer.
-// encode() runs on the JS thread (a single text is cheap); encodeBatch() copies its strings on
-// the JS thread, tokenizes on the thread pool off the event loop, and builds the JS results
-// when it is done.
+// encode() runs on the JS thread (a single text is cheap); encodeBatch() takes its texts from a
+// TextBuffer (filled in chunks by lib/), tokenizes on the thread pool off the event loop, and
+// builds the JS results when it is done. Token strings are looked up on demand (tokens(ids)), so
+// the vocabulary lives only here.
 #include "addon/tokenizer_binding.h"
 
-#include <cmath>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -14,96 +14,55 @@
 
 #include "addon/addon_data.h"
 #include "addon/bindings.h"
+#include "addon/js_values.h"
+#include "addon/text_buffer.h"
 #include "addon/thread_pool.h"
 
 namespace tce {
 
 namespace {
 
-std::string ReadString(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) {
-    throw Napi::TypeError::New(o.Env(), std::string("tokenizer spec: \"") + key +
-                                            "\" must be a string");
-  }
-  return v.As<Napi::String>().Utf8Value();
-}
-
-bool ReadBool(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) {
-    throw Napi::TypeError::New(o.Env(), std::string("tokenizer spec: \"") + key +
-                                            "\" must be a boolean");
-  }
-  return v.As<Napi::Boolean>().Value();
-}
-
-double ReadCount(Napi::Env env, Napi::Value v, const std::string& what, double max) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, what + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > max || std::floor(d) != d) {
-    throw Napi::RangeError::New(env, what + " must be a non-negative integer");
-  }
-  return d;
-}
+std::string SpecKey(const char* key) { return std::string("tokenizer spec: \"") + key + "\""; }
 
 tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value) {
-  if (!value.IsObject()) throw Napi::TypeError::New(env, "tokenizer spec must be an object");
+  if (!value.IsObject()) ThrowCoded(env, "tokenizer spec must be an object", "TCE_INTERNAL");
   Napi::Object o = value.As<Napi::Object>();
   tok::TokenizerSpec spec;
-  Napi::Value vocab = o.Get("vocab");
-  if (!vocab.IsArray()) throw Napi::TypeError::New(env, "tokenizer spec: \"vocab\" must be an array");
-  Napi::Array arr = vocab.As<Napi::Array>();
-  spec.vocab.reserve(arr.Length());
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value t = arr.Get(i);
-    if (!t.IsString()) {
-      throw Napi::TypeError::New(env, "tokenizer spec: vocab[" + std::to_string(i) +
-                                          "] must be a string");
-    }
-    spec.vocab.push_back(t.As<Napi::String>().Utf8Value());
-  }
-  spec.clean_text = ReadBool(o, "cleanText");
-  spec.handle_chinese_chars = ReadBool(o, "handleChineseChars");
-  spec.strip_accents = ReadBool(o, "stripAccents");
-  spec.lowercase = ReadBool(o, "lowercase");
-  spec.unk_token = ReadString(o, "unkToken");
-  spec.cls_token = ReadString(o, "clsToken");
-  spec.sep_token = ReadString(o, "sepToken");
-  spec.pad_token = ReadString(o, "padToken");
-  spec.continuing_subword_prefix = ReadString(o, "continuingSubwordPrefix");
-  spec.max_input_chars_per_word = static_cast<size_t>(
-      ReadCount(env, o.Get("maxInputCharsPerWord"), "tokenizer spec: \"maxInputCharsPerWord\"",
-                1e15));
+  AppendStrings(env, o.Get("vocab"), SpecKey("vocab"), spec.vocab);
+  spec.clean_text = ReadBool(env, o.Get("cleanText"), SpecKey("cleanText"));
+  spec.handle_chinese_chars = ReadBool(env, o.Get("handleChineseChars"), SpecKey("handleChineseChars"));
+  spec.strip_accents = ReadBool(env, o.Get("stripAccents"), SpecKey("stripAccents"));
+  spec.lowercase = ReadBool(env, o.Get("lowercase"), SpecKey("lowercase"));
+  spec.unk_token = ReadString(env, o.Get("unkToken"), SpecKey("unkToken"));
+  spec.cls_token = ReadString(env, o.Get("clsToken"), SpecKey("clsToken"));
+  spec.sep_token = ReadString(env, o.Get("sepToken"), SpecKey("sepToken"));
+  spec.pad_token = ReadString(env, o.Get("padToken"), SpecKey("padToken"));
+  spec.continuing_subword_prefix =
+      ReadString(env, o.Get("continuingSubwordPrefix"), SpecKey("continuingSubwordPrefix"));
+  spec.max_input_chars_per_word = ReadInteger<size_t>(env, o.Get("maxInputCharsPerWord"),
+                                                      SpecKey("maxInputCharsPerWord"));
   Napi::Value added = o.Get("addedTokens");
-  if (!added.IsArray()) {
-    throw Napi::TypeError::New(env, "tokenizer spec: \"addedTokens\" must be an array");
-  }
+  if (!added.IsArray()) ThrowCoded(env, SpecKey("addedTokens") + " must be an array", "TCE_INTERNAL");
   Napi::Array list = added.As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); ++i) {
+    const std::string where = "tokenizer spec: addedTokens[" + std::to_string(i) + "]";
     Napi::Value item = list.Get(i);
-    if (!item.IsObject()) {
-      throw Napi::TypeError::New(env, "tokenizer spec: addedTokens[" + std::to_string(i) +
-                                          "] must be an object");
-    }
+    if (!item.IsObject()) ThrowCoded(env, where + " must be an object", "TCE_INTERNAL");
     Napi::Object t = item.As<Napi::Object>();
     tok::AddedToken token;
-    token.content = ReadString(t, "content");
-    token.id = static_cast<int32_t>(ReadCount(env, t.Get("id"),
-                                              "tokenizer spec: addedTokens[" + std::to_string(i) +
-                                                  "].id",
-                                              2147483647.0));
-    token.special = ReadBool(t, "special");
-    token.normalized = ReadBool(t, "normalized");
-    token.single_word = ReadBool(t, "singleWord");
-    token.lstrip = ReadBool(t, "lstrip");
-    token.rstrip = ReadBool(t, "rstrip");
+    token.content = ReadString(env, t.Get("content"), where + ".content");
+    token.id = ReadInteger<int32_t>(env, t.Get("id"), where + ".id");
+    token.special = ReadBool(env, t.Get("special"), where + ".special");
+    token.normalized = ReadBool(env, t.Get("normalized"), where + ".normalized");
+    token.single_word = ReadBool(env, t.Get("singleWord"), where + ".singleWord");
+    token.lstrip = ReadBool(env, t.Get("lstrip"), where + ".lstrip");
+    token.rstrip = ReadBool(env, t.Get("rstrip"), where + ".rstrip");
     spec.added_tokens.push_back(std::move(token));
   }
   return spec;
 }
 
-Napi::Object ToJs(Napi::Env env, const tok::Encoding& e, bool with_tokens) {
+Napi::Object ToJs(Napi::Env env, const tok::Encoding& e) {
   Napi::Object out = Napi::Object::New(env);
   Napi::Int32Array ids = Napi::Int32Array::New(env, e.ids.size());
   if (!e.ids.empty()) std::memcpy(ids.Data(), e.ids.data(), e.ids.size() * sizeof(int32_t));
@@ -113,58 +72,42 @@ Napi::Object ToJs(Napi::Env env, const tok::Encoding& e, bool with_tokens) {
   }
   out.Set("ids", ids);
   out.Set("typeIds", types);
-  if (with_tokens) {
-    Napi::Array tokens = Napi::Array::New(env, e.tokens.size());
-    for (size_t i = 0; i < e.tokens.size(); ++i) {
-      tokens.Set(static_cast<uint32_t>(i), Napi::String::New(env, e.tokens[i]));
-    }
-    out.Set("tokens", tokens);
-  }
   return out;
 }
 
 struct EncodeOptions {
-  size_t max_length = 0;
+  size_t max_length = 0;  // 0: no truncation
   bool add_special_tokens = true;
-  bool with_tokens = false;
 };
 
 EncodeOptions ReadOptions(const Napi::CallbackInfo& info, size_t first) {
   Napi::Env env = info.Env();
   EncodeOptions o;
-  o.max_length = static_cast<size_t>(ReadCount(env, info[first], "maxLength", 9007199254740991.0));
-  if (!info[first + 1].IsBoolean() || !info[first + 2].IsBoolean()) {
-    throw Napi::TypeError::New(env, "addSpecialTokens and withTokens must be booleans");
-  }
-  o.add_special_tokens = info[first + 1].As<Napi::Boolean>().Value();
-  o.with_tokens = info[first + 2].As<Napi::Boolean>().Value();
+  o.max_length = ReadInteger<size_t>(env, info[first], "maxLength");
+  o.add_special_tokens = ReadBool(env, info[first + 1], "addSpecialTokens");
   return o;
 }
 
 class EncodeBatchWorker : public Napi::AsyncWorker {
  public:
-  EncodeBatchWorker(Napi::Env env, std::shared_ptr<const tok::Tokenizer> tokenizer,
-                    std::vector<std::string> a, std::vector<std::string> b,
-                    std::vector<char> has_b, EncodeOptions options)
+  EncodeBatchWorker(Napi::Env env, std::shared_ptr<const tok::Tokenizer> tokenizer, Texts texts,
+                    EncodeOptions options)
       : Napi::AsyncWorker(env, "tce:encodeBatch"),
         deferred_(Napi::Promise::Deferred::New(env)),
         tokenizer_(std::move(tokenizer)),
-        a_(std::move(a)),
-        b_(std::move(b)),
-        has_b_(std::move(has_b)),
+        texts_(std::move(texts)),
         options_(options) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      results_.resize(a_.size());
-      ThreadPool::Shared().ParallelFor(a_.size(), 4, [this](size_t begin, size_t end) {
+      results_.resize(texts_.a.size());
+      ThreadPool::Shared().ParallelFor(texts_.a.size(), 4, [this](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) {
-          const std::string_view b = b_.empty() ? std::string_view() : std::string_view(b_[i]);
-          results_[i] = tokenizer_->Encode(a_[i], has_b_.empty() || !has_b_[i] ? nullptr : &b,
-                                           options_.max_length, options_.add_special_tokens,
-                                           options_.with_tokens);
+          const std::string_view b(texts_.b[i]);
+          results_[i] = tokenizer_->Encode(texts_.a[i], texts_.has_b[i] ? &b : nullptr,
+                                           options_.max_length, options_.add_special_tokens);
         }
       });
     } catch (const std::exception& e) {
@@ -175,19 +118,18 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Array out = Napi::Array::New(env, results_.size());
-    for (size_t i = 0; i < results_.size(); ++i) {
-      out.Set(static_cast<uint32_t>(i), ToJs(env, results_[i], options_.with_tokens));
-    }
+    for (size_t i = 0; i < results_.size(); ++i) out.Set(static_cast<uint32_t>(i), ToJs(env, results_[i]));
     deferred_.Resolve(out);
   }
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(MakeCodedError(Env(), "Tokenization failed: " + error.Message(), "TCE_INTERNAL").Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<const tok::Tokenizer> tokenizer_;
-  std::vector<std::string> a_, b_;
-  std::vector<char> has_b_;
+  Texts texts_;
   EncodeOptions options_;
   std::vector<tok::Encoding> results_;
 };
@@ -199,6 +141,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
                        {
                            InstanceMethod<&TokenizerWrap::Encode>("encode"),
                            InstanceMethod<&TokenizerWrap::EncodeBatch>("encodeBatch"),
+                           InstanceMethod<&TokenizerWrap::Tokens>("tokens"),
                            InstanceAccessor<&TokenizerWrap::VocabSize>("vocabSize"),
                            InstanceAccessor<&TokenizerWrap::PadId>("padId"),
                        });
@@ -210,64 +153,46 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     try {
       tokenizer_ = std::make_shared<const tok::Tokenizer>(std::move(spec));
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, std::string("invalid tokenizer: ") + e.what());
+      ThrowCoded(env, e.what(), "TCE_TOKENIZER_FILE");
     }
   }
 
   const std::shared_ptr<const tok::Tokenizer>& tokenizer() const { return tokenizer_; }
 
  private:
+  // encode(text, pair | null, maxLength, addSpecialTokens)
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "text must be a string");
+    const std::string a = ReadString(env, info[0], "text");
     const bool pair = !info[1].IsNull() && !info[1].IsUndefined();
-    if (pair && !info[1].IsString()) throw Napi::TypeError::New(env, "pair must be a string or null");
+    const std::string b = pair ? ReadString(env, info[1], "pair") : std::string();
     const EncodeOptions o = ReadOptions(info, 2);
-    const std::string a = info[0].As<Napi::String>().Utf8Value();
-    const std::string b = pair ? info[1].As<Napi::String>().Utf8Value() : std::string();
     const std::string_view bv(b);
-    const tok::Encoding e = tokenizer_->Encode(a, pair ? &bv : nullptr, o.max_length,
-                                               o.add_special_tokens, o.with_tokens);
-    return ToJs(env, e, o.with_tokens);
+    return ToJs(env, tokenizer_->Encode(a, pair ? &bv : nullptr, o.max_length, o.add_special_tokens));
   }
 
+  // encodeBatch(texts: TextBuffer, maxLength, addSpecialTokens) -> Promise<encodings>
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "texts must be an array");
-    Napi::Array a = info[0].As<Napi::Array>();
-    const uint32_t n = a.Length();
-    const bool pairs = !info[1].IsNull() && !info[1].IsUndefined();
-    if (pairs && !info[1].IsArray()) throw Napi::TypeError::New(env, "pairs must be an array or null");
-    const EncodeOptions o = ReadOptions(info, 2);
-    std::vector<std::string> av(n), bv;
-    std::vector<char> has_b;
-    for (uint32_t i = 0; i < n; ++i) {
-      Napi::Value v = a.Get(i);
-      if (!v.IsString()) {
-        throw Napi::TypeError::New(env, "texts[" + std::to_string(i) + "] must be a string");
-      }
-      av[i] = v.As<Napi::String>().Utf8Value();
-    }
-    if (pairs) {
-      Napi::Array b = info[1].As<Napi::Array>();
-      if (b.Length() != n) throw Napi::RangeError::New(env, "texts and pairs differ in length");
-      bv.resize(n);
-      has_b.assign(n, 0);
-      for (uint32_t i = 0; i < n; ++i) {
-        Napi::Value v = b.Get(i);
-        if (v.IsNull() || v.IsUndefined()) continue;
-        if (!v.IsString()) {
-          throw Napi::TypeError::New(env, "pairs[" + std::to_string(i) + "] must be a string or null");
-        }
-        bv[i] = v.As<Napi::String>().Utf8Value();
-        has_b[i] = 1;
-      }
-    }
-    auto* worker = new EncodeBatchWorker(env, tokenizer_, std::move(av), std::move(bv),
-                                         std::move(has_b), o);
+    const EncodeOptions o = ReadOptions(info, 1);
+    auto* worker = new EncodeBatchWorker(env, tokenizer_, TakeTexts(env, info[0]), o);
     Napi::Promise promise = worker->Promise();
     worker->Queue();  // the worker deletes itself once settled
     return promise;
+  }
+
+  // tokens(ids: Int32Array) -> string[]
+  Napi::Value Tokens(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      ThrowCoded(env, "tokens(ids: Int32Array)", "TCE_INTERNAL");
+    }
+    Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+    Napi::Array out = Napi::Array::New(env, ids.ElementLength());
+    for (size_t i = 0; i < ids.ElementLength(); ++i) {
+      out.Set(static_cast<uint32_t>(i), Napi::String::New(env, tokenizer_->IdToToken(ids[i])));
+    }
+    return out;
   }
 
   Napi::Value VocabSize(const Napi::CallbackInfo& info) {
@@ -293,7 +218,7 @@ std::shared_ptr<const tok::Tokenizer> UnwrapTokenizer(Napi::Env env, Napi::Value
   AddonData& data = AddonData::Of(env);
   if (!value.IsObject() || data.tokenizer_constructor.IsEmpty() ||
       !value.As<Napi::Object>().InstanceOf(data.tokenizer_constructor.Value())) {
-    throw Napi::TypeError::New(env, "expected a Tokenizer");
+    ThrowCoded(env, "expected a Tokenizer", "TCE_INTERNAL");
   }
   return TokenizerWrap::Unwrap(value.As<Napi::Object>())->tokenizer();
 }

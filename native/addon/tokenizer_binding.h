@@ -9,7 +9,7 @@
 
 namespace tce {
 
-// The native tokenizer behind a JS Tokenizer object; throws a TypeError for anything else.
+// The native tokenizer behind a JS Tokenizer object; throws a coded error for anything else.
 std::shared_ptr<const tok::Tokenizer> UnwrapTokenizer(Napi::Env env, Napi::Value value);
 
 }  // namespace tce

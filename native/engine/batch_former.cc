@@ -4,6 +4,17 @@
 
 namespace tce::engine {
 
+namespace {
+
+// Rows a job allows in a forward padded to `seq_len` tokens: its row cap and its token budget.
+// At least one, so that a pair longer than the budget still runs (alone).
+size_t RowCap(const PredictOptions& options, size_t seq_len) {
+  return std::min(std::max<size_t>(1, options.batch_size),
+                  std::max<size_t>(1, options.max_batch_tokens / seq_len));
+}
+
+}  // namespace
+
 void BatchFormer::Take(PredictJob& job, size_t k, FormedBatch& batch) {
   job.taken[k] = 1;
   ++job.scheduled;
@@ -27,11 +38,12 @@ FormedBatch BatchFormer::Next(const std::vector<PredictJob*>& jobs) {
 
   const PredictOptions& options = anchor->options;
   batch.options = &options;
-  const size_t max_rows = std::max<size_t>(1, options.batch_size);
   // The anchor's longest remaining pair fixes the padded width of the batch.
   batch.seq_len = std::max<size_t>(1, anchor->length_at(anchor->head));
-  const size_t row_budget =
-      std::min(max_rows, std::max<size_t>(1, options.max_batch_tokens / batch.seq_len));
+  // Every job in the batch has its own budgets (per-call batchSize / maxBatchTokens): the batch
+  // keeps within the smallest of them, so a call's pairs never run in a larger forward than the
+  // call allows.
+  size_t row_budget = RowCap(options, batch.seq_len);
 
   while (batch.rows.size() < row_budget && anchor->head < anchor->order.size()) {
     Take(*anchor, anchor->head, batch);
@@ -41,12 +53,18 @@ FormedBatch BatchFormer::Next(const std::vector<PredictJob*>& jobs) {
   for (PredictJob* job : jobs) {
     if (batch.rows.size() >= row_budget) break;
     if (job == anchor || job->remaining() == 0 || !job->options.CompatibleWith(options)) continue;
+    // Joining must keep the batch within this job's budgets too, rows already taken included.
+    const size_t cap = RowCap(job->options, batch.seq_len);
+    if (cap <= batch.rows.size()) continue;
     // Lengths are non-increasing along `order`: find the first pair that fits the width.
     size_t lo = job->head, hi = job->order.size();
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
       if (job->length_at(mid) > batch.seq_len) lo = mid + 1; else hi = mid;
     }
+    while (lo < job->order.size() && job->taken[lo]) ++lo;
+    if (lo == job->order.size()) continue;  // nothing of this job fits: its budget does not bind
+    row_budget = std::min(row_budget, cap);
     for (size_t k = lo; k < job->order.size() && batch.rows.size() < row_budget; ++k) {
       if (!job->taken[k]) Take(*job, k, batch);
     }

@@ -4,7 +4,8 @@
 // taken longest first, so rows of a batch have similar lengths and little padding is computed.
 // The job that anchors a batch rotates round-robin among pending jobs, so a large call cannot
 // starve small ones; other compatible jobs then fill the room the anchor leaves, with pairs no
-// longer than the batch is already padded to.
+// longer than the batch is already padded to. A job joins only if the batch, with the rows it
+// already has, stays within that job's own row cap and token budget.
 #pragma once
 
 #include <cstddef>

@@ -55,8 +55,10 @@ struct ModelRunner::State {
   std::deque<JobPtr> submitted;                 // waiting to be tokenized
   std::deque<JobPtr> tokenized;                 // waiting for the executor to take them
   std::deque<std::function<void()>> control;    // load, on the executor
-  std::function<void()> dispose_done;           // set once by Dispose()
+  std::vector<std::function<void()>> dispose_done;  // Dispose() callbacks still waiting
   bool disposed = false;
+  bool dispose_aborts = false;                  // dispose({ abort: true }): running calls stop too
+  bool released = false;                        // the model is freed: Dispose() answers at once
   bool stopping = false;                        // the owner is gone
   std::atomic<bool> abandoned{false};           // the owner's environment is gone
   bool tokenizer_exited = false;
@@ -88,7 +90,7 @@ void ModelRunner::State::Tokenize(PredictJob& job) {
   ThreadPool::Shared().ParallelFor(n, 8, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const std::string_view b = job.b[i];
-      job.encodings[i] = tokenizer->Encode(job.a[i], &b, config.max_length, true, false);
+      job.encodings[i] = tokenizer->Encode(job.a[i], &b, config.max_length, true);
     }
   });
   std::vector<std::string>().swap(job.a);
@@ -176,6 +178,13 @@ std::string ModelRunner::State::Forward(const PredictOptions& options,
   }
   if (status == TCE_OK) {
     ArmExitGateAfterFirstForward();
+    // A forward whose output has the wrong shape scored nothing: it is an error, not a forward
+    // for the counters.
+    if (static_cast<size_t>(labels) != config.num_labels) {
+      return "model.pt returned " + std::to_string(labels) +
+             " label(s) per pair, but config.json declares " + std::to_string(config.num_labels) +
+             "; fix num_labels/id2label in config.json or re-export the model";
+    }
     size_t real_tokens = 0;
     for (size_t r = 0; r < count; ++r) real_tokens += encodings[r]->ids.size();
     const double elapsed =
@@ -194,10 +203,7 @@ std::string ModelRunner::State::Forward(const PredictOptions& options,
         }
       }
     }
-    if (static_cast<size_t>(labels) == config.num_labels) return "";
-    return "model.pt returned " + std::to_string(labels) +
-           " label(s) per pair, but config.json declares " + std::to_string(config.num_labels) +
-           "; fix num_labels/id2label in config.json or re-export the model";
+    return "";
   }
   if (status == TCE_OUT_OF_MEMORY && count > 1) {
     // Halve and retry: rows are sorted longest first, so each half is padded no wider.
@@ -292,6 +298,7 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
   for (;;) {
     std::function<void()> control;
     bool disposing = false;
+    bool aborting = false;
     {
       std::unique_lock<std::mutex> lock(s.mutex);
       s.executor_wake.wait(lock, [&] {
@@ -327,6 +334,7 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
           absorb_tokenized();
         }
         disposing = s.disposed;
+        aborting = s.dispose_aborts;
       }
     }
     if (control) {
@@ -342,6 +350,10 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
         Fail(*job, "The operation was aborted", "ABORT_ERR");
       } else if (disposing && job->scheduled == 0) {
         Fail(*job, kDisposedBeforeRun, "TCE_DISPOSED");
+      } else if (aborting) {
+        // dispose({ abort: true }): the forward that was running has finished; stop here.
+        Fail(*job, "The model was disposed with { abort: true } before this call finished.",
+             "TCE_DISPOSED");
       } else if (s.model == nullptr) {
         Fail(*job, "The model is not loaded.", "TCE_FORWARD_FAILED");
       } else if (job->remaining() > 0) {
@@ -370,13 +382,13 @@ void ModelRunner::State::ReleaseModel() {
     core.model_free(model);
     model = nullptr;
   }
-  std::function<void()> done;
+  std::vector<std::function<void()>> done;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    done = std::move(dispose_done);
-    dispose_done = nullptr;
+    done.swap(dispose_done);
+    released = true;
   }
-  if (done) done();
+  for (auto& callback : done) callback();
 }
 
 ModelRunner::ModelRunner(const CoreApi& core, std::shared_ptr<const tok::Tokenizer> tokenizer,
@@ -462,15 +474,20 @@ ModelStats ModelRunner::Stats() const {
   return state_->stats;
 }
 
-void ModelRunner::Dispose(std::function<void()> done) {
+void ModelRunner::Dispose(bool abort, std::function<void()> done) {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    if (state_->disposed) {
-      done();
-      return;
-    }
     state_->disposed = true;
-    state_->dispose_done = std::move(done);
+    // A later dispose({ abort: true }) can still cut short an earlier plain dispose().
+    state_->dispose_aborts = state_->dispose_aborts || abort;
+    if (!state_->released) {
+      state_->dispose_done.push_back(std::move(done));
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done();
+    return;
   }
   state_->tokenizer_wake.notify_all();
   state_->executor_wake.notify_all();

@@ -55,9 +55,10 @@ class ModelRunner {
   // Marks a submitted call aborted (JS thread): it takes no further part in batches and fails
   // with ABORT_ERR.
   static void Cancel(PredictJob& job);
-  // Calls that have not started fail with TCE_DISPOSED, calls already running finish, the model
-  // is freed, then `done` runs.
-  void Dispose(std::function<void()> done);
+  // Calls that have not started fail with TCE_DISPOSED; calls already running finish, or with
+  // `abort` stop once the forward in progress ends and fail with TCE_DISPOSED. Then the model is
+  // freed and `done` runs. Can be called again (e.g. to abort after a plain dispose).
+  void Dispose(bool abort, std::function<void()> done);
   // The JS environment that owns the model is going away (a worker ending): nobody can receive
   // results any more, so queued and running calls stop at the next batch.
   void Abandon();

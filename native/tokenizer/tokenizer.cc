@@ -146,7 +146,7 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : impl_(std::make_unique<Impl>(spec)) {
 Tokenizer::~Tokenizer() = default;
 
 Encoding Tokenizer::Encode(std::string_view a, const std::string_view* b, size_t max_length,
-                           bool add_special_tokens, bool with_tokens) const {
+                           bool add_special_tokens) const {
   const Impl& im = *impl_;
   Scratch scratch;
   scratch.normalized.reserve(a.size() + (b ? b->size() : 0) + 16);
@@ -185,10 +185,6 @@ Encoding Tokenizer::Encode(std::string_view a, const std::string_view* b, size_t
   }
   ApplyTemplate(ids_a, keep_a, b ? &ids_b : nullptr, keep_b, add_special_tokens, im.cls, im.sep,
                 enc.ids, enc.type_ids);
-  if (with_tokens) {
-    enc.tokens.reserve(enc.ids.size());
-    for (int32_t id : enc.ids) enc.tokens.push_back(im.id_to_token[static_cast<size_t>(id)]);
-  }
   return enc;
 }
 
@@ -197,5 +193,11 @@ int32_t Tokenizer::cls_id() const { return impl_->cls; }
 int32_t Tokenizer::sep_id() const { return impl_->sep; }
 int32_t Tokenizer::unk_id() const { return impl_->unk; }
 size_t Tokenizer::vocab_size() const { return impl_->id_to_token.size(); }
+
+const std::string& Tokenizer::IdToToken(int32_t id) const {
+  static const std::string kNone;
+  const auto& table = impl_->id_to_token;
+  return id >= 0 && static_cast<size_t>(id) < table.size() ? table[static_cast<size_t>(id)] : kNone;
+}
 
 }  // namespace tce::tok

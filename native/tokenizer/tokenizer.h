@@ -1,7 +1,7 @@
 // BERT WordPiece tokenizer with exact parity with Hugging Face's fast (Rust) tokenizer.
 // The pipeline follows tokenizers' own split: added/special tokens are cut out of the raw text,
 // then normalizer -> pre-tokenizer -> WordPiece model -> post-processor (template, truncation).
-// See ../shared/DESIGN.md section 5 for the exact behaviour.
+// docs/TOKENIZER.md describes the behaviour it reproduces.
 //
 // A Tokenizer is immutable after construction and safe to use from many threads at once.
 #pragma once
@@ -45,7 +45,6 @@ struct TokenizerSpec {
 struct Encoding {
   std::vector<int32_t> ids;
   std::vector<int32_t> type_ids;
-  std::vector<std::string> tokens;  // filled only when asked for
 };
 
 class Tokenizer {
@@ -59,7 +58,11 @@ class Tokenizer {
   // (special tokens included) is at most max_length tokens, truncated like the fast tokenizer's
   // longest_first. Invalid UTF-8 is decoded with U+FFFD replacement (then dropped by clean text).
   Encoding Encode(std::string_view a, const std::string_view* b, size_t max_length,
-                  bool add_special_tokens, bool with_tokens) const;
+                  bool add_special_tokens) const;
+
+  // The text of token `id` (an added token's content where the vocabulary has none); "" for an
+  // id that is not in use.
+  const std::string& IdToToken(int32_t id) const;
 
   int32_t pad_id() const;
   int32_t cls_id() const;
