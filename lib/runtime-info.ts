@@ -19,8 +19,11 @@ export interface RuntimeInfo {
     path: string;
     source: LibtorchSource;
     cudaBuild: boolean;
+    /** The CUDA version of a CUDA build ("13.0"), else null. */
+    cudaVersion: string | null;
   };
-  core: { path: string; torchVersion: string };
+  /** The torch core loaded for it; flavour 'cpu' or 'cu<CUDA major>'. */
+  core: { path: string; torchVersion: string; flavour: string };
   cuda: { available: boolean; devices: CudaDeviceInfo[] };
   /** Which device `device: 'auto'` picks, and why. */
   autoDevice: { device: string; note: string };
@@ -56,8 +59,9 @@ export function describeRuntime(runtime: LoadedRuntime): RuntimeInfo {
       path: runtime.libtorch.libDir,
       source: runtime.libtorch.source,
       cudaBuild: runtime.libtorch.cudaBuild,
+      cudaVersion: runtime.libtorch.cudaVersion,
     },
-    core: { path: runtime.corePath, torchVersion: runtime.core.torchVersion },
+    core: { path: runtime.corePath, torchVersion: runtime.core.torchVersion, flavour: runtime.core.flavour },
     cuda: { available, devices },
     autoDevice: available
       ? { device: 'cuda:0', note: `CUDA is available: ${devices[0].name}` }

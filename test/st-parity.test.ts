@@ -112,7 +112,8 @@ for (const { env, label } of environments) {
         { model: models.one.st, kind: 'predict', pairs: pairs[3] },
         { model: models.one.st, kind: 'predict', pairs: [] },
       ];
-      const reference = stReference(env, requests).results.map((r) => r.scores);
+      const results = stReference(env, requests).results;
+      const reference = results.map((r) => r.scores);
       const one = await load(models.one.tce);
       const identity = await load(models.identity.tce);
       const legacy = await load(models.legacy.tce);
@@ -142,9 +143,11 @@ for (const { env, label } of environments) {
       const single = await one.predict(pairs[3]);
       expect(typeof single).toBe('number');
       expect(Math.abs((single as number) - (reference[6] as number))).toBeLessThanOrEqual(FP32_BOUND);
+      // An empty list gives an empty result, as sentence-transformers 5.1 and later; 4.1 raised.
       const empty = await one.predict([]);
       expect(empty).toHaveLength(0);
-      expect(reference[7]).toHaveLength(0);
+      if (env === 'st6') expect(reference[7]).toHaveLength(0);
+      else expect(results[7].error).toMatch(/IndexError/);
     });
 
     test('rank: order, topK, returnDocuments and tied documents as sentence-transformers', async () => {

@@ -64,7 +64,7 @@ export interface StRanked {
 
 export interface StReference {
   versions: { sentence_transformers: string; transformers: string; torch: string };
-  results: Array<{ scores?: unknown; ranking?: StRanked[] }>;
+  results: Array<{ scores?: unknown; ranking?: StRanked[]; error?: string }>;
 }
 
 /** Runs the requests through sentence_transformers.CrossEncoder in one Python process. */

@@ -18,7 +18,8 @@ transformers 5; .venv-st41: ST 4.1 on transformers 4.51). No network: HF_HUB_OFF
          "activation": null|"identity", "apply_softmax": bool}
         {"model": DIR/st, "kind": "rank", "query": q, "documents": [...], "top_k": k|null,
          "return_documents": bool}
-      and writes {"versions": {...}, "results": [...]} in the same order.
+      and writes {"versions": {...}, "results": [...]} in the same order; a request that
+      sentence-transformers fails gives {"error": "..."}.
 """
 import argparse
 import json
@@ -129,7 +130,11 @@ def reference(args):
                 kwargs["apply_softmax"] = True
             pairs = request["pairs"]
             single = len(pairs) == 2 and isinstance(pairs[0], str)
-            scores = model.predict(tuple(pairs) if single else [tuple(p) for p in pairs], **kwargs)
+            try:
+                scores = model.predict(tuple(pairs) if single else [tuple(p) for p in pairs], **kwargs)
+            except Exception as error:  # sentence-transformers before 5.1 fails on an empty list
+                results.append({"error": f"{type(error).__name__}: {error}"})
+                continue
             results.append({"scores": scores.tolist() if hasattr(scores, "tolist") else scores})
         else:
             ranked = model.rank(request["query"], request["documents"], top_k=request.get("top_k"),
