@@ -125,8 +125,8 @@ export function detectCudaVersion(libDir: string, version: string | null, librar
 }
 
 /**
- * The C++ ABI of libtorch: TorchConfig.cmake's TORCH_CXX_FLAGS, else whether libc10's symbols
- * use libstdc++'s C++11 string (std::__cxx11).
+ * The C++ ABI of libtorch: TorchConfig.cmake's TORCH_CXX_FLAGS, else whether libc10 (whose API
+ * takes std::string) names libstdc++'s C++11 string, std::__cxx11; null if neither can be read.
  */
 export function detectCxx11Abi(libDir: string, libraries: string[]): 0 | 1 | null {
   for (const cmake of torchConfigFiles(libDir)) {
@@ -135,7 +135,7 @@ export function detectCxx11Abi(libDir: string, libraries: string[]): 0 | 1 | nul
   }
   const c10 = libraries.find((file) => /^libc10\.so/.test(path.basename(file)));
   const text = c10 ? readBinary(c10) : null;
-  if (text === null) return null;
+  if (text === null || !text.startsWith('\x7fELF')) return null;
   return text.includes('St7__cxx11') ? 1 : 0;
 }
 

@@ -3,7 +3,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { coreTag } from '../lib/core';
+import { findLibtorch } from '../lib/libtorch';
+import { projectTorchDir } from '../scripts/torch-python.mjs';
+import { fixtureModel } from './helpers/fixture-model';
 import { runChild, repoRoot } from './helpers/child';
 import { fakeLibtorch, fakePython, pathWith, tempDir } from './helpers/fake-libtorch';
 
@@ -84,9 +88,27 @@ describe('core errors', () => {
     const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_LIBTORCH: fake, TCE_CORE: builtCore()! });
     expect(r.report?.thrown?.code).toBe('TCE_CORE_VERSION_MISMATCH');
     const core = JSON.parse(fs.readFileSync(path.join(path.dirname(builtCore()!), 'core.json'), 'utf8'));
-    expect(r.report.thrown.message).toContain(`built for libtorch ${core.torchVersion}`);
+    expect(r.report.thrown.message).toContain(`built for libtorch ${core.torchVersion.split('.').slice(0, 2).join('.')}, this libtorch is 2.99`);
     expect(r.report.thrown.message).toContain('libtorch 2.99.1');
     expect(r.report.thrown.message).toContain('npm run build:core');
+  });
+
+  test.skipIf(!builtCore())('a CPU core is refused for a CUDA libtorch of the same version, saying which flavour each is', () => {
+    const core = JSON.parse(fs.readFileSync(path.join(path.dirname(builtCore()!), 'core.json'), 'utf8'));
+    expect(core.flavour).toBe('cpu');
+    const fake = fakeLibtorch(`${core.torchVersion}+cu130`, { cuda: true });
+    const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_LIBTORCH: fake, TCE_CORE: builtCore()! });
+    expect(r.report?.thrown?.code).toBe('TCE_CORE_VERSION_MISMATCH');
+    expect(r.report.thrown.message).toContain('built for a CPU libtorch, this one is a CUDA 13.0 build');
+    expect(r.report.thrown.message).not.toContain('built for libtorch');
+  });
+
+  test('without TCE_CORE, a CUDA libtorch looks for its own core tag, never a CPU core of its version', () => {
+    const fake = fakeLibtorch('1.13.1+cu130', { cuda: true });
+    const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_LIBTORCH: fake });
+    expect(r.report?.thrown?.code).toBe('TCE_CORE_NOT_FOUND');
+    expect(r.report.thrown.message).toContain(`looked for ${process.platform}-${process.arch}-torch-1.13-cu13-`);
+    expect(r.report.thrown.message).toContain('and the CUDA toolkit');
   });
 
   test.skipIf(!builtCore())('libraries that fail to load come back as an Error with the dlerror() text', () => {
@@ -118,6 +140,117 @@ describe('binaries', () => {
     const dynamic = dynamicSection(builtCore()!);
     expect(dynamic).not.toMatch(/\((?:RPATH|RUNPATH)\)/);
     expect(dynamic).toMatch(/NEEDED.*libtorch/);
+  });
+});
+
+/** The torch-family libraries a binary needs (libc10*, libtorch*, ...), by file name. */
+function torchNeeded(file: string): string[] {
+  const dynamic = execFileSync('readelf', ['-d', file], { encoding: 'utf8' });
+  return [...dynamic.matchAll(/\(NEEDED\).*\[(.*)\]/g)].map((m) => m[1]).filter((name) => /^lib(c10|torch|caffe2|shm)/.test(name));
+}
+
+/** NEEDED torch libraries of `core` that `libDir` does not hold: they would load from elsewhere. */
+function neededOutside(core: string, libDir: string): string[] {
+  return torchNeeded(core).filter((name) => !fs.existsSync(path.join(libDir, name)));
+}
+
+function undefinedSymbols(file: string): string {
+  return execFileSync('nm', ['-D', '--undefined-only', '--demangle', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+}
+
+const nvcc = ['/usr/local/cuda/bin/nvcc', ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'nvcc'))].some((f) => fs.existsSync(f));
+const libtorches: Array<{ name: string; dir: string | null; cuda: boolean }> = [
+  { name: "Debian's libtorch 1.13", dir: systemMinor ? '/usr/lib/x86_64-linux-gnu' : null, cuda: false },
+  { name: "PyTorch 2.13 CPU (.venv)", dir: projectTorchDir('st6'), cuda: false },
+  { name: "PyTorch 2.14 CUDA 13 (.venv-cuda)", dir: projectTorchDir('cuda'), cuda: true },
+];
+
+describe('the torch cores that setup.sh builds', () => {
+  for (const { name, dir, cuda } of libtorches) {
+    const reason = !dir ? 'not installed (scripts/setup.sh)' : cuda && !nvcc ? 'no nvcc: the CUDA core is not built' : null;
+    if (reason) console.warn(`core checks for ${name} skipped: ${reason}`);
+    test.skipIf(reason)(`${name}: built, links only its own libtorch, no RPATH, right flavour and autocast API`, () => {
+      const libtorch = findLibtorch({ libtorch: dir!, env: {} });
+      const core = path.join(repoRoot, 'cores', coreTag(libtorch), 'libtce_torch.so');
+      expect(fs.existsSync(core)).toBe(true);
+      expect(dynamicSectionOf(core)).not.toMatch(/\((?:RPATH|RUNPATH)\)/);
+      expect(torchNeeded(core).length).toBeGreaterThan(1);
+      expect(neededOutside(core, libtorch.libDir)).toEqual([]);
+      const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(core), 'core.json'), 'utf8'));
+      expect(manifest.flavour).toBe(cuda ? 'cu13' : 'cpu');
+      expect(manifest.cxx11Abi).toBe(libtorch.cxx11Abi);
+      const symbols = undefinedSymbols(core);
+      const modern = !(libtorch.version ?? '').startsWith('1.');
+      // libtorch 2.4 renamed autocast's API; the core must use the one its libtorch has.
+      expect(symbols.includes('at::autocast::set_autocast_enabled(c10::DeviceType, bool)')).toBe(modern);
+      if (cuda) {
+        expect(symbols).toMatch(/c10::cuda::/);
+        expect(symbols).toMatch(/\bcudaMemGetInfo\b/);
+        expect(torchNeeded(core)).toEqual(expect.arrayContaining(['libc10_cuda.so', 'libtorch_cuda.so']));
+      } else {
+        expect(symbols).not.toMatch(/c10::cuda::/);
+      }
+    });
+  }
+
+  test.skipIf(!systemMinor || !projectTorchDir('st6'))('the check catches a core whose torch libraries resolve outside its libtorch', () => {
+    const debian = findLibtorch({ libtorch: '/usr/lib/x86_64-linux-gnu', env: {} });
+    const core = path.join(repoRoot, 'cores', coreTag(debian), 'libtce_torch.so');
+    // Debian's core names libc10.so.1.13, which pip's torch/lib does not hold.
+    expect(neededOutside(core, findLibtorch({ libtorch: projectTorchDir('st6')!, env: {} }).libDir)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^libc10\.so\.1\.13/)]),
+    );
+  });
+});
+
+function dynamicSectionOf(file: string): string {
+  return execFileSync('readelf', ['-d', file], { encoding: 'utf8' });
+}
+
+const cudaTorch = projectTorchDir('cuda');
+const cudaCore = cudaTorch && nvcc ? 'ok' : null;
+
+describe.skipIf(!cudaCore)('on PyTorch 2.14 with CUDA 13 and no GPU', () => {
+  const env = () => ({ PATH: noTorchPath, TCE_LIBTORCH: cudaTorch! });
+  let modelDir: string;
+  beforeAll(() => {
+    modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+  });
+
+  test('runtimeInfo() reports the CUDA build and no device', () => {
+    const r = runChild('report(pkg.runtimeInfo());', env());
+    expect(r.report?.thrown).toBeUndefined();
+    expect(r.report.libtorch).toMatchObject({ cudaBuild: true, cudaVersion: '13.0', source: 'env' });
+    expect(r.report.libtorch.version).toMatch(/^2\.14\./);
+    expect(r.report.core.flavour).toBe('cu13');
+    expect(r.report.cuda).toEqual({ available: false, devices: [] });
+    expect(r.report.autoDevice.device).toBe('cpu');
+    expect(r.report.autoDevice.note).toMatch(/CUDA kernels but sees no CUDA device/);
+  });
+
+  test("device 'auto' runs on the CPU and warns once; 'cuda' is TCE_CUDA_UNAVAILABLE; scores match Debian's libtorch", () => {
+    const code = `
+      const warnings = [];
+      process.on('warning', (w) => warnings.push(w.code));
+      const pairs = [['caffeine metabolism', 'CYP1A2 metabolizes caffeine.'], ['q', 'an unrelated document about kidneys']];
+      const a = await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'auto' });
+      const b = await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'auto' });
+      const scores = Array.from(await a.predict(pairs));
+      let cuda = null;
+      try { await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'cuda' }); } catch (e) { cuda = { code: e.code, message: e.message }; }
+      await new Promise((resolve) => setImmediate(resolve));
+      report({ devices: [a.device, b.device], warnings, cuda, scores });
+      await a.dispose(); await b.dispose();`.replaceAll('"MODEL"', JSON.stringify(modelDir));
+    const r = runChild(code, env());
+    expect(r.report?.thrown).toBeUndefined();
+    expect(r.report.devices).toEqual(['cpu', 'cpu']);
+    expect(r.report.warnings.filter((c: string) => c === 'TCE_AUTO_DEVICE_CPU')).toHaveLength(1);
+    expect(r.report.cuda.code).toBe('TCE_CUDA_UNAVAILABLE');
+    expect(r.report.cuda.message).toMatch(/CUDA is not available/);
+    const debian = runChild(code, { PATH: noTorchPath });
+    expect(debian.report?.thrown).toBeUndefined();
+    expect(debian.report.warnings).not.toContain('TCE_AUTO_DEVICE_CPU');
+    r.report.scores.forEach((score: number, i: number) => expect(Math.abs(score - debian.report.scores[i])).toBeLessThanOrEqual(1e-5));
   });
 });
 
