@@ -21,11 +21,13 @@ export type TceErrorCode =
   | 'TCE_FORWARD_FAILED'
   | 'TCE_INTERNAL';
 
-const CODES: ReadonlySet<string> = new Set<TceErrorCode>([
+/** Every code, for README's table and its test. */
+export const TCE_ERROR_CODES: readonly TceErrorCode[] = [
   'TCE_ADDON_NOT_FOUND', 'TCE_LIBTORCH_NOT_FOUND', 'TCE_CORE_NOT_FOUND', 'TCE_CORE_VERSION_MISMATCH',
   'TCE_CORE_LOAD_FAILED', 'TCE_MODEL_DIR', 'TCE_MODEL_LOAD_FAILED', 'TCE_CUDA_UNAVAILABLE', 'TCE_INVALID_OPTION',
   'TCE_INVALID_INPUT', 'TCE_TOKENIZER_FILE', 'TCE_DISPOSED', 'TCE_FORWARD_FAILED', 'TCE_INTERNAL',
-]);
+];
+const CODES: ReadonlySet<string> = new Set(TCE_ERROR_CODES);
 
 export class TceError extends Error {
   readonly code: TceErrorCode;
