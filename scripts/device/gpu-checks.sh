@@ -40,18 +40,12 @@ mkdir -p node_modules && cp -r .device/node_modules/. node_modules/
 
 step machine bash -c 'node --version; for t in cmake ninja nvcc gcc; do echo "$t: $(command -v $t || echo MISSING)"; done; nvidia-smi; python3 -c "import torch, transformers, sentence_transformers as st; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"transformers\", transformers.__version__, \"sentence-transformers\", st.__version__)"'
 
-# The torch core against PyTorch's libtorch (the first compile of the 2.4+ autocast and CUDA
-# code). find_package(Torch) of a CUDA torch needs the CUDA toolkit (nvcc) to be found.
+# The torch core against PyTorch's libtorch, built as on any machine (npm run build:core: the
+# toolkit from nvcc, CUDA libraries and headers the toolkit lacks from pip's nvidia wheels).
 TCE_LIBTORCH=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 export TCE_LIBTORCH
 build_core() {
-  local prefix tag
-  prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-  tag=$(node -e "const {coreTag}=require('./dist/core.js'); const {findLibtorch}=require('./dist/libtorch.js'); console.log(coreTag(findLibtorch({}).version))")
-  local generator=()
-  command -v ninja >/dev/null && generator=(-G Ninja)
-  cmake -S . -B "build-core/$tag" "${generator[@]}" -DCMAKE_PREFIX_PATH="$prefix" -DTCE_CORE_OUTPUT_DIR="$PWD/cores/$tag" &&
-    cmake --build "build-core/$tag" -j "$(nproc)" && ls -l "cores/$tag"
+  node scripts/build-core.mjs && ls -l cores/*/
 }
 step core build_core || { echo "no core, nothing else can run"; exit 1; }
 

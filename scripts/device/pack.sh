@@ -15,7 +15,22 @@ npm run --silent build:addon >/dev/null
 npm run --silent build:ts
 rm -rf .device && mkdir -p .device/data .device/node_modules
 xz -T0 -c "$(command -v node)" > .device/node.xz
-cp -r node_modules/node-gyp-build .device/node_modules/
+# The package's runtime dependency and cmake-js (the core is built there with npm run build:core,
+# as anywhere else), each with the packages it depends on.
+node -e '
+  const fs = require("fs"), path = require("path");
+  const seen = new Set();
+  const visit = (name) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const manifest = JSON.parse(fs.readFileSync(path.join("node_modules", name, "package.json"), "utf8"));
+    Object.keys(manifest.dependencies ?? {}).forEach(visit);
+  };
+  ["node-gyp-build", "cmake-js"].forEach(visit);
+  console.log([...seen].join("\n"));' | while read -r name; do
+  mkdir -p ".device/node_modules/$(dirname "$name")"
+  cp -r "node_modules/$name" ".device/node_modules/$name"
+done
 for f in bioasq_pairs.jsonl pubmed_abstracts.jsonl; do
   if [ -f "$data/$f" ]; then cp "$data/$f" .device/data/; fi
 done
