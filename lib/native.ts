@@ -41,6 +41,12 @@ export interface NativeEncoding {
   typeIds: Int32Array;
 }
 
+export interface NativeEncodings {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  offsets: Uint32Array;
+}
+
 /**
  * The texts of one call, copied into native memory in chunks (lib/text-transfer.ts), so that a
  * large call never holds the event loop for long; predict()/encodeBatch() then take them.
@@ -55,7 +61,8 @@ export interface NativeTextBuffer {
 export interface NativeTokenizer {
   /** maxLength 0: no truncation. */
   encode(a: string, b: string | null, maxLength: number, addSpecialTokens: boolean): NativeEncoding;
-  encodeBatch(texts: NativeTextBuffer, maxLength: number, addSpecialTokens: boolean): Promise<NativeEncoding[]>;
+  /** Every encoding in two flat arrays; text i's tokens are [offsets[i], offsets[i + 1]). */
+  encodeBatch(texts: NativeTextBuffer, maxLength: number, addSpecialTokens: boolean): Promise<NativeEncodings>;
   /** The token text of each id. */
   tokens(ids: Int32Array): string[];
   readonly vocabSize: number;

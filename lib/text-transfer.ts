@@ -15,7 +15,7 @@ const CHUNK_CHARS = 1 << 20;
 /** Reads item i as [text, pair | null], throwing a TceError that names it when it is malformed. */
 export type TextReader = (i: number) => readonly [string, string | null];
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+export const yieldToEventLoop = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * A TextBuffer holding items 0..count-1. Calls with one chunk are copied at once; larger ones

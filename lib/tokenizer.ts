@@ -3,8 +3,8 @@
  * (native/tokenizer). Batches are tokenized on native threads, off the event loop.
  */
 import { fromNative, TceError } from './errors';
-import { native, type NativeEncoding, type NativeTokenizer, type NativeTokenizerSpec } from './native';
-import { transferTexts } from './text-transfer';
+import { native, type NativeEncoding, type NativeEncodings, type NativeTokenizer, type NativeTokenizerSpec } from './native';
+import { transferTexts, yieldToEventLoop } from './text-transfer';
 import { readTokenizerDir, readTokenizerFile, type TokenizerFiles } from './tokenizer-files';
 import { booleanOption, checkArray, checkString, describe, integerOption, invalidInput, invalidOption, optionsObject } from './validate';
 
@@ -28,6 +28,8 @@ export interface Encoding {
 export type EncodeInput = string | readonly [string, string];
 
 const NATIVE = Symbol('torch-cross-encoder.nativeTokenizer');
+/** Encodings built between two turns of the event loop. */
+const RESULT_CHUNK = 4096;
 
 class EncodingImpl implements Encoding {
   ids: Int32Array;
@@ -124,13 +126,23 @@ export class Tokenizer {
     // A pair needs room for 3 special tokens where a single text needs 2.
     if (pairs) readOptions('encodeBatch() options', options, true);
     const tokenizer = this[NATIVE];
-    let encodings: NativeEncoding[];
+    let flat: NativeEncodings;
     try {
-      encodings = await tokenizer.encodeBatch(buffer, maxLength, special);
+      flat = await tokenizer.encodeBatch(buffer, maxLength, special);
     } catch (error) {
       throw fromNative(error);
     }
-    return encodings.map((e) => new EncodingImpl(e, tokenizer));
+    // Cut into encodings (copies, so that one kept encoding does not keep the whole batch alive)
+    // a chunk at a time, with event-loop turns between chunks.
+    const { ids, typeIds, offsets } = flat;
+    const out = new Array<Encoding>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      if (i > 0 && i % RESULT_CHUNK === 0) await yieldToEventLoop();
+      const begin = offsets[i];
+      const end = offsets[i + 1];
+      out[i] = new EncodingImpl({ ids: ids.slice(begin, end), typeIds: typeIds.slice(begin, end) }, tokenizer);
+    }
+    return out;
   }
 }
 

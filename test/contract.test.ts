@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
 import { TCE_ERROR_CODES, TceError } from '../lib/errors';
-import { Tokenizer } from '../lib/tokenizer';
+import type { NativeModel, NativeTextBuffer } from '../lib/native';
+import { nativeTokenizerOf, Tokenizer } from '../lib/tokenizer';
 import { repoRoot } from './helpers/child';
 import { tempDir } from './helpers/fake-libtorch';
 import { fixtureModel, modelTestsSkipReason, vocabFile } from './helpers/fixture-model';
@@ -264,6 +265,72 @@ describe.skipIf(reason)('CrossEncoder contract', () => {
       const call = m.predict(many.slice(0, 10), { batchSize: 1, onProgress: (d) => { if (d === 1) disposed = m.dispose(); } });
       expect(await call).toHaveLength(10);
       await disposed;
+    });
+  });
+
+  describe('large calls give the event loop turns while their texts are handed over', () => {
+    // Counts turns of the event loop (setImmediate callbacks) between the call and the moment its
+    // texts reach the engine: a call that copied 200,000 pairs in one go would allow none.
+    function countTurns() {
+      let turns = 0;
+      let running = true;
+      const tick = () => {
+        if (!running) return;
+        turns++;
+        setImmediate(tick);
+      };
+      setImmediate(tick);
+      return { get turns() { return turns; }, stop: () => { running = false; } };
+    }
+    const big = Array.from({ length: 200_000 }, (_, i): Pair => ['query', `document ${i}`]);
+
+    test('predict() of 200,000 pairs', async () => {
+      const m = await CrossEncoder.load(dir, { device: 'cpu' });
+      const engine = (m as unknown as { model: NativeModel }).model;
+      const submit = engine.predict.bind(engine);
+      const controller = new AbortController();
+      let turnsAtSubmit = -1;
+      let submitted = 0;
+      // (The addon's methods are read-only on its prototype: shadowed on the instance.)
+      Object.defineProperty(engine, 'predict', {
+        value: (texts: NativeTextBuffer, options: Parameters<NativeModel['predict']>[1]) => {
+          turnsAtSubmit = counter.turns;
+          submitted = texts.size;
+          const call = submit(texts, options);
+          controller.abort(); // the scores are not what this test is about
+          return call;
+        },
+      });
+      const counter = countTurns();
+      await expect(m.predict(big, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      counter.stop();
+      expect(submitted).toBe(big.length);
+      expect(turnsAtSubmit).toBeGreaterThanOrEqual(big.length / 4096 - 1);
+      await m.dispose();
+    });
+
+    test('encodeBatch() of 200,000 pairs, texts in and encodings out', async () => {
+      const tokenizer = Tokenizer.fromFile(vocabFile('biomedbert'));
+      const engine = nativeTokenizerOf(tokenizer);
+      const encode = engine.encodeBatch.bind(engine);
+      let turnsAtSubmit = -1;
+      let turnsAtResult = -1;
+      Object.defineProperty(engine, 'encodeBatch', {
+        value: async (...args: Parameters<typeof encode>) => {
+          turnsAtSubmit = counter.turns;
+          const result = await encode(...args);
+          turnsAtResult = counter.turns;
+          return result;
+        },
+      });
+      const counter = countTurns();
+      const encodings = await tokenizer.encodeBatch(big, { maxLength: 16 });
+      const turnsAtEnd = counter.turns;
+      counter.stop();
+      expect(turnsAtSubmit).toBeGreaterThanOrEqual(big.length / 4096 - 1);
+      expect(turnsAtEnd - turnsAtResult).toBeGreaterThanOrEqual(big.length / 4096 - 1);
+      expect(encodings).toHaveLength(big.length);
+      expect(Array.from(encodings[123_456].ids)).toEqual(Array.from(tokenizer.encode('query', 'document 123456', { maxLength: 16 }).ids));
     });
   });
 

@@ -5,7 +5,9 @@
 // the vocabulary lives only here.
 #include "addon/tokenizer_binding.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <exception>
 #include <memory>
 #include <string>
@@ -115,10 +117,33 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
     }
   }
 
+  // One flat buffer of ids and one of type ids, and each text's offset into them: three JS
+  // objects whatever the batch size, so that building the result never holds the event loop
+  // (lib/tokenizer.ts cuts it into encodings a chunk at a time).
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::Array out = Napi::Array::New(env, results_.size());
-    for (size_t i = 0; i < results_.size(); ++i) out.Set(static_cast<uint32_t>(i), ToJs(env, results_[i]));
+    size_t total = 0;
+    for (const tok::Encoding& e : results_) total += e.ids.size();
+    if (total > std::numeric_limits<uint32_t>::max()) {
+      deferred_.Reject(MakeCodedError(env, "encodeBatch: more than 2^32 tokens in one batch; split it", "TCE_INVALID_INPUT").Value());
+      return;
+    }
+    Napi::Int32Array ids = Napi::Int32Array::New(env, total);
+    Napi::Int32Array types = Napi::Int32Array::New(env, total);
+    Napi::Uint32Array offsets = Napi::Uint32Array::New(env, results_.size() + 1);
+    size_t at = 0;
+    for (size_t i = 0; i < results_.size(); ++i) {
+      const tok::Encoding& e = results_[i];
+      offsets[i] = static_cast<uint32_t>(at);
+      std::copy(e.ids.begin(), e.ids.end(), ids.Data() + at);
+      std::copy(e.type_ids.begin(), e.type_ids.end(), types.Data() + at);
+      at += e.ids.size();
+    }
+    offsets[results_.size()] = static_cast<uint32_t>(at);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("ids", ids);
+    out.Set("typeIds", types);
+    out.Set("offsets", offsets);
     deferred_.Resolve(out);
   }
 
@@ -171,7 +196,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     return ToJs(env, tokenizer_->Encode(a, pair ? &bv : nullptr, o.max_length, o.add_special_tokens));
   }
 
-  // encodeBatch(texts: TextBuffer, maxLength, addSpecialTokens) -> Promise<encodings>
+  // encodeBatch(texts: TextBuffer, maxLength, addSpecialTokens) -> Promise<{ ids, typeIds, offsets }>
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const EncodeOptions o = ReadOptions(info, 1);

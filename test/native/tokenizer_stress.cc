@@ -3,7 +3,8 @@
 //   g++ -std=c++17 -O1 -g -fsanitize=address,undefined -Inative test/native/tokenizer_stress.cc \
 //       native/tokenizer/*.cc -l:libutf8proc.a -pthread -o /tmp/tok_stress
 //   /tmp/tok_stress test/fixtures/tokenizer/bert_base_uncased_vocab.txt test/fixtures/tokenizer/pubmed_sample.jsonl
-// (and the same with -fsanitize=thread). It prints "ok <n>" and exits 0 when nothing is reported.
+// (and the same with -fsanitize=thread). It prints "ok <n>" and exits 0 when every threaded
+// encoding equals the single-threaded one and respects its max_length, and nothing is reported.
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -23,18 +24,36 @@ int main(int argc, char** argv) {
   std::mt19937 rng(42);
   for (int i = 0; i < 3000; ++i) { std::string s; int len = rng() % 300; for (int j = 0; j < len; ++j) s.push_back((char)(rng() % 256)); texts.push_back(s); }
   texts.push_back(""); texts.push_back(std::string(5000, 'a')); texts.push_back("hello [SEP]  Hello  x");
-  size_t total = 0;
+  // Single-threaded reference first; then four threads must reproduce it exactly, and every
+  // encoding must respect its max_length and pair its ids with type ids.
+  const size_t lengths[] = {0, 3, 5, 32, 512};
+  auto encode = [&](size_t i, size_t ml, bool pair) {
+    std::string_view b = texts[(i * 7) % texts.size()];
+    return pair ? tok.Encode(texts[i], &b, ml, true) : tok.Encode(texts[i], nullptr, ml, ml != 5);
+  };
+  std::vector<std::vector<int32_t>> reference;
+  for (size_t i = 0; i < texts.size(); ++i)
+    for (size_t ml : lengths)
+      for (bool pair : {true, false}) reference.push_back(encode(i, ml, pair).ids);
+  std::vector<size_t> failures(4);
   std::vector<std::thread> th;
-  std::vector<size_t> sums(4);
   for (int t = 0; t < 4; ++t) th.emplace_back([&, t] {
-    for (size_t i = t; i < texts.size(); i += 4) for (size_t ml : {0, 3, 5, 32, 512}) {
-      std::string_view b = texts[(i * 7) % texts.size()];
-      auto e = tok.Encode(texts[i], &b, ml, true);
-      auto f = tok.Encode(texts[i], nullptr, ml, ml != 5);
-      sums[t] += e.ids.size() + f.ids.size();
+    for (size_t i = t; i < texts.size(); i += 4) {
+      size_t k = i * 10;
+      for (size_t ml : lengths) for (bool pair : {true, false}) {
+        Encoding e = encode(i, ml, pair);
+        const bool ok = e.ids == reference[k++] && e.type_ids.size() == e.ids.size() &&
+                        (ml == 0 || e.ids.size() <= ml);
+        if (!ok) ++failures[t];
+      }
     }
   });
   for (auto& x : th) x.join();
-  for (auto s : sums) total += s;
-  std::cout << "ok " << total << "\n";
+  size_t failed = 0;
+  for (size_t f : failures) failed += f;
+  if (failed != 0) {
+    std::cout << "FAILED " << failed << " encodings\n";
+    return 1;
+  }
+  std::cout << "ok " << reference.size() << "\n";
 }
