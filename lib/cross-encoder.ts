@@ -56,7 +56,9 @@ export interface LoadOptions {
   /**
    * CPU threads libtorch uses for this model's forwards (default on the CPU: every available
    * core, os.availableParallelism(); libtorch's own default can count fewer in VMs and
-   * containers). The tokenizer uses the same cores between forwards.
+   * containers), at most LIMITS.cpuThreads.max. Tokenizing is not bound by it: the model's
+   * tokenizing thread spreads each call over a shared pool of one thread per core, while forwards
+   * run (native/engine/model_runner.h).
    */
   cpuThreads?: number;
   /** A libtorch folder to use instead of discovery (see README). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TceError } from '../lib/errors';
 import { Tokenizer, nativeTokenizerOf, type Encoding } from '../lib/tokenizer';
-import { watchEventLoop } from './helpers/event-loop';
+import { countEventLoopTurns } from './helpers/event-loop';
 import { FIXTURES, VOCABS, bertTokenizerJson, hfFromJson, hfSingles, readJsonl, readVocab, tempDir, type NormalizerFlags } from './helpers/hf-reference';
 
 const SAMPLE = [
@@ -205,23 +205,20 @@ describe('inputs', () => {
     let whole!: Encoding[];
     let truncated!: Encoding[];
     let pair!: Encoding[];
-    const started = performance.now();
-    const { ticks, longestGapMs: longest } = await watchEventLoop(async () => {
+    const turns = await countEventLoopTurns(async () => {
       [whole, truncated, pair] = await Promise.all([
         t.encodeBatch([big]),
         t.encodeBatch([big], { maxLength: 512 }),
         t.encodeBatch([[big, big]], { maxLength: 512 }),
       ]);
     });
-    const elapsed = performance.now() - started;
     expect(whole[0]!.ids.length).toBeGreaterThan(1_000_000);
     expect(truncated[0]!.ids.length).toBe(512);
     expect(pair[0]!.ids.length).toBe(512);
     expect(Array.from(truncated[0]!.ids)).toEqual(Array.from(whole[0]!.ids.subarray(0, 511)).concat(whole[0]!.ids[whole[0]!.ids.length - 1]!));
-    console.log(`[event loop] 10 MB encodeBatch: ${elapsed.toFixed(0)} ms, ${ticks} timer ticks, longest gap ${longest.toFixed(0)} ms`);
-    // The JS thread only copies the string and builds the result: it keeps ticking meanwhile.
-    expect(ticks).toBeGreaterThan(elapsed / 5 / 4);
-    expect(longest).toBeLessThan(Math.max(250, elapsed / 2));
+    // The JS thread only copies the strings and builds the results: while millions of tokens are
+    // made on native threads the loop keeps turning (a blocking call would allow no turn).
+    expect(turns).toBeGreaterThan(10);
   }, 60_000);
 });
 
