@@ -103,6 +103,17 @@ describe('core errors', () => {
     expect(r.report.thrown.message).not.toContain('built for libtorch');
   });
 
+  test.skipIf(!builtCore())("a core is refused for a libtorch of libstdc++'s other string ABI", () => {
+    const core = JSON.parse(fs.readFileSync(path.join(path.dirname(builtCore()!), 'core.json'), 'utf8'));
+    const fake = fakeLibtorch(core.torchVersion);
+    const config = path.join(fake, 'share', 'cmake', 'Torch');
+    fs.mkdirSync(config, { recursive: true });
+    fs.writeFileSync(path.join(config, 'TorchConfig.cmake'), `set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=${1 - core.cxx11Abi}")\n`);
+    const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_LIBTORCH: fake, TCE_CORE: builtCore()! });
+    expect(r.report?.thrown?.code).toBe('TCE_CORE_VERSION_MISMATCH');
+    expect(r.report.thrown.message).toContain(`built with _GLIBCXX_USE_CXX11_ABI=${core.cxx11Abi}, this libtorch with ${1 - core.cxx11Abi}`);
+  });
+
   test('without TCE_CORE, a CUDA libtorch looks for its own core tag, never a CPU core of its version', () => {
     const fake = fakeLibtorch('1.13.1+cu130', { cuda: true });
     const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_LIBTORCH: fake });

@@ -8,13 +8,14 @@
 #include <torch/csrc/api/include/torch/version.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <c10/util/Exception.h>
 
 #ifdef TCE_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -22,7 +23,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 
 #define TCE_STR2(x) #x
@@ -38,6 +39,11 @@ struct tce_model {
   // CUDA only: page-locked host memory the three inputs are staged in, so that one
   // non-blocking copy moves them. Reused across forwards; grown when a batch needs more.
   torch::Tensor staging;
+#ifdef TCE_WITH_CUDA
+  // CUDA only: this model's own stream from libtorch's pool, so that its copies and kernels
+  // neither wait for nor hold up other models' work on the legacy default stream.
+  std::optional<c10::cuda::CUDAStream> stream;
+#endif
 };
 
 namespace {
@@ -49,7 +55,10 @@ void write_error(char* err, size_t err_len, const std::string& message) {
   err[n] = '\0';
 }
 
-// libtorch's messages carry a C++ backtrace after the first lines; users need the first lines.
+// The text of an exception for a user: libtorch's own errors without their C++ backtrace
+// ("frame #0 ..."), anything else cut to its first lines.
+std::string message_of(const std::exception& e, size_t max_lines = 12);
+
 std::string first_lines(const char* what, size_t max_lines = 6) {
   std::string text(what == nullptr ? "" : what);
   size_t pos = 0;
@@ -61,19 +70,20 @@ std::string first_lines(const char* what, size_t max_lines = 6) {
   return text.substr(0, pos);
 }
 
-bool is_out_of_memory(const std::string& message) {
-  return message.find("out of memory") != std::string::npos ||
-         message.find("CUDA error: out of memory") != std::string::npos;
+std::string message_of(const std::exception& e, size_t max_lines) {
+  if (const auto* error = dynamic_cast<const c10::Error*>(&e)) {
+    return first_lines(error->what_without_backtrace(), max_lines);
+  }
+  return first_lines(e.what(), max_lines);
 }
 
-// Returns the CUDA caching allocator's free blocks to the driver, so that other processes (and
-// a retry after out-of-memory) can use them.
-void release_cached_memory(const c10::Device& device) {
-#ifdef TCE_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
-#else
-  (void)device;
-#endif
+// Out-of-memory as libtorch reports it (c10::OutOfMemoryError, from the caching allocator) or as
+// a library reports it in a message: cuBLAS and cuDNN failing to allocate their workspaces.
+bool is_out_of_memory_message(const std::string& message) {
+  return message.find("out of memory") != std::string::npos ||
+         message.find("CUBLAS_STATUS_ALLOC_FAILED") != std::string::npos ||
+         message.find("CUDNN_STATUS_ALLOC_FAILED") != std::string::npos ||
+         message.find("CUDNN_STATUS_NOT_ENOUGH_WORKSPACE") != std::string::npos;
 }
 
 c10::ScalarType autocast_dtype(int precision) {
@@ -82,11 +92,16 @@ c10::ScalarType autocast_dtype(int precision) {
 
 // Autocast state is thread-local: it is switched on by the thread that runs forward, for the
 // length of the call, and restored afterwards. The API was renamed in libtorch 2.4.
+// Its weight-cast cache stays off: the Linear weights were cast once at load
+// (cast_linear_weights), so there is nothing to cache, and the cache is one process-wide map
+// whose clearing by one model would throw away another model's casts.
 class AutocastScope {
  public:
   AutocastScope(const c10::Device& device, int precision) {
     if (precision == TCE_PRECISION_FP32) return;
     cuda_ = device.is_cuda();
+    cache_was_enabled_ = at::autocast::is_autocast_cache_enabled();
+    at::autocast::set_autocast_cache_enabled(false);
 #if TCE_TORCH_AT_LEAST(2, 4)
     const auto type = cuda_ ? at::kCUDA : at::kCPU;
     was_enabled_ = at::autocast::is_autocast_enabled(type);
@@ -112,8 +127,8 @@ class AutocastScope {
 
   ~AutocastScope() {
     if (!active_) return;
-    // Leaving the outermost scope must drop autocast's weight-cast cache, as torch.autocast does.
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::decrement_nesting();
+    at::autocast::set_autocast_cache_enabled(cache_was_enabled_);
 #if TCE_TORCH_AT_LEAST(2, 4)
     const auto type = cuda_ ? at::kCUDA : at::kCPU;
     at::autocast::set_autocast_enabled(type, was_enabled_);
@@ -135,9 +150,27 @@ class AutocastScope {
  private:
   bool active_ = false;
   bool cuda_ = false;
+  bool cache_was_enabled_ = true;
   bool was_enabled_ = false;
   c10::ScalarType previous_dtype_ = at::kHalf;
 };
+
+// What autocast would do to every Linear on every forward, done once: its weight and bias in
+// half precision. autocast then finds them already in fp16/bf16 and casts only activations;
+// LayerNorm, softmax and embeddings keep their fp32 parameters, as under autocast.
+void cast_linear_weights(torch::jit::script::Module& module, c10::ScalarType dtype) {
+  for (const auto& child : module.named_modules()) {
+    const auto type_name = child.value.type()->name();
+    // A traced nn.Linear is __torch__.torch.nn.modules.linear[.___torch_mangle_N].Linear.
+    if (!type_name || type_name->name() != "Linear" ||
+        type_name->qualifiedName().find("torch.nn.modules.linear") == std::string::npos) {
+      continue;
+    }
+    for (const auto& parameter : child.value.named_parameters(/*recurse=*/false)) {
+      if (parameter.value.is_floating_point()) parameter.value.set_data(parameter.value.to(dtype));
+    }
+  }
+}
 
 torch::Tensor first_tensor(const c10::IValue& output) {
   if (output.isTensor()) return output.toTensor();
@@ -173,6 +206,19 @@ torch::Tensor activate(torch::Tensor logits, int activation, bool apply_softmax)
   return logits;
 }
 
+// After a failed forward the input upload may still be reading the staging buffer, which the
+// next forward refills: wait for the model's stream (never throws).
+void wait_for_model_stream(tce_model* model) {
+#ifdef TCE_WITH_CUDA
+  try {
+    if (model->stream) model->stream->synchronize();
+  } catch (...) {
+  }
+#else
+  (void)model;
+#endif
+}
+
 }  // namespace
 
 extern "C" {
@@ -200,9 +246,13 @@ int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total
       return TCE_ERROR;
     }
 #ifdef TCE_WITH_CUDA
-    const cudaDeviceProp* props = at::cuda::getDeviceProperties(index);
-    write_error(name, name_len, props->name);
-    *total_bytes = props->totalGlobalMem;
+    cudaDeviceProp props{};
+    if (cudaGetDeviceProperties(&props, index) != cudaSuccess) {
+      write_error(err, err_len, "cannot read the properties of CUDA device " + std::to_string(index));
+      return TCE_ERROR;
+    }
+    write_error(name, name_len, props.name);
+    *total_bytes = props.totalGlobalMem;
     size_t free_now = 0, total_now = 0;
     {
       c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
@@ -217,7 +267,7 @@ int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total
 #endif
     return TCE_OK;
   } catch (const std::exception& e) {
-    write_error(err, err_len, first_lines(e.what()));
+    write_error(err, err_len, message_of(e, 6));
     return TCE_ERROR;
   }
 }
@@ -245,14 +295,28 @@ tce_model* tce_model_load(const char* path, const char* device, int precision, c
       return nullptr;
     }
     model->precision = precision;
-    // The graph executor's profiling passes re-specialise the graph on new shapes and can fuse ops
-    // past the autocast dispatch; a traced BERT gains nothing from them at inference.
-    torch::jit::setGraphExecutorOptimize(false);
     model->module = torch::jit::load(std::string(path), model->device);
     model->module.eval();
+#ifdef TCE_WITH_CUDA
+    if (model->device.is_cuda()) {
+      const auto index = model->device.has_index() ? model->device.index() : c10::DeviceIndex(0);
+      model->device = c10::Device(c10::kCUDA, index);
+      model->stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index);
+    }
+#endif
+    if (precision != TCE_PRECISION_FP32) {
+#ifdef TCE_WITH_CUDA
+      std::optional<c10::cuda::CUDAStreamGuard> on_stream;
+      if (model->stream) on_stream.emplace(*model->stream);
+#endif
+      cast_linear_weights(model->module, autocast_dtype(precision));
+#ifdef TCE_WITH_CUDA
+      if (model->stream) model->stream->synchronize();
+#endif
+    }
     return model.release();
   } catch (const std::exception& e) {
-    write_error(err, err_len, first_lines(e.what(), 12));
+    write_error(err, err_len, message_of(e));
     return nullptr;
   }
 }
@@ -263,6 +327,15 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
                       int64_t* num_labels, char* err, size_t err_len) {
   try {
     c10::InferenceMode inference_guard;
+    // The graph executor's profiling passes re-specialise the graph on new shapes and can fuse ops
+    // past the autocast dispatch; a traced BERT gains nothing from them at inference. The switch
+    // is thread-local, so it is set here, on the thread that runs the forward, for this call.
+    torch::jit::GraphOptimizerEnabledGuard no_graph_optimizer(false);
+#ifdef TCE_WITH_CUDA
+    // This model's stream and device for the copies, the kernels and the read-back below.
+    std::optional<c10::cuda::CUDAStreamGuard> on_stream;
+    if (model->stream) on_stream.emplace(*model->stream);
+#endif
     const auto host = torch::TensorOptions().dtype(torch::kInt64);
     const int64_t count = batch * seq_len;
     std::vector<c10::IValue> inputs;
@@ -274,7 +347,7 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
       std::memcpy(staged, input_ids, sizeof(int64_t) * count);
       std::memcpy(staged + count, attention_mask, sizeof(int64_t) * count);
       std::memcpy(staged + 2 * count, token_type_ids, sizeof(int64_t) * count);
-      // The copy is queued on the current stream ahead of the forward's kernels; reading the
+      // The copy is queued on the model's stream ahead of the forward's kernels; reading the
       // scores back below waits for both, so the staging memory is free again on return.
       auto device_inputs = model->staging.narrow(0, 0, 3 * count)
                                .view({3, batch, seq_len})
@@ -308,31 +381,25 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
     std::memcpy(out, scores.data_ptr<float>(), sizeof(float) * scores.numel());
     *num_labels = scores.size(1);
     return TCE_OK;
+  } catch (const c10::OutOfMemoryError& e) {
+    wait_for_model_stream(model);
+    write_error(err, err_len, message_of(e));
+    return TCE_OUT_OF_MEMORY;
   } catch (const std::exception& e) {
-    std::string message = first_lines(e.what(), 12);
-    if (model->device.is_cuda()) {
-      // The input upload may still be reading the staging buffer; the next forward refills it.
-      try {
-        torch::cuda::synchronize(model->device.has_index() ? model->device.index() : -1);
-      } catch (...) {
-      }
-    }
-    if (is_out_of_memory(message)) {
-      release_cached_memory(model->device);
-      write_error(err, err_len, message);
-      return TCE_OUT_OF_MEMORY;
-    }
+    wait_for_model_stream(model);
+    const std::string message = message_of(e);
     write_error(err, err_len, message);
-    return TCE_ERROR;
+    return is_out_of_memory_message(message) ? TCE_OUT_OF_MEMORY : TCE_ERROR;
   }
 }
 
 void tce_model_free(tce_model* model) {
   if (model == nullptr) return;
   try {
-    const c10::Device device = model->device;
+    // The model's memory goes back to libtorch's caching allocator, where other models in this
+    // process reuse it; emptying the whole cache here would also take other models' blocks.
+    wait_for_model_stream(model);
     delete model;
-    release_cached_memory(device);
   } catch (...) {
   }
 }

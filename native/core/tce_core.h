@@ -72,7 +72,8 @@ TCE_API int tce_model_forward(tce_model* model, const int64_t* input_ids, const 
                       int activation, int apply_softmax, float* out, int64_t out_capacity,
                       int64_t* num_labels, char* err, size_t err_len);
 
-/* Releases the model and, on CUDA, returns cached blocks of the allocator. */
+/* Releases the model. On CUDA its memory returns to libtorch's caching allocator, for reuse by
+ * other models of the process; the cache as a whole is not emptied. */
 TCE_API void tce_model_free(tce_model* model);
 
 #ifdef __cplusplus

@@ -53,7 +53,7 @@ export function stModel(env: StEnvironment, name: string, options: StModelOption
 }
 
 export type StRequest =
-  | { model: string; kind: 'predict'; pairs: unknown; activation?: 'identity'; apply_softmax?: boolean }
+  | { model: string; kind: 'predict'; pairs: unknown; activation?: 'identity'; apply_softmax?: boolean; autocast?: 'bf16' }
   | { model: string; kind: 'rank'; query: string; documents: string[]; top_k?: number | null; return_documents?: boolean };
 
 export interface StRanked {

@@ -13,9 +13,10 @@ transformers 5; .venv-st41: ST 4.1 on transformers 4.51). No network: HF_HUB_OFF
       as sentence-transformers before 4.0 stored it.
 
   st_fixture.py reference --requests requests.json --out out.json
-      Runs each request with sentence_transformers.CrossEncoder on the CPU in fp32:
+      Runs each request with sentence_transformers.CrossEncoder on the CPU, in fp32 or under
+      torch.autocast with bfloat16 (which casts each Linear's weight on every call):
         {"model": DIR/st, "kind": "predict", "pairs": [[q, d], ...] or [q, d],
-         "activation": null|"identity", "apply_softmax": bool}
+         "activation": null|"identity", "apply_softmax": bool, "autocast": null|"bf16"}
         {"model": DIR/st, "kind": "rank", "query": q, "documents": [...], "top_k": k|null,
          "return_documents": bool}
       and writes {"versions": {...}, "results": [...]} in the same order; a request that
@@ -116,12 +117,11 @@ def reference(args):
 
     with open(args.requests) as f:
         requests = json.load(f)
-    models = {}
     results = []
     for request in requests:
-        model = models.get(request["model"])
-        if model is None:
-            model = models[request["model"]] = CrossEncoder(request["model"], device="cpu")
+        # A fresh model per request: sentence-transformers 4.1's predict(activation_fn=...) keeps
+        # that activation for later calls, which would leak from one request into the next.
+        model = CrossEncoder(request["model"], device="cpu")
         if request["kind"] == "predict":
             kwargs = {"batch_size": 16, "show_progress_bar": False, "convert_to_numpy": True}
             if request.get("activation") == "identity":
@@ -130,8 +130,10 @@ def reference(args):
                 kwargs["apply_softmax"] = True
             pairs = request["pairs"]
             single = len(pairs) == 2 and isinstance(pairs[0], str)
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=request.get("autocast") == "bf16")
             try:
-                scores = model.predict(tuple(pairs) if single else [tuple(p) for p in pairs], **kwargs)
+                with autocast:
+                        scores = model.predict(tuple(pairs) if single else [tuple(p) for p in pairs], **kwargs)
             except Exception as error:  # sentence-transformers before 5.1 fails on an empty list
                 results.append({"error": f"{type(error).__name__}: {error}"})
                 continue
