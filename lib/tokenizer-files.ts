@@ -105,24 +105,29 @@ export function readTokenizerJson(file: string): Draft {
   if (!isObject(model) || (model.type !== undefined && model.type !== 'WordPiece') || !isObject(model.vocab)) {
     throw fileError(file, `model must be a WordPiece model with a vocab (got ${isObject(model) ? String(model.type) : typeof model})`);
   }
-  const entries = Object.entries(model.vocab);
+  // Object.keys and a lookup, not Object.entries: on a vocabulary of millions of tokens the
+  // entry arrays cost seconds of the JS thread.
+  const table = model.vocab;
+  const tokens = Object.keys(table);
   // Ids index an array: as for added tokens (native/tokenizer/tokenizer.cc), an id far beyond
   // the number of tokens is refused rather than allocated (an id near 2^31 would exhaust memory).
-  const idLimit = entries.length + ID_SLACK;
+  const idLimit = tokens.length + ID_SLACK;
   let size = 0;
-  for (const [token, id] of entries) {
+  for (const token of tokens) {
+    const id = table[token];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
       throw fileError(file, `model.vocab[${JSON.stringify(token)}] must be a non-negative integer id`);
     }
     if (id >= idLimit) {
-      throw fileError(file, `model.vocab[${JSON.stringify(token)}] has id ${id}, far beyond the vocabulary's ${entries.length} tokens`);
+      throw fileError(file, `model.vocab[${JSON.stringify(token)}] has id ${id}, far beyond the vocabulary's ${tokens.length} tokens`);
     }
     size = Math.max(size, id + 1);
   }
-  if (entries.length === 0) throw fileError(file, 'model.vocab is empty');
+  if (tokens.length === 0) throw fileError(file, 'model.vocab is empty');
   const vocab = new Array<string>(size).fill('');
   const owner = new Array<string | undefined>(size);
-  for (const [token, id] of entries as Array<[string, number]>) {
+  for (const token of tokens) {
+    const id = table[token] as number;
     if (owner[id] !== undefined) {
       throw fileError(file, `model.vocab: tokens ${JSON.stringify(owner[id])} and ${JSON.stringify(token)} share id ${id}`);
     }
