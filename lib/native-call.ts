@@ -53,7 +53,14 @@ export function runNativeCall(
       settle(() => reject(abortError(signal!)));
     };
 
-    const call = model.predict(texts, progress ? { ...options, onProgress: progress } : options);
+    let call: ReturnType<NativeModel['predict']>;
+    try {
+      call = model.predict(texts, progress ? { ...options, onProgress: progress } : options);
+    } catch (error) {
+      settled = true;
+      reject(fromNative(error));
+      return;
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort(); // aborted while the texts were handed over
     call.promise.then(
