@@ -102,11 +102,15 @@ const PRECISIONS = ['fp32', 'fp16', 'bf16'] as const satisfies readonly Precisio
 const ACTIVATIONS = ['sigmoid', 'identity', 'tanh', 'softmax'] as const satisfies readonly Activation[];
 const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d+)?)$/;
 
-const LOAD_OPTIONS: ReadonlyArray<keyof LoadOptions> = [
-  'device', 'precision', 'maxLength', 'batchSize', 'maxBatchTokens', 'activation', 'shareBatches', 'maxWaitMs', 'cpuThreads', 'libtorch',
-];
-const PREDICT_OPTIONS: ReadonlyArray<keyof PredictOptions> = ['batchSize', 'maxBatchTokens', 'activation', 'applySoftmax', 'onProgress', 'signal'];
-const RANK_OPTIONS: ReadonlyArray<keyof RankOptions> = [...PREDICT_OPTIONS, 'topK', 'returnDocuments'];
+// The option names each call knows, spelt out as objects so that the compiler checks them
+// against the interfaces: an option added there and forgotten here does not compile.
+const LOAD_OPTIONS = Object.keys({
+  device: 1, precision: 1, maxLength: 1, batchSize: 1, maxBatchTokens: 1, activation: 1, shareBatches: 1, maxWaitMs: 1, cpuThreads: 1, libtorch: 1,
+} satisfies Record<keyof LoadOptions, 1>);
+const PREDICT_OPTIONS = Object.keys({
+  batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1,
+} satisfies Record<keyof PredictOptions, 1>);
+const RANK_OPTIONS = [...PREDICT_OPTIONS, ...Object.keys({ topK: 1, returnDocuments: 1 } satisfies Record<Exclude<keyof RankOptions, keyof PredictOptions>, 1>)];
 
 export interface DisposeOptions {
   /**

@@ -15,7 +15,7 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
-const ENCODE_OPTIONS: ReadonlyArray<keyof EncodeOptions> = ['maxLength', 'addSpecialTokens'];
+const ENCODE_OPTIONS = Object.keys({ maxLength: 1, addSpecialTokens: 1 } satisfies Record<keyof EncodeOptions, 1>);
 
 export interface Encoding {
   ids: Int32Array;
