@@ -75,8 +75,10 @@ function availableCores(): string[] {
   return found;
 }
 
+/** The one command that builds the missing core, from a project that installed the package. */
 function buildCommand(libtorch: LibtorchLocation): string {
-  return `TCE_LIBTORCH=${libtorch.libDir} npm run build:core (in ${packageRoot})`;
+  return `npx torch-cross-encoder build-core --libtorch ${libtorch.libDir} ` +
+    `(or, in ${packageRoot}: TCE_LIBTORCH=${libtorch.libDir} npm run build:core)`;
 }
 
 function describeCore(core: CoreManifest): string {

@@ -1,0 +1,146 @@
+// The package as a user gets it: `npm pack` (with the addon prebuilt by prebuildify and the torch
+// cores built by setup.sh), installed into an empty project with no compiler and no cmake on PATH,
+// once with install scripts blocked (--ignore-scripts) and once with them run. It must load its
+// prebuilt addon and cores, and score exactly as the source build does, on Debian's libtorch 1.13
+// and on pip's torch 2.13.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { coreTag } from '../lib/core';
+import { findLibtorch } from '../lib/libtorch';
+import { projectTorchDir } from '../scripts/torch-python.mjs';
+import { repoRoot, runChild } from './helpers/child';
+import { fakeLibtorch, tempDir } from './helpers/fake-libtorch';
+import { fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+
+const npmCli = (() => {
+  const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
+  const cli = npm ? path.join(path.dirname(fs.realpathSync(npm)), 'npm-cli.js') : '';
+  return fs.existsSync(cli) ? cli : null;
+})();
+const torch2 = projectTorchDir('st6');
+const reason = modelTestsSkipReason() ?? (npmCli ? null : 'npm-cli.js not found next to npm') ??
+  (torch2 ? null : 'no .venv torch 2.13 (run scripts/setup.sh)');
+if (reason) console.warn(`package tests skipped: ${reason}`);
+
+/** A PATH holding only `node` and `sh` (npm runs scripts with it): no cc, c++, cmake, make or python3. */
+function bareBin(): string {
+  const bin = tempDir('bare-bin');
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  return bin;
+}
+
+function npm(args: string[], cwd: string, env: NodeJS.ProcessEnv): void {
+  const result = spawnSync(process.execPath, [npmCli!, ...args], { cwd, env, encoding: 'utf8', timeout: 300_000 });
+  if (result.status !== 0) throw new Error(`npm ${args.join(' ')} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+}
+
+const pairs: Array<[string, string]> = [
+  ['What does CYP1A2 metabolize?', 'Caffeine is metabolized mainly by CYP1A2 in the liver.'],
+  ['BRCA1 function', 'BRCA1 takes part in homologous recombination repair of DNA double-strand breaks.'],
+  ['', ''],
+];
+
+/** Scores `pairs` with the package found at `packagePath`, and reports what it loaded. */
+function scoreWith(packagePath: string, modelDir: string, env: NodeJS.ProcessEnv) {
+  const program = `
+    const pkg = require(${JSON.stringify(packagePath)});
+    (async () => {
+      const info = pkg.runtimeInfo();
+      const model = await pkg.CrossEncoder.load(${JSON.stringify(modelDir)}, { device: 'cpu' });
+      const scores = Array.from(await model.predict(${JSON.stringify(pairs)}));
+      await model.dispose();
+      console.log(JSON.stringify({ core: info.core.path, libtorch: info.libtorch.version, scores }));
+    })().catch((e) => { console.log(JSON.stringify({ error: e.code + ': ' + e.message })); });`;
+  const result = spawnSync(process.execPath, ['-e', program], { env, encoding: 'utf8', timeout: 120_000 });
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as { core?: string; libtorch?: string; scores?: number[]; error?: string };
+  } catch {
+    throw new Error(`no result (exit ${result.status}): ${result.stdout}\n${result.stderr}`);
+  }
+}
+
+describe.skipIf(reason)('the packed package, installed as a user installs it', () => {
+  let tarball: string;
+  let listing: string[];
+  let modelDir: string;
+  const installs: Record<'blocked' | 'scripts', string> = { blocked: '', scripts: '' };
+  const bin = bareBin();
+  const userEnv = (extra: NodeJS.ProcessEnv = {}) => ({ HOME: process.env.HOME, PATH: bin, ...extra });
+
+  beforeAll(() => {
+    modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    // The addon as released: prebuildify's N-API build for this platform.
+    if (!fs.existsSync(path.join(repoRoot, 'prebuilds', `${process.platform}-${process.arch}`))) {
+      npm(['run', 'build:prebuilds'], repoRoot, process.env);
+    }
+    const out = tempDir('pack');
+    npm(['pack', '--ignore-scripts', '--pack-destination', out], repoRoot, process.env);
+    tarball = path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.tgz'))!);
+    listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (const mode of ['blocked', 'scripts'] as const) {
+      const project = tempDir(`consumer-${mode}`);
+      fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: `consumer-${mode}`, private: true }));
+      const flags = ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball];
+      // No compiler, cmake or python3 on PATH: with scripts, node-gyp-build must find the prebuild
+      // and build-core must find the core for the libtorch there, or the install would fail.
+      npm(mode === 'blocked' ? [...flags, '--ignore-scripts'] : flags, project, userEnv({ npm_config_cache: process.env.npm_config_cache }));
+      installs[mode] = path.join(project, 'node_modules', 'torch-cross-encoder');
+    }
+  });
+
+  test('the tarball holds what a user needs and nothing else', () => {
+    const files = listing.map((f) => f.replace(/^package\//, ''));
+    const platform = `${process.platform}-${process.arch}`;
+    expect(files).toEqual(expect.arrayContaining([
+      'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js',
+      'scripts/build-core.mjs', 'scripts/export.py', 'binding.gyp', 'CMakeLists.txt',
+    ]));
+    expect(files.some((f) => f.startsWith(`prebuilds/${platform}/`) && f.endsWith('.node'))).toBe(true);
+    for (const dir of [undefined, torch2, projectTorchDir('cuda')]) {
+      if (dir === null) continue;
+      const tag = coreTag(findLibtorch({ libtorch: dir, env: dir ? {} : { PATH: '' } }));
+      expect(files).toEqual(expect.arrayContaining([`cores/${tag}/libtce_torch.so`, `cores/${tag}/core.json`]));
+    }
+    const unwanted = files.filter((f) => /^(test|build|build-core|bench|docs|\.venv[^/]*|node_modules)\//.test(f) ||
+      f.endsWith('.map') || f === 'scripts/setup.sh' || f.startsWith('scripts/bench/') || f.startsWith('scripts/device/'));
+    expect(unwanted).toEqual([]);
+  });
+
+  test('installed without install scripts and without a compiler, it scores as the source build on libtorch 1.13 and 2.13', () => {
+    for (const mode of ['blocked', 'scripts'] as const) {
+      const installed = installs[mode];
+      // Nothing was compiled: the addon comes from prebuilds/.
+      expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+      for (const libtorch of [undefined, torch2!]) {
+        const env = userEnv(libtorch ? { TCE_LIBTORCH: libtorch } : {});
+        const ours = scoreWith(installed, modelDir, env);
+        const source = scoreWith(path.join(repoRoot, 'dist', 'index.js'), modelDir, env);
+        expect(ours.error).toBeUndefined();
+        expect(source.error).toBeUndefined();
+        expect(ours.core!.startsWith(path.join(installed, 'cores'))).toBe(true);
+        expect(ours.libtorch).toBe(source.libtorch);
+        expect(ours.scores).toEqual(source.scores);
+      }
+    }
+  });
+
+  test('a libtorch without a prebuilt core gets the one command that builds it, which exists in the install', () => {
+    const fake = fakeLibtorch('2.99.1+cu131', { cuda: true });
+    const r = runChild(`require(${JSON.stringify(installs.blocked)}).runtimeInfo();`, { ...userEnv(), TCE_LIBTORCH: fake });
+    expect(r.report?.thrown?.code).toBe('TCE_CORE_NOT_FOUND');
+    expect(r.report.thrown.message).toContain('libtorch 2.99.1+cu131 (CUDA 13.1)');
+    expect(r.report.thrown.message).toContain(`npx torch-cross-encoder build-core --libtorch ${path.join(fake, 'lib')}`);
+    const cli = path.join(installs.blocked, '..', '.bin', 'torch-cross-encoder');
+    const info = spawnSync(cli, ['info', '--json'], { env: userEnv(), encoding: 'utf8' });
+    expect(info.status).toBe(0);
+    expect(JSON.parse(info.stdout).core.path.startsWith(path.join(installs.blocked, 'cores'))).toBe(true);
+    // build-core runs from the install (here it stops at once: the fake libtorch has no CMake config).
+    const build = spawnSync(cli, ['build-core', '--libtorch', fake], { env: userEnv(), encoding: 'utf8' });
+    expect(build.status).toBe(1);
+    expect(build.stderr).toContain('has no CMake config (Torch/TorchConfig.cmake)');
+  });
+});
