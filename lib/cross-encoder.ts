@@ -209,7 +209,7 @@ export class CrossEncoder {
     checkString('CrossEncoder.load(): modelDir', modelDir);
     const o = checkLoadOptions(options);
     const info = readModelDir(modelDir);
-    const tokenizer = Tokenizer.fromModelDir(info.dir);
+    const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
     loadRuntime({ libtorch: o.libtorch });
     const device = resolveDevice(o.device);

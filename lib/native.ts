@@ -126,7 +126,11 @@ export interface NativeAddon {
   numThreads(set?: number): number;
   /** Parks model threads before libtorch's static destructors run (process 'exit'). */
   quiesce(): void;
-  Tokenizer: new (spec: NativeTokenizerSpec) => NativeTokenizer;
+  Tokenizer: {
+    new (spec: NativeTokenizerSpec): NativeTokenizer;
+    /** As the constructor, with the vocabulary from `vocab` (spec.vocab is ignored), built off the JS thread. */
+    build(spec: NativeTokenizerSpec, vocab: NativeTextBuffer): Promise<NativeTokenizer>;
+  };
   /** Construction is cheap; load() reads model.pt on the model's own thread. */
   Model: new (tokenizer: NativeTokenizer, options: NativeModelLoadOptions) => NativeModel;
   TextBuffer: new () => NativeTextBuffer;

@@ -54,15 +54,30 @@ export class Tokenizer {
   readonly [NATIVE]: NativeTokenizer;
   readonly #modelMaxLength: number | undefined;
 
-  private constructor(files: TokenizerFiles) {
+  private constructor(files: TokenizerFiles, built?: NativeTokenizer) {
     const spec: NativeTokenizerSpec = files.spec;
     try {
-      this[NATIVE] = new (native().Tokenizer)(spec);
+      this[NATIVE] = built ?? new (native().Tokenizer)(spec);
     } catch (error) {
-      if (error instanceof TceError) throw error;
-      throw new TceError('TCE_TOKENIZER_FILE', `${files.sources.join(', ')}: ${(error as Error).message}`, { cause: error });
+      throw tokenizerFileError(files, error);
     }
     this.#modelMaxLength = files.modelMaxLength;
+  }
+
+  /**
+   * As fromModelDir, for CrossEncoder.load(): the vocabulary goes to the addon in chunks and the
+   * native tokenizer is built on a pool thread, so a vocabulary of millions of tokens does not
+   * hold the event loop while it is indexed. (Reading the files is still synchronous.)
+   */
+  static async loadFromModelDir(dir: string): Promise<Tokenizer> {
+    const files = readTokenizerDir(dir);
+    const { vocab } = files.spec;
+    const buffer = await transferTexts(vocab.length, (i) => [vocab[i], null]);
+    try {
+      return new Tokenizer(files, await native().Tokenizer.build({ ...files.spec, vocab: [] }, buffer));
+    } catch (error) {
+      throw tokenizerFileError(files, error);
+    }
   }
 
   /** From one file: `tokenizer.json`, or `vocab.txt` (BERT uncased defaults). */
@@ -144,6 +159,11 @@ export class Tokenizer {
     }
     return out;
   }
+}
+
+function tokenizerFileError(files: TokenizerFiles, error: unknown): TceError {
+  if (error instanceof TceError) return error;
+  return new TceError('TCE_TOKENIZER_FILE', `${files.sources.join(', ')}: ${(error as Error).message}`, { cause: error });
 }
 
 /** [maxLength (0: none), addSpecialTokens] from encode options. */

@@ -26,11 +26,17 @@ namespace {
 
 std::string SpecKey(const char* key) { return std::string("tokenizer spec: \"") + key + "\""; }
 
-tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value) {
+// The spec's fields; its vocabulary too unless `vocab` is given (build() takes it from a
+// TextBuffer, filled in chunks).
+tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value, std::vector<std::string>* vocab = nullptr) {
   if (!value.IsObject()) ThrowCoded(env, "tokenizer spec must be an object", "TCE_INTERNAL");
   Napi::Object o = value.As<Napi::Object>();
   tok::TokenizerSpec spec;
-  AppendStrings(env, o.Get("vocab"), SpecKey("vocab"), spec.vocab);
+  if (vocab != nullptr) {
+    spec.vocab = std::move(*vocab);
+  } else {
+    AppendStrings(env, o.Get("vocab"), SpecKey("vocab"), spec.vocab);
+  }
   spec.clean_text = ReadBool(env, o.Get("cleanText"), SpecKey("cleanText"));
   spec.handle_chinese_chars = ReadBool(env, o.Get("handleChineseChars"), SpecKey("handleChineseChars"));
   spec.strip_accents = ReadBool(env, o.Get("stripAccents"), SpecKey("stripAccents"));
@@ -164,6 +170,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Tokenizer",
                        {
+                           StaticMethod<&TokenizerWrap::Build>("build"),
                            InstanceMethod<&TokenizerWrap::Encode>("encode"),
                            InstanceMethod<&TokenizerWrap::EncodeBatch>("encodeBatch"),
                            InstanceMethod<&TokenizerWrap::Tokens>("tokens"),
@@ -174,6 +181,11 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   explicit TokenizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TokenizerWrap>(info) {
     Napi::Env env = info.Env();
+    if (adopting_ != nullptr) {  // made by build(): the tokenizer is already constructed
+      tokenizer_ = std::move(*adopting_);
+      adopting_ = nullptr;
+      return;
+    }
     tok::TokenizerSpec spec = ReadSpec(env, info[0]);
     try {
       tokenizer_ = std::make_shared<const tok::Tokenizer>(std::move(spec));
@@ -184,7 +196,67 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   const std::shared_ptr<const tok::Tokenizer>& tokenizer() const { return tokenizer_; }
 
+  // A JS Tokenizer object for a tokenizer built elsewhere (JS thread only).
+  static Napi::Object Adopt(Napi::Env env, std::shared_ptr<const tok::Tokenizer> tokenizer) {
+    adopting_ = &tokenizer;
+    Napi::Object object;
+    try {
+      object = AddonData::Of(env).tokenizer_constructor.New({});
+    } catch (...) {
+      adopting_ = nullptr;
+      throw;
+    }
+    return object;
+  }
+
  private:
+  // build(spec, vocab: TextBuffer) -> Promise<Tokenizer>: as `new Tokenizer(spec)`, but the
+  // vocabulary arrives in chunks and the tokenizer (its lookup tables: seconds for millions of
+  // tokens) is constructed on a pool thread.
+  static Napi::Value Build(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Texts vocab = TakeTexts(env, info[1]);
+    auto* worker = new BuildWorker(env, ReadSpec(env, info[0], &vocab.a));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();  // the worker deletes itself once settled
+    return promise;
+  }
+
+  class BuildWorker : public Napi::AsyncWorker {
+   public:
+    BuildWorker(Napi::Env env, tok::TokenizerSpec spec)
+        : Napi::AsyncWorker(env, "tce:buildTokenizer"),
+          deferred_(Napi::Promise::Deferred::New(env)),
+          spec_(std::move(spec)) {}
+    Napi::Promise Promise() const { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        built_ = std::make_shared<const tok::Tokenizer>(std::move(spec_));
+      } catch (const std::exception& e) {
+        SetError(e.what());
+      }
+    }
+    void OnOK() override {
+      try {
+        deferred_.Resolve(Adopt(Env(), std::move(built_)));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    }
+    void OnError(const Napi::Error& error) override {
+      deferred_.Reject(MakeCodedError(Env(), error.Message(), "TCE_TOKENIZER_FILE").Value());
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    tok::TokenizerSpec spec_;
+    std::shared_ptr<const tok::Tokenizer> built_;
+  };
+
+  // Set by Adopt() for the one constructor call it makes; per thread, as each JS environment
+  // (main thread, workers) runs on its own.
+  static inline thread_local std::shared_ptr<const tok::Tokenizer>* adopting_ = nullptr;
+
   // encode(text, pair | null, maxLength, addSpecialTokens)
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
