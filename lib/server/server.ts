@@ -97,6 +97,11 @@ export class RerankServer {
     });
   }
 
+  /** Scoring requests (rerank, predict) being served now. */
+  get inFlightRequests(): number {
+    return this.inFlight;
+  }
+
   /** Starts listening; resolves with the address (port 0 picks a free port). */
   listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
