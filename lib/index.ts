@@ -13,6 +13,7 @@ export {
   type PredictOptions,
   type RankOptions,
   type RankResult,
+  type DisposeOptions,
   type Pair,
   type EngineStats,
   type Device,
