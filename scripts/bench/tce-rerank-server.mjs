@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Our rerank server for bench:server (the same RerankServer that `torch-cross-encoder serve` runs),
+// with shared batches on or off.
+//   node scripts/bench/tce-rerank-server.mjs MODEL_DIR PORT share|separate
+import path from 'node:path';
+import { require, root } from './common.mjs';
+
+const { CrossEncoder } = require(path.join(root, 'dist', 'index.js'));
+const { RerankServer } = require(path.join(root, 'dist', 'server', 'server.js'));
+const [dir, port, mode] = process.argv.slice(2);
+
+const model = await CrossEncoder.load(dir, { device: 'cpu', shareBatches: mode === 'share' });
+const server = new RerankServer(model, { maxClientBatchSize: 64 });
+await server.listen(Number(port));
+process.send?.('listening');
+process.on('SIGTERM', async () => {
+  await server.close();
+  await model.dispose();
+  process.exit(0);
+});
