@@ -128,8 +128,11 @@ export interface NativeAddon {
   quiesce(): void;
   Tokenizer: {
     new (spec: NativeTokenizerSpec): NativeTokenizer;
-    /** As the constructor, with the vocabulary from `vocab` (spec.vocab is ignored), built off the JS thread. */
-    build(spec: NativeTokenizerSpec, vocab: NativeTextBuffer): Promise<NativeTokenizer>;
+    /**
+     * As the constructor, built off the JS thread, with the vocabulary from `vocab` (spec.vocab is
+     * ignored): a TextBuffer, or every token's UTF-8 bytes back to back with their byte lengths.
+     */
+    build(spec: NativeTokenizerSpec, vocab: NativeTextBuffer | { bytes: Uint8Array; lengths: Uint32Array }): Promise<NativeTokenizer>;
   };
   /** Construction is cheap; load() reads model.pt on the model's own thread. */
   Model: new (tokenizer: NativeTokenizer, options: NativeModelLoadOptions) => NativeModel;

@@ -6,6 +6,7 @@ import { fromNative, TceError } from './errors';
 import { native, type NativeEncoding, type NativeEncodings, type NativeTokenizer, type NativeTokenizerSpec } from './native';
 import { transferTexts, yieldToEventLoop } from './text-transfer';
 import { readTokenizerDir, readTokenizerFile, type TokenizerFiles } from './tokenizer-files';
+import { readTokenizerOffThread } from './tokenizer-read';
 import { booleanOption, checkArray, checkString, describe, integerOption, invalidInput, invalidOption, optionsObject } from './validate';
 
 export interface EncodeOptions {
@@ -65,16 +66,15 @@ export class Tokenizer {
   }
 
   /**
-   * As fromModelDir, for CrossEncoder.load(): the vocabulary goes to the addon in chunks and the
-   * native tokenizer is built on a pool thread, so a vocabulary of millions of tokens does not
-   * hold the event loop while it is indexed. (Reading the files is still synchronous.)
+   * As fromModelDir, without holding the event loop (CrossEncoder.load() uses it): the files are
+   * read and parsed in a worker thread, and the native tokenizer is built on a pool thread, so a
+   * vocabulary of millions of tokens costs the JS thread next to nothing.
    */
   static async loadFromModelDir(dir: string): Promise<Tokenizer> {
-    const files = readTokenizerDir(dir);
-    const { vocab } = files.spec;
-    const buffer = await transferTexts(vocab.length, (i) => [vocab[i], null]);
+    checkString('Tokenizer.loadFromModelDir(): dir', dir);
+    const { files, vocab } = await readTokenizerOffThread(dir);
     try {
-      return new Tokenizer(files, await native().Tokenizer.build({ ...files.spec, vocab: [] }, buffer));
+      return new Tokenizer(files, await native().Tokenizer.build(files.spec, vocab));
     } catch (error) {
       throw tokenizerFileError(files, error);
     }

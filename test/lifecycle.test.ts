@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { repoRoot } from './helpers/child';
 import { tempDir } from './helpers/fake-libtorch';
-import { fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+import { fixtureModel, modelTestsSkipReason, vocabFile } from './helpers/fixture-model';
+import { bertTokenizerJson, readVocab } from './helpers/hf-reference';
 
 const reason = modelTestsSkipReason();
 if (reason) console.warn(`lifecycle tests skipped: ${reason}`);
@@ -94,6 +95,38 @@ describe.skipIf(reason)('process lifecycle', () => {
     const { started, settled } = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(started).toBe(10 * 50);
     expect(settled).toBe(started);
+  });
+
+  test('Tokenizer.loadFromModelDir parses in a worker thread: the main thread never parses the vocabulary', () => {
+    const big = tempDir('big-vocab');
+    const vocab = [...readVocab(vocabFile('biomedbert')), ...Array.from({ length: 200_000 }, (_, i) => `extra${i}`)];
+    fs.writeFileSync(path.join(big, 'tokenizer.json'), JSON.stringify(bertTokenizerJson(vocab)));
+    const broken = tempDir('broken-vocab');
+    fs.writeFileSync(path.join(broken, 'tokenizer.json'), '{"model": ');
+    const r = run('tokenizer-worker', `
+      const { Tokenizer } = require(${pkg});
+      (async () => {
+        // Counts JSON.parse calls on this thread that are given the (multi-megabyte) tokenizer.json.
+        const parse = JSON.parse;
+        let bigParses = 0;
+        JSON.parse = (text, reviver) => { if (typeof text === 'string' && text.length > 1e6) bigParses++; return parse(text, reviver); };
+        const loaded = await Tokenizer.loadFromModelDir(process.argv[2]);
+        JSON.parse = parse;
+        const direct = Tokenizer.fromModelDir(process.argv[2]);
+        const texts = ['extra123 and caffeine', 'CYP1A2 metabolizes extra199999'];
+        const same = texts.every((t) => JSON.stringify(Array.from(loaded.encode(t).ids)) === JSON.stringify(Array.from(direct.encode(t).ids)));
+        const error = await Tokenizer.loadFromModelDir(process.argv[3]).then(() => null, (e) => ({ name: e.name, code: e.code, message: e.message }));
+        console.log(JSON.stringify({ bigParses, same, vocabSize: loaded.vocabSize, token: loaded.encode('extra199999').tokens[1], error }));
+      })();`, [big, broken]);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(result).toEqual({
+      bigParses: 0,
+      same: true,
+      vocabSize: vocab.length,
+      token: 'extra199999',
+      error: { name: 'TceError', code: 'TCE_TOKENIZER_FILE', message: expect.stringMatching(/broken-vocab.*tokenizer\.json: is not valid JSON/) },
+    });
   });
 
   test('a native call of zero pairs settles at once', async () => {

@@ -7,9 +7,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <exception>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -213,24 +214,57 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   // build(spec, vocab: TextBuffer) -> Promise<Tokenizer>: as `new Tokenizer(spec)`, but the
   // vocabulary arrives in chunks and the tokenizer (its lookup tables: seconds for millions of
   // tokens) is constructed on a pool thread.
+  // The vocabulary comes as a TextBuffer, or packed ({ bytes, lengths }: every token's UTF-8
+  // bytes back to back, and their byte lengths), as lib/tokenizer-read.ts's worker sends it.
   static Napi::Value Build(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Texts vocab = TakeTexts(env, info[1]);
-    auto* worker = new BuildWorker(env, ReadSpec(env, info[0], &vocab.a));
+    std::vector<std::string> vocab;
+    PackedVocab packed;
+    if (info[1].IsObject() && info[1].As<Napi::Object>().Has("bytes")) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      Napi::Value bytes = o.Get("bytes"), lengths = o.Get("lengths");
+      if (!bytes.IsTypedArray() || bytes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+          !lengths.IsTypedArray() || lengths.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+        ThrowCoded(env, "build(spec, { bytes: Uint8Array, lengths: Uint32Array })", "TCE_INTERNAL");
+      }
+      Napi::Uint8Array b = bytes.As<Napi::Uint8Array>();
+      Napi::Uint32Array l = lengths.As<Napi::Uint32Array>();
+      packed.bytes.assign(reinterpret_cast<const char*>(b.Data()), b.ElementLength());
+      packed.lengths.assign(l.Data(), l.Data() + l.ElementLength());
+    } else {
+      vocab = std::move(TakeTexts(env, info[1]).a);
+    }
+    auto* worker = new BuildWorker(env, ReadSpec(env, info[0], &vocab), std::move(packed));
     Napi::Promise promise = worker->Promise();
     worker->Queue();  // the worker deletes itself once settled
     return promise;
   }
 
+  struct PackedVocab {
+    std::string bytes;
+    std::vector<uint32_t> lengths;
+  };
+
   class BuildWorker : public Napi::AsyncWorker {
    public:
-    BuildWorker(Napi::Env env, tok::TokenizerSpec spec)
+    BuildWorker(Napi::Env env, tok::TokenizerSpec spec, PackedVocab packed)
         : Napi::AsyncWorker(env, "tce:buildTokenizer"),
           deferred_(Napi::Promise::Deferred::New(env)),
-          spec_(std::move(spec)) {}
+          spec_(std::move(spec)),
+          packed_(std::move(packed)) {}
     Napi::Promise Promise() const { return deferred_.Promise(); }
     void Execute() override {
       try {
+        if (!packed_.lengths.empty()) {
+          spec_.vocab.reserve(packed_.lengths.size());
+          size_t at = 0;
+          for (uint32_t length : packed_.lengths) {
+            if (length > packed_.bytes.size() - at) throw std::invalid_argument("packed vocabulary: lengths exceed the bytes");
+            spec_.vocab.emplace_back(packed_.bytes, at, length);
+            at += length;
+          }
+          PackedVocab().bytes.swap(packed_.bytes);
+        }
         built_ = std::make_shared<const tok::Tokenizer>(std::move(spec_));
       } catch (const std::exception& e) {
         SetError(e.what());
@@ -250,6 +284,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
    private:
     Napi::Promise::Deferred deferred_;
     tok::TokenizerSpec spec_;
+    PackedVocab packed_;
     std::shared_ptr<const tok::Tokenizer> built_;
   };
 
