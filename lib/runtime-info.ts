@@ -8,8 +8,12 @@ import { native } from './native';
 export interface CudaDeviceInfo {
   index: number;
   name: string;
-  /** Bytes; undefined when the core was built without CUDA headers. */
+  /** Bytes (0 when the core was built without CUDA headers). */
   totalMemory?: number;
+  /**
+   * Bytes free now, from NVML (no CUDA context is created to read it); undefined when NVML is not
+   * there to ask or the core was built without CUDA headers.
+   */
   freeMemory?: number;
 }
 

@@ -196,7 +196,9 @@ describe('the torch cores that setup.sh builds', () => {
       expect(symbols.includes('at::autocast::set_autocast_enabled(c10::DeviceType, bool)')).toBe(modern);
       if (cuda) {
         expect(symbols).toMatch(/c10::cuda::/);
-        expect(symbols).toMatch(/\bcudaMemGetInfo\b/);
+        // Device facts without a CUDA context: properties from the runtime, free memory from NVML.
+        expect(symbols).toMatch(/\bcudaGetDeviceProperties\b/);
+        expect(symbols).not.toMatch(/\bcudaMemGetInfo\b/);
         expect(torchNeeded(core)).toEqual(expect.arrayContaining(['libc10_cuda.so', 'libtorch_cuda.so']));
       } else {
         expect(symbols).not.toMatch(/c10::cuda::/);

@@ -62,7 +62,7 @@ Napi::Value CudaDevicesJs(const Napi::CallbackInfo& info) {
         TCE_OK) {
       device.Set("name", name);
       device.Set("totalMemory", static_cast<double>(total));
-      device.Set("freeMemory", static_cast<double>(free_bytes));
+      if (free_bytes != UINT64_MAX) device.Set("freeMemory", static_cast<double>(free_bytes));
     } else {
       device.Set("name", std::string("unknown (") + err + ")");
     }

@@ -17,6 +17,9 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
+
+#include <cstdio>
 #endif
 
 #include <algorithm>
@@ -219,6 +222,53 @@ void wait_for_model_stream(tce_model* model) {
 #endif
 }
 
+#ifdef TCE_WITH_CUDA
+// Free device memory without creating a CUDA context: cudaMemGetInfo needs one (hundreds of MB on
+// every GPU it is asked about), NVML does not. libnvidia-ml comes with the driver; it is opened
+// at run time so that the core does not depend on it, and a device it cannot answer for reports
+// its free memory as unknown.
+class Nvml {
+ public:
+  static const Nvml& instance() {
+    static const Nvml nvml;
+    return nvml;
+  }
+
+  // Free bytes of the CUDA device with these properties, or UINT64_MAX when unknown.
+  uint64_t free_bytes(const cudaDeviceProp& props) const {
+    if (!ready_) return UINT64_MAX;
+    char bus_id[32];
+    std::snprintf(bus_id, sizeof bus_id, "%08x:%02x:%02x.0", static_cast<unsigned>(props.pciDomainID),
+                  static_cast<unsigned>(props.pciBusID), static_cast<unsigned>(props.pciDeviceID));
+    void* device = nullptr;
+    Memory memory{};
+    if (by_pci_bus_id_(bus_id, &device) != 0 || memory_info_(device, &memory) != 0) return UINT64_MAX;
+    return memory.free;
+  }
+
+ private:
+  struct Memory {  // nvmlMemory_t
+    unsigned long long total;
+    unsigned long long free;
+    unsigned long long used;
+  };
+
+  Nvml() {
+    void* library = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) return;
+    auto init = reinterpret_cast<int (*)()>(dlsym(library, "nvmlInit_v2"));
+    by_pci_bus_id_ = reinterpret_cast<int (*)(const char*, void**)>(dlsym(library, "nvmlDeviceGetHandleByPciBusId_v2"));
+    memory_info_ = reinterpret_cast<int (*)(void*, Memory*)>(dlsym(library, "nvmlDeviceGetMemoryInfo"));
+    ready_ = init != nullptr && by_pci_bus_id_ != nullptr && memory_info_ != nullptr && init() == 0;
+    // The library stays loaded for the life of the process: NVML is cheap and shut down at exit.
+  }
+
+  bool ready_ = false;
+  int (*by_pci_bus_id_)(const char*, void**) = nullptr;
+  int (*memory_info_)(void*, Memory*) = nullptr;
+};
+#endif
+
 }  // namespace
 
 extern "C" {
@@ -253,17 +303,12 @@ int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total
     }
     write_error(name, name_len, props.name);
     *total_bytes = props.totalGlobalMem;
-    size_t free_now = 0, total_now = 0;
-    {
-      c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(index));
-      if (cudaMemGetInfo(&free_now, &total_now) != cudaSuccess) free_now = 0;
-    }
-    *free_bytes = free_now;
+    *free_bytes = Nvml::instance().free_bytes(props);
 #else
     // A core built without CUDA headers can still see devices through libtorch, not their names.
     write_error(name, name_len, "CUDA device " + std::to_string(index));
     *total_bytes = 0;
-    *free_bytes = 0;
+    *free_bytes = UINT64_MAX;
 #endif
     return TCE_OK;
   } catch (const std::exception& e) {

@@ -45,7 +45,8 @@ TCE_API const char* tce_core_torch_version(void);
 
 /* Number of CUDA devices libtorch can use (0 without CUDA). Never fails. */
 TCE_API int tce_cuda_device_count(void);
-/* Name and memory (bytes) of CUDA device `index`. */
+/* Name and memory (bytes) of CUDA device `index`, read without creating a CUDA context (device
+ * properties; free memory from NVML). `free_bytes` is UINT64_MAX when NVML cannot tell. */
 TCE_API int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total_bytes,
                          uint64_t* free_bytes, char* err, size_t err_len);
 
