@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { TceError } from './errors';
-import { findLibtorch, minorVersion, type FindLibtorchOptions, type LibtorchLocation } from './libtorch';
+import { findLibtorch, findLibtorchAsync, minorVersion, type FindLibtorchOptions, type LibtorchLocation } from './libtorch';
 import { native, packageRoot } from './native';
 
 /** core.json, written beside each core by its build (native/core/cmake/torch_checks.cmake). */
@@ -88,10 +88,10 @@ function describeCore(core: CoreManifest): string {
 /**
  * What keeps `core` from running on `libtorch`, one item each, or an empty list. The libtorch's
  * C++ ABI changes between minor versions; a CUDA core needs a CUDA libtorch of its major version
- * (and a CPU core would not use the GPU); libstdc++'s two string ABIs do not link. (The addon
- * checks the core's C API number, TCE_CORE_ABI, itself when it loads the core.)
+ * (and a CPU core would not use the GPU); libstdc++'s two string ABIs do not link; and the
+ * core's C API (TCE_CORE_ABI) must be the one the addon speaks.
  */
-export function coreMismatches(core: CoreManifest, libtorch: LibtorchLocation): string[] {
+export function coreMismatches(core: CoreManifest, libtorch: LibtorchLocation, addonAbi: number): string[] {
   const problems: string[] = [];
   if (libtorch.version && minorVersion(core.torchVersion) !== minorVersion(libtorch.version)) {
     problems.push(`it was built for libtorch ${minorVersion(core.torchVersion)}, this libtorch is ${minorVersion(libtorch.version)}`);
@@ -104,6 +104,9 @@ export function coreMismatches(core: CoreManifest, libtorch: LibtorchLocation): 
   }
   if (libtorch.cxx11Abi !== null && core.cxx11Abi !== libtorch.cxx11Abi) {
     problems.push(`it was built with _GLIBCXX_USE_CXX11_ABI=${core.cxx11Abi}, this libtorch with ${libtorch.cxx11Abi}`);
+  }
+  if (core.abi !== addonAbi) {
+    problems.push(`it implements core API ${core.abi}, this package's addon speaks ${addonAbi} (the core comes from another version of torch-cross-encoder)`);
   }
   return problems;
 }
@@ -138,7 +141,7 @@ export function resolveCore(libtorch: LibtorchLocation, env: NodeJS.ProcessEnv =
   if (!core) {
     throw new TceError('TCE_CORE_NOT_FOUND', `The torch core ${corePath} has no readable core.json beside it. Rebuild it: ${buildCommand(libtorch)}`);
   }
-  const problems = coreMismatches(core, libtorch);
+  const problems = coreMismatches(core, libtorch, native().coreAbi);
   if (problems.length > 0) {
     throw new TceError(
       'TCE_CORE_VERSION_MISMATCH',
@@ -150,31 +153,31 @@ export function resolveCore(libtorch: LibtorchLocation, env: NodeJS.ProcessEnv =
 }
 
 let runtime: LoadedRuntime | undefined;
+let loading: Promise<LoadedRuntime> | undefined;
 
-/** Finds libtorch and its core and loads them into this process (once). */
-export function loadRuntime(options: FindLibtorchOptions = {}): LoadedRuntime {
-  if (runtime) {
-    if (options.libtorch && path.resolve(options.libtorch) !== runtime.libtorch.libDir &&
-        path.resolve(options.libtorch, 'lib') !== runtime.libtorch.libDir) {
-      throw new TceError(
-        'TCE_CORE_LOAD_FAILED',
-        `libtorch is already loaded from ${runtime.libtorch.libDir}; one process can hold only one libtorch, so { libtorch: '${options.libtorch}' } cannot be used as well.`,
-      );
-    }
-    return runtime;
-  }
-  const libtorch = findLibtorch(options);
-  const { corePath, core } = resolveCore(libtorch, options.env);
-  try {
-    native().loadCore(libtorch.libraries, corePath);
-  } catch (error) {
+/** The loaded runtime, after checking that `options` does not ask for another libtorch. */
+function alreadyLoaded(options: FindLibtorchOptions): LoadedRuntime | undefined {
+  if (!runtime) return undefined;
+  if (options.libtorch && path.resolve(options.libtorch) !== runtime.libtorch.libDir &&
+      path.resolve(options.libtorch, 'lib') !== runtime.libtorch.libDir) {
     throw new TceError(
       'TCE_CORE_LOAD_FAILED',
-      `${(error as Error).message}\n(libtorch ${libtorch.version ?? '?'} from ${libtorch.source}: ${libtorch.libDir}; ` +
-        `if the libraries themselves fail to load, point TCE_LIBTORCH at a complete libtorch or reinstall it.)`,
-      { cause: error },
+      `libtorch is already loaded from ${runtime.libtorch.libDir}; one process can hold only one libtorch, so { libtorch: '${options.libtorch}' } cannot be used as well.`,
     );
   }
+  return runtime;
+}
+
+function loadFailure(libtorch: LibtorchLocation, error: unknown): TceError {
+  return new TceError(
+    'TCE_CORE_LOAD_FAILED',
+    `${(error as Error).message}\n(libtorch ${libtorch.version ?? '?'} from ${libtorch.source}: ${libtorch.libDir}; ` +
+      `if the libraries themselves fail to load, point TCE_LIBTORCH at a complete libtorch or reinstall it.)`,
+    { cause: error },
+  );
+}
+
+function loaded(libtorch: LibtorchLocation, corePath: string, core: CoreManifest): LoadedRuntime {
   runtime = { libtorch, corePath, core };
   if (isMainThread) {
     // process.exit() (or the end of the script) runs libtorch's static destructors while model
@@ -184,6 +187,42 @@ export function loadRuntime(options: FindLibtorchOptions = {}): LoadedRuntime {
   return runtime;
 }
 
-export function loadedRuntime(): LoadedRuntime | undefined {
-  return runtime;
+/** Finds libtorch and its core and loads them into this process (once), on this thread. */
+export function loadRuntime(options: FindLibtorchOptions = {}): LoadedRuntime {
+  const existing = alreadyLoaded(options);
+  if (existing) return existing;
+  const libtorch = findLibtorch(options);
+  const { corePath, core } = resolveCore(libtorch, options.env);
+  try {
+    native().loadCore(libtorch.libraries, corePath);
+  } catch (error) {
+    throw loadFailure(libtorch, error);
+  }
+  return loaded(libtorch, corePath, core);
+}
+
+/**
+ * As loadRuntime, without holding the event loop: discovery asks python3 asynchronously and the
+ * libraries are loaded on a worker thread. Concurrent callers share one load.
+ */
+export async function loadRuntimeAsync(options: FindLibtorchOptions = {}): Promise<LoadedRuntime> {
+  const existing = alreadyLoaded(options);
+  if (existing) return existing;
+  if (!loading) {
+    loading = (async () => {
+      const libtorch = await findLibtorchAsync(options);
+      const { corePath, core } = resolveCore(libtorch, options.env);
+      try {
+        await native().loadCoreAsync(libtorch.libraries, corePath);
+      } catch (error) {
+        throw loadFailure(libtorch, error);
+      }
+      return loaded(libtorch, corePath, core);
+    })().finally(() => {
+      loading = undefined;
+    });
+  }
+  await loading;
+  // A concurrent caller may have asked for another libtorch than the one that was loaded.
+  return alreadyLoaded(options) as LoadedRuntime;
 }

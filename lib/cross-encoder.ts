@@ -3,7 +3,7 @@
  * *Use*), running a TorchScript model through the native engine.
  */
 import os from 'node:os';
-import { loadRuntime } from './core';
+import { loadRuntimeAsync } from './core';
 import { resolveDevice } from './device';
 import { abortError, fromNative, TceError } from './errors';
 import { loadFailure } from './load-failure';
@@ -211,7 +211,8 @@ export class CrossEncoder {
     const info = readModelDir(modelDir);
     const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
-    loadRuntime({ libtorch: o.libtorch });
+    // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.
+    await loadRuntimeAsync({ libtorch: o.libtorch });
     const device = resolveDevice(o.device);
     const precision = resolvePrecision(device, o.precision);
     const addon = native();

@@ -1,5 +1,5 @@
 /**
- * Finds a libtorch to run on, in this order (DESIGN.md section 2):
+ * Finds a libtorch to run on, in this order (README: How it is built):
  *   1. the `libtorch` load option,
  *   2. env TCE_LIBTORCH (or LIBTORCH),
  *   3. the `torch` package of `python3` on PATH (torch/lib; brings CUDA through pip wheels),
@@ -7,7 +7,7 @@
  * Each place that was looked at and rejected is remembered, so that a failure can say where it
  * looked and how to fix each.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { TceError } from './errors';
@@ -179,21 +179,41 @@ function inspect(source: LibtorchSource, given: string): LibtorchLocation | stri
   return 'has no libc10.so and libtorch_cpu.so (in it or in its lib/ folder)';
 }
 
-/** The torch package folder of `python3` on PATH, without importing torch (which is slow). */
-function pythonTorchDir(env: NodeJS.ProcessEnv): { dir?: string; problem?: string } {
-  const code =
-    'import importlib.util\n' +
-    's = importlib.util.find_spec("torch")\n' +
-    'print(s.submodule_search_locations[0] if s and s.submodule_search_locations else "")';
-  const result = spawnSync('python3', ['-c', code], { env, encoding: 'utf8', timeout: 15000 });
-  if (result.error) {
-    const error = result.error as NodeJS.ErrnoException;
+type PythonProbe = { dir?: string; problem?: string };
+
+// The torch package folder, found without importing torch (which is slow).
+const PYTHON_CODE =
+  'import importlib.util\n' +
+  's = importlib.util.find_spec("torch")\n' +
+  'print(s.submodule_search_locations[0] if s and s.submodule_search_locations else "")';
+const PYTHON_TIMEOUT_MS = 15000;
+
+function interpretPython(error: NodeJS.ErrnoException | null | undefined, status: number | null, stdout: string, stderr: string): PythonProbe {
+  if (error && typeof error.code === 'string') {
     return { problem: error.code === 'ENOENT' ? 'no python3 on PATH' : `python3 failed: ${error.message}` };
   }
-  if (result.status !== 0) return { problem: `python3 exited with ${result.status}: ${result.stderr.trim().split('\n').pop()}` };
-  const dir = result.stdout.trim();
+  if (status !== 0) return { problem: `python3 exited with ${status ?? 'a signal'}: ${stderr.trim().split('\n').pop()}` };
+  const dir = stdout.trim();
   if (!dir) return { problem: 'python3 on PATH has no torch package' };
   return { dir };
+}
+
+/** The torch package folder of `python3` on PATH. */
+function pythonTorchDir(env: NodeJS.ProcessEnv): PythonProbe {
+  const result = spawnSync('python3', ['-c', PYTHON_CODE], { env, encoding: 'utf8', timeout: PYTHON_TIMEOUT_MS });
+  return interpretPython(result.error as NodeJS.ErrnoException | undefined, result.status, result.stdout ?? '', result.stderr ?? '');
+}
+
+/** The same without blocking the event loop. */
+function pythonTorchDirAsync(env: NodeJS.ProcessEnv): Promise<PythonProbe> {
+  return new Promise((resolve) => {
+    execFile('python3', ['-c', PYTHON_CODE], { env, encoding: 'utf8', timeout: PYTHON_TIMEOUT_MS }, (error, stdout, stderr) => {
+      const failure = error as (NodeJS.ErrnoException & { code?: string | number }) | null;
+      // execFile reports a non-zero exit as an error whose code is the exit status.
+      const status = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
+      resolve(interpretPython(failure && typeof failure.code === 'string' ? failure : null, status, stdout, stderr));
+    });
+  });
 }
 
 export class LibtorchNotFoundError extends TceError {
@@ -214,8 +234,11 @@ export class LibtorchNotFoundError extends TceError {
   }
 }
 
-/** Finds libtorch or throws LibtorchNotFoundError listing every place looked at. */
-export function findLibtorch(options: FindLibtorchOptions = {}): LibtorchLocation {
+/**
+ * Discovery, in the order of the file comment. It pauses (yields) where it needs to ask python3,
+ * so that findLibtorch can ask synchronously and findLibtorchAsync without blocking.
+ */
+function* discovery(options: FindLibtorchOptions): Generator<'python', LibtorchLocation, PythonProbe> {
   const env = options.env ?? process.env;
   const attempts: LibtorchAttempt[] = [];
   const tryPath = (source: LibtorchSource, where: string): LibtorchLocation | null => {
@@ -239,7 +262,7 @@ export function findLibtorch(options: FindLibtorchOptions = {}): LibtorchLocatio
   attempts.push({ source: 'option', where: '{ libtorch }', problem: 'not given' });
   attempts.push({ source: 'env', where: 'TCE_LIBTORCH / LIBTORCH', problem: 'not set' });
 
-  const python = pythonTorchDir(env);
+  const python = yield 'python';
   if (python.dir) {
     const found = tryPath('python', python.dir);
     if (found) return found;
@@ -252,4 +275,20 @@ export function findLibtorch(options: FindLibtorchOptions = {}): LibtorchLocatio
     if (found) return found;
   }
   throw new LibtorchNotFoundError(attempts);
+}
+
+/** Finds libtorch or throws LibtorchNotFoundError listing every place looked at. */
+export function findLibtorch(options: FindLibtorchOptions = {}): LibtorchLocation {
+  const steps = discovery(options);
+  let step = steps.next();
+  while (!step.done) step = steps.next(pythonTorchDir(options.env ?? process.env));
+  return step.value;
+}
+
+/** As findLibtorch, asking python3 without blocking the event loop. */
+export async function findLibtorchAsync(options: FindLibtorchOptions = {}): Promise<LibtorchLocation> {
+  const steps = discovery(options);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await pythonTorchDirAsync(options.env ?? process.env));
+  return step.value;
 }

@@ -121,7 +121,12 @@ export interface NativeModel {
 }
 
 export interface NativeAddon {
+  /** Loads libtorch's libraries and the core on the calling thread (runtimeInfo()). */
   loadCore(libraries: string[], corePath: string): { torchVersion: string };
+  /** The same on a worker thread (CrossEncoder.load()): dlopen() of libtorch takes most of a second. */
+  loadCoreAsync(libraries: string[], corePath: string): Promise<{ torchVersion: string }>;
+  /** TCE_CORE_ABI of native/core/tce_core.h: the C API version this addon speaks. */
+  coreAbi: number;
   cudaDevices(): NativeCudaDevice[];
   numThreads(set?: number): number;
   /** Parks model threads before libtorch's static destructors run (process 'exit'). */

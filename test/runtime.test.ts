@@ -73,6 +73,28 @@ describe.skipIf(!systemMinor)('on the system libtorch (Debian libtorch-dev)', ()
   });
 });
 
+describe.skipIf(!systemMinor)('CrossEncoder.load() and the event loop', () => {
+  test('the first load finds libtorch without a synchronous python3 and loads it off the JS thread', () => {
+    const dir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    const r = runChild(`
+      const cp = require('node:child_process');
+      let syncSpawns = 0;
+      const spawnSync = cp.spawnSync;
+      cp.spawnSync = (...args) => { syncSpawns++; return spawnSync(...args); };
+      const addon = require(${JSON.stringify(path.join(repoRoot, 'dist', 'native.js'))}).native();
+      addon.loadCore = () => { throw new Error('the synchronous loadCore was called'); };
+      let turns = 0, loading = true;
+      (function spin() { if (loading) { turns++; setImmediate(spin); } })();
+      const model = await pkg.CrossEncoder.load(${JSON.stringify(dir)}, { device: 'cpu' });
+      loading = false;
+      report({ syncSpawns, turns, device: model.device, libtorch: pkg.runtimeInfo().libtorch.source });
+      await model.dispose();`, { PATH: process.env.PATH });
+    expect(r.report?.thrown).toBeUndefined();
+    expect(r.report).toMatchObject({ syncSpawns: 0, device: 'cpu', libtorch: 'system' });
+    expect(r.report.turns).toBeGreaterThan(10);
+  });
+});
+
 describe('core errors', () => {
   test('a libtorch with no core built for its version names both and the build command', () => {
     const fake = fakeLibtorch('2.99.1+cu999');
@@ -112,6 +134,16 @@ describe('core errors', () => {
     const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_LIBTORCH: fake, TCE_CORE: builtCore()! });
     expect(r.report?.thrown?.code).toBe('TCE_CORE_VERSION_MISMATCH');
     expect(r.report.thrown.message).toContain(`built with _GLIBCXX_USE_CXX11_ABI=${core.cxx11Abi}, this libtorch with ${1 - core.cxx11Abi}`);
+  });
+
+  test.skipIf(!builtCore() || !systemMinor)('a core of another C API version is refused before dlopen, naming both versions', () => {
+    const copy = tempDir('core-abi');
+    fs.copyFileSync(builtCore()!, path.join(copy, 'libtce_torch.so'));
+    const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(builtCore()!), 'core.json'), 'utf8'));
+    fs.writeFileSync(path.join(copy, 'core.json'), JSON.stringify({ ...manifest, abi: 999 }));
+    const r = runChild('pkg.runtimeInfo();', { PATH: noTorchPath, TCE_CORE: path.join(copy, 'libtce_torch.so') });
+    expect(r.report?.thrown?.code).toBe('TCE_CORE_VERSION_MISMATCH');
+    expect(r.report.thrown.message).toMatch(/implements core API 999, this package's addon speaks \d+/);
   });
 
   test('without TCE_CORE, a CUDA libtorch looks for its own core tag, never a CPU core of its version', () => {

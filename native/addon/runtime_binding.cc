@@ -1,6 +1,10 @@
 // JS bindings for loading the torch core and asking it about the machine.
 #include <napi.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "addon/bindings.h"
 #include "addon/core_loader.h"
 
@@ -11,39 +15,85 @@ namespace {
 const CoreApi& RequireCore(Napi::Env env) {
   const CoreApi* core = LoadedCore();
   if (core == nullptr) {
-    throw Napi::Error::New(env, "The torch core is not loaded yet (call loadCore first).");
+    throw MakeCodedError(env, "The torch core is not loaded yet (call loadCore first).", "TCE_INTERNAL");
   }
   return *core;
 }
 
-// loadCore(libraries: string[], corePath: string) -> { torchVersion }
-Napi::Value LoadCoreJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env, "loadCore(libraries: string[], corePath: string)");
-  }
-  Napi::Array list = info[0].As<Napi::Array>();
+struct LoadRequest {
   std::vector<std::string> libraries;
+  std::string core_path;
+};
+
+LoadRequest ReadLoadArguments(const Napi::CallbackInfo& info, const char* name) {
+  Napi::Env env = info.Env();
+  const std::string usage = std::string(name) + "(libraries: string[], corePath: string)";
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsString()) {
+    throw MakeCodedError(env, usage, "TCE_INTERNAL");
+  }
+  LoadRequest request;
+  Napi::Array list = info[0].As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); ++i) {
     Napi::Value item = list.Get(i);
-    if (!item.IsString()) throw Napi::TypeError::New(env, "loadCore: libraries must be strings");
-    libraries.push_back(item.As<Napi::String>().Utf8Value());
+    if (!item.IsString()) throw MakeCodedError(env, usage + ": libraries must be strings", "TCE_INTERNAL");
+    request.libraries.push_back(item.As<Napi::String>().Utf8Value());
   }
-  const CoreApi* core = nullptr;
-  try {
-    core = &LoadCore(libraries, info[1].As<Napi::String>().Utf8Value());
-  } catch (const std::exception& e) {
-    throw MakeCodedError(env, e.what(), "TCE_CORE_LOAD_FAILED");
-  }
+  request.core_path = info[1].As<Napi::String>().Utf8Value();
+  return request;
+}
+
+Napi::Object LoadResult(Napi::Env env, const CoreApi& core) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("torchVersion", core->core_torch_version());
+  result.Set("torchVersion", core.core_torch_version());
   return result;
 }
 
-Napi::Value CoreLoadedJs(const Napi::CallbackInfo& info) {
+// loadCore(libraries: string[], corePath: string) -> { torchVersion }, on the calling thread.
+Napi::Value LoadCoreJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (LoadedCore() == nullptr) return env.Null();
-  return Napi::String::New(env, LoadedCorePath());
+  const LoadRequest request = ReadLoadArguments(info, "loadCore");
+  try {
+    return LoadResult(env, LoadCore(request.libraries, request.core_path));
+  } catch (const std::exception& e) {
+    throw MakeCodedError(env, e.what(), "TCE_CORE_LOAD_FAILED");
+  }
+}
+
+// loadCoreAsync(libraries, corePath) -> Promise<{ torchVersion }>: the same on a worker thread,
+// because dlopen() of libtorch (hundreds of MB, static initialisers) takes most of a second and
+// CrossEncoder.load() must not hold the event loop for it. LoadCore is serialised by a mutex.
+class LoadCoreWorker : public Napi::AsyncWorker {
+ public:
+  LoadCoreWorker(Napi::Env env, LoadRequest request)
+      : Napi::AsyncWorker(env, "tce:loadCore"), request_(std::move(request)), deferred_(env) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      core_ = &LoadCore(request_.libraries, request_.core_path);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+
+  void OnOK() override { deferred_.Resolve(LoadResult(Env(), *core_)); }
+
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(MakeCodedError(Env(), error.Message(), "TCE_CORE_LOAD_FAILED").Value());
+  }
+
+ private:
+  LoadRequest request_;
+  Napi::Promise::Deferred deferred_;
+  const CoreApi* core_ = nullptr;
+};
+
+Napi::Value LoadCoreAsyncJs(const Napi::CallbackInfo& info) {
+  auto* worker = new LoadCoreWorker(info.Env(), ReadLoadArguments(info, "loadCoreAsync"));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 // cudaDevices() -> [{ index, name, totalMemory, freeMemory }]
@@ -96,7 +146,10 @@ Napi::Error MakeCodedError(Napi::Env env, const std::string& message, const char
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("loadCore", Napi::Function::New(env, LoadCoreJs, "loadCore"));
-  exports.Set("loadedCore", Napi::Function::New(env, CoreLoadedJs, "loadedCore"));
+  exports.Set("loadCoreAsync", Napi::Function::New(env, LoadCoreAsyncJs, "loadCoreAsync"));
+  // The C API version this addon speaks (tce_core.h): lib/core.ts compares it with core.json's
+  // before dlopen(), so that a core of another package version is refused with a clear message.
+  exports.Set("coreAbi", Napi::Number::New(env, TCE_CORE_ABI));
   exports.Set("cudaDevices", Napi::Function::New(env, CudaDevicesJs, "cudaDevices"));
   exports.Set("numThreads", Napi::Function::New(env, NumThreadsJs, "numThreads"));
   exports.Set("quiesce", Napi::Function::New(env, QuiesceJs, "quiesce"));

@@ -67,7 +67,7 @@ export function realPairs(count) {
 }
 
 /**
- * The long pairs of DESIGN.md section 6 (~56-char question, ~1,200-char document): the BioASQ
+ * Long reranking pairs (~56-char question, ~1,200-char document, ~300 tokens): the BioASQ
  * questions against PubMed abstracts, each list cycled.
  */
 export function abstractPairs(count) {

@@ -2,7 +2,7 @@
 // npm run bench:gpu: our predict() against sentence_transformers.CrossEncoder.predict in fp16 on
 // the same GPU, in the same run: the same random-weight BiomedBERT-base weights
 // (scripts/bench/st-model.py), the same ~300-token pairs (BioASQ question + PubMed abstract),
-// rounds alternating between the two. Reports pairs/s, TFLOP/s at DESIGN.md's ~54 GFLOP a pair
+// rounds alternating between the two. Reports pairs/s, TFLOP/s at ~54 GFLOP a pair
 // and the share of the H200's ~790 TFLOP/s, our padding waste and how busy the executor was,
 // and the agreement of the two sides' scores in fp16 and fp32.
 //
@@ -27,7 +27,9 @@ const rounds = Number(arg('rounds', smoke ? '1' : '3'));
 const budgets = arg('budgets', smoke ? '512,1024' : '16384,32768,65536').split(',').map(Number);
 const peerBatchSizes = arg('peer-batch-sizes', '32,64,128,256,512');
 const parityCount = Math.min(count, 1000);
-const GFLOP_PER_PAIR = 54; // DESIGN.md section 6: BERT-base on a ~300-token pair
+// BERT-base on a ~300-token pair: ~181 MFLOP a token (12 layers of 768-wide attention and a
+// 3072-wide feed-forward, 2 FLOP a multiply-add) times ~300 tokens.
+const GFLOP_PER_PAIR = 54;
 const PEAK_TFLOPS = 790;   // dense fp16 measured on one H200
 const python = torchPython();
 
