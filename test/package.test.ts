@@ -24,6 +24,21 @@ const reason = modelTestsSkipReason() ?? (npmCli ? null : 'npm-cli.js not found 
   (torch2 ? null : 'no .venv torch 2.13 (run scripts/setup.sh)');
 if (reason) console.warn(`package tests skipped: ${reason}`);
 
+function newestNativeSource(): number {
+  const files = [path.join(repoRoot, 'binding.gyp')];
+  const walk = (dir: string) => fs.readdirSync(dir, { withFileTypes: true }).forEach((e) =>
+    e.isDirectory() ? walk(path.join(dir, e.name)) : files.push(path.join(dir, e.name)));
+  walk(path.join(repoRoot, 'native'));
+  return Math.max(...files.map((f) => fs.statSync(f).mtimeMs));
+}
+
+/** When the prebuild for this platform was built (0 if there is none). */
+function prebuildAge(): number {
+  const dir = path.join(repoRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  const built = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
+  return built.length > 0 ? Math.min(...built.map((f) => fs.statSync(path.join(dir, f)).mtimeMs)) : 0;
+}
+
 /** A PATH holding only `node` and `sh` (npm runs scripts with it): no cc, c++, cmake, make or python3. */
 function bareBin(): string {
   const bin = tempDir('bare-bin');
@@ -73,10 +88,9 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
 
   beforeAll(() => {
     modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
-    // The addon as released: prebuildify's N-API build for this platform.
-    if (!fs.existsSync(path.join(repoRoot, 'prebuilds', `${process.platform}-${process.arch}`))) {
-      npm(['run', 'build:prebuilds'], repoRoot, process.env);
-    }
+    // The addon as released: prebuildify's N-API build for this platform, rebuilt when a native
+    // source is newer than it (a stale prebuild would be tested in place of the code).
+    if (prebuildAge() < newestNativeSource()) npm(['run', 'build:prebuilds'], repoRoot, process.env);
     const out = tempDir('pack');
     npm(['pack', '--ignore-scripts', '--pack-destination', out], repoRoot, process.env);
     tarball = path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.tgz'))!);
