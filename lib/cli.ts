@@ -94,26 +94,50 @@ async function score(args: string[]): Promise<number> {
   }, ['MODEL_DIR']);
   const [modelDir, inputFile] = positionals;
   const fromStdin = inputFile === undefined || inputFile === '-';
-  const input = fromStdin ? process.stdin : fs.createReadStream(inputFile);
-  const inputSize = fromStdin ? null : fs.statSync(inputFile).size;
-  const output = values.output ? fs.createWriteStream(values.output) : process.stdout;
+  // Everything is checked before the model loads and before an output file is created (or
+  // truncated): a wrong path costs nothing.
+  let inputSize: number | null = null;
+  if (!fromStdin) {
+    const stat = fs.statSync(inputFile, { throwIfNoEntry: false });
+    if (!stat?.isFile()) throw new UsageError(`${inputFile} is not a file`);
+    inputSize = stat.size;
+  }
+  if (values.output && !fs.existsSync(path.dirname(path.resolve(values.output)))) {
+    throw new UsageError(`the folder of ${values.output} does not exist`);
+  }
+  const chunkPairs = integer('chunk', values.chunk) ?? 1024;
   const model = await CrossEncoder.load(modelDir, loadOptions(values));
+  const input = fromStdin ? process.stdin : fs.createReadStream(inputFile);
+  const output = values.output ? fs.createWriteStream(values.output) : process.stdout;
   const stop = new AbortController();
+  // A reader that goes away (`| head`: EPIPE) stops the run like Ctrl-C; any other stream error
+  // stops it and is reported.
+  let streamError: Error | null = null;
+  let readerGone = false;
+  const onStreamError = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') readerGone = true;
+    else streamError ??= error;
+    stop.abort();
+  };
+  output.on('error', onStreamError);
+  input.on('error', onStreamError);
   const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const progress = new Progress();
   try {
     const result = await scoreFile(model, {
       input,
       output,
       skipBad: values['skip-bad'] ?? false,
-      chunkPairs: integer('chunk', values.chunk) ?? 1024,
+      chunkPairs,
       signal: stop.signal,
       ...(values['raw-scores'] ? { activation: 'identity' as const } : {}),
       onProgress: (pairs, bytes) => progress.update(pairs, inputSize ? Math.min(1, bytes / inputSize) : null),
     });
     progress.done(result.scored);
+    if (streamError) throw new Error(`${(streamError as Error).message}; ${result.scored} pairs were scored and written`);
+    if (readerGone) return 0; // as other Unix tools do when the reader has all it wanted
     if (result.stopped) {
       console.error(`torch-cross-encoder: stopped; ${result.scored} pairs scored and written`);
       return 130;
@@ -123,6 +147,7 @@ async function score(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (input !== process.stdin) (input as fs.ReadStream).destroy();
     if (output !== process.stdout) await new Promise((resolve) => (output as fs.WriteStream).end(resolve));
     await model.dispose({ abort: true });
   }

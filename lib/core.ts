@@ -178,6 +178,9 @@ function loadFailure(libtorch: LibtorchLocation, error: unknown): TceError {
 }
 
 function loaded(libtorch: LibtorchLocation, corePath: string, core: CoreManifest): LoadedRuntime {
+  // A synchronous load (runtimeInfo()) may have finished while an asynchronous one was running:
+  // the native loader took the same libraries once; keep the first record and its exit hook.
+  if (runtime) return runtime;
   runtime = { libtorch, corePath, core };
   if (isMainThread) {
     // process.exit() (or the end of the script) runs libtorch's static destructors while model

@@ -60,7 +60,17 @@ const cmakePrefix = path.resolve(path.dirname(config), '..');
 const tag = coreTag(libtorch);
 const outDir = path.join(root, 'cores', tag);
 const existing = path.join(outDir, CORE_FILE);
-if (ifMissing && fs.existsSync(existing)) skip(`core for this libtorch already built: ${existing}`);
+/** A core built from this package's C API (core.json's abi equals tce_core.h's TCE_CORE_ABI). */
+function current(corePath) {
+  try {
+    const header = fs.readFileSync(path.join(root, 'native', 'core', 'tce_core.h'), 'utf8').match(/#define TCE_CORE_ABI (\d+)/);
+    const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(corePath), 'core.json'), 'utf8'));
+    return header !== null && manifest.abi === Number(header[1]);
+  } catch {
+    return false;
+  }
+}
+if (ifMissing && fs.existsSync(existing) && current(existing)) skip(`core for this libtorch already built: ${existing}`);
 
 /**
  * nvcc of the CUDA toolkit (PATH, then CUDA_HOME, then the usual install folder), as the path

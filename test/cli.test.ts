@@ -72,28 +72,43 @@ describe.skipIf(reason)('torch-cross-encoder command', () => {
     expect(Math.abs(rows[4].score - expected[3])).toBeLessThanOrEqual(1e-5);
   });
 
-  test('score: SIGINT stops it cleanly; what was written is a complete, in-order prefix', async () => {
-    const input = path.join(dir, 'many.jsonl');
-    const many = Array.from({ length: 20000 }, (_, i) => pairs[i % pairs.length]);
-    fs.writeFileSync(input, many.map((p) => JSON.stringify(p)).join('\n'));
-    const out = path.join(dir, 'many-scores.jsonl');
-    const child = spawn(process.execPath, [cli, 'score', modelDir, input, '-o', out, '--chunk', '16', '--device', 'cpu', '--batch-size', '4'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  test('score: SIGINT stops it cleanly, even while it waits for input; what was written is a complete, in-order prefix', async () => {
+    const out = path.join(dir, 'interrupted.jsonl');
+    const child = spawn(process.execPath, [cli, 'score', modelDir, '-o', out, '--chunk', '16', '--device', 'cpu'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Interrupt once some rows are written (polling the file: no timing is asserted).
-    while (!(fs.existsSync(out) && fs.readFileSync(out, 'utf8').split('\n').length > 20)) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+      exited = true;
+      resolve(code);
+    }));
+    // 200 pairs on a stdin that stays open: the command can only end by the signal.
+    child.stdin.write(Array.from({ length: 200 }, (_, i) => JSON.stringify(pairs[i % pairs.length])).join('\n') + '\n');
+    const rowsWritten = () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').length - 1 : 0);
+    while (!exited && rowsWritten() < 32) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(exited).toBe(false);
     child.kill('SIGINT');
-    expect(await exited).toBe(130);
+    expect(await exit).toBe(130);
+    child.stdin.destroy();
     expect(stderr).toMatch(/stopped; \d+ pairs scored and written/);
     const text = fs.readFileSync(out, 'utf8');
     expect(text.endsWith('\n')).toBe(true);
     const rows = jsonLines(text);
-    expect(rows.length).toBeLessThan(many.length);
+    expect(rows.length).toBeGreaterThanOrEqual(32);
     expect(rows.map((row) => row.line)).toEqual(rows.map((_, i) => i + 1));
     expect(Number(/stopped; (\d+)/.exec(stderr)![1])).toBe(rows.length);
+  });
+
+  test('score: a reader that goes away (| head) ends it quietly; a missing input file is named before anything loads', () => {
+    const many = path.join(dir, 'head.jsonl');
+    fs.writeFileSync(many, Array.from({ length: 3000 }, (_, i) => JSON.stringify(pairs[i % pairs.length])).join('\n'));
+    const head = spawnSync('sh', ['-c', `"${process.execPath}" "${cli}" score "${modelDir}" "${many}" --device cpu --chunk 8 | head -n 2`], { encoding: 'utf8', timeout: 120_000 });
+    expect(jsonLines(head.stdout)).toHaveLength(2);
+    expect(head.stderr).not.toMatch(/Unhandled|EPIPE|at /);
+    const missing = run(['score', modelDir, path.join(dir, 'nope.jsonl'), '-o', path.join(dir, 'never.jsonl')]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('nope.jsonl is not a file');
+    expect(fs.existsSync(path.join(dir, 'never.jsonl'))).toBe(false);
   });
 
   test('rank: best first, --top-k, --return-documents; documents as strings or {"text"}', () => {

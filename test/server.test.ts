@@ -144,9 +144,22 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
       expect(reply.body.error).toMatch(message);
       expect(reply.body.error_type).toBe('Validation');
     }
+    // A chunked body (no Content-Length) over the limit is answered 413 too, not reset.
+    const chunked = await new Promise<Reply>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/rerank' }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')), headers: res.headers }));
+      });
+      req.on('error', reject);
+      for (let i = 0; i < 8; i++) req.write('x'.repeat(1024));
+      req.end();
+    });
+    expect(chunked.status).toBe(413);
+    expect(chunked.body.error).toMatch(/payload > limit of 4096 bytes/);
     // Truncated (the default) the same long text is scored.
     expect((await request(port, 'POST', '/rerank', { query: 'q', texts: ['word '.repeat(600)] }, {})).status).toBe(200);
-    const unknown = await request(port, 'GET', '/nothing');
+    const unknown = await request(port, 'GET', '/wp-login.php');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatch(/POST \/rerank/);
     const badPair = await request(port, 'POST', '/predict', { inputs: [['q', 7]] });
@@ -208,6 +221,11 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     expect(metrics.body).toMatch(/^te_queue_duration_count\{method="rerank"\} 1$/m);
     expect(metrics.body).toMatch(/^tce_pairs_total \d+$/m);
     expect(metrics.body).toMatch(/^te_batch_next_size_count [1-9]/m);
+    // Routes are labelled from a fixed set: an unknown path does not add series.
+    await request(port, 'GET', '/wp-login.php');
+    const after = (await request(port, 'GET', '/metrics')).body as string;
+    expect(after).toMatch(/^te_request_count\{method="other",status="404"\} 1$/m);
+    expect(after).not.toContain('wp-login');
   });
 
   test('graceful shutdown: no new connections, the request in flight is answered, then close() resolves', async () => {

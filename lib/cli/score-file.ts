@@ -91,11 +91,15 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
 
   const writeOldest = async () => {
     const { text, scored } = await (inFlight.shift() as Promise<{ text: string; scored: number }>);
-    if (text && !options.output.write(text)) await once(options.output, 'drain');
+    // A stalled reader must not keep a stop from happening: the wait for 'drain' ends with it.
+    if (text && !options.output.write(text)) await once(options.output, 'drain', options.signal ? { signal: options.signal } : {});
     result.scored += scored;
     options.onProgress?.(result.scored, bytesRead);
   };
 
+  // A stop also ends a read that waits for input that may never come (an idle terminal).
+  const onAbort = () => lines.close();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const line of lines) {
       if (options.signal?.aborted) break;
@@ -136,6 +140,7 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
     }
     throw error;
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     lines.close();
   }
   if (badLine) throw badLine;

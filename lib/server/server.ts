@@ -11,9 +11,11 @@
  *   GET  /info     the model and the server's limits
  *   GET  /metrics  Prometheus text (see metrics.ts)
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CrossEncoder, Pair } from '../cross-encoder';
+import { TceError } from '../errors';
 import { runtimeInfo } from '../runtime-info';
 import { HttpError, toHttpError } from './http-error';
 import { ServerMetrics } from './metrics';
@@ -33,6 +35,29 @@ export interface ServerOptions {
 
 const DEFAULTS = { maxConcurrentRequests: 512, maxClientBatchSize: 32, maxPayloadBytes: 2_000_000 };
 
+/** The metric label of a route: a fixed set, so that scanners cannot grow the series. */
+const ROUTE_LABELS: Record<string, string> = {
+  'POST /rerank': 'rerank', 'POST /predict': 'predict', 'GET /health': 'health', 'GET /info': 'info', 'GET /metrics': 'metrics',
+};
+
+function checkServerOptions(options: ServerOptions): void {
+  for (const name of ['maxConcurrentRequests', 'maxClientBatchSize', 'maxPayloadBytes'] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new TceError('TCE_INVALID_OPTION', `${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    }
+  }
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) {
+    throw new TceError('TCE_INVALID_OPTION', 'apiKey must be a non-empty string');
+  }
+}
+
+/** Compares in constant time (hashes first, so that the lengths match). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer> {
@@ -44,15 +69,19 @@ function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer>
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    request.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Answered with 413 (and the connection closed after it); the rest is read and dropped,
+        // so that the client gets the answer instead of a reset connection.
+        request.off('data', onData);
+        request.resume();
         reject(new HttpError(413, 'Validation', `payload > limit of ${limit} bytes`));
-        request.destroy();
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    request.on('data', onData);
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
@@ -90,6 +119,7 @@ export class RerankServer {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly model: CrossEncoder, options: ServerOptions = {}) {
+    checkServerOptions(options);
     this.options = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     this.metrics = new ServerMetrics(model);
     this.server = http.createServer((request, response) => {
@@ -108,6 +138,9 @@ export class RerankServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        // An error of the listening socket later (e.g. out of file descriptors on accept) is
+        // reported, not thrown: the requests being served go on.
+        this.server.on('error', (error) => process.emitWarning(`rerank server: ${error.message}`, { code: 'TCE_SERVER_ERROR' }));
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -129,35 +162,37 @@ export class RerankServer {
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     const route = `${request.method} ${(request.url ?? '/').split('?')[0]}`;
+    // While shutting down, close each connection once its response is out.
+    response.on('finish', () => {
+      if (this.closing) this.server.closeIdleConnections();
+    });
     let status = 200;
     try {
       this.authorize(request);
       const result = await this.route(route, request);
       if (typeof result === 'string') {
-        response.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-        response.end(result);
+        this.send(response, 200, result, this.metrics.registry.contentType);
       } else {
-        this.send(response, 200, result);
+        this.send(response, 200, JSON.stringify(result));
       }
     } catch (error) {
       const failure = toHttpError(error);
       status = failure.status;
       if (failure.status === 401) response.setHeader('www-authenticate', 'Bearer');
-      this.send(response, failure.status, { error: failure.message, error_type: failure.type });
+      // After a 413 the rest of the body is not read: the connection ends with the response.
+      if (failure.status === 413) response.setHeader('connection', 'close');
+      this.send(response, failure.status, JSON.stringify({ error: failure.message, error_type: failure.type }));
     } finally {
-      const method = route.startsWith('POST /') ? route.slice(6) : route;
+      const method = ROUTE_LABELS[route] ?? 'other';
       this.metrics.requests.inc({ method, status: String(status) });
       this.metrics.duration.observe({ method }, Number(process.hrtime.bigint() - started) / 1e9);
-      // While shutting down, do not keep connections alive past this response.
-      if (this.closing) this.server.closeIdleConnections();
     }
   }
 
-  private send(response: http.ServerResponse, status: number, body: Json): void {
+  private send(response: http.ServerResponse, status: number, text: string, contentType = 'application/json'): void {
     if (response.headersSent) return;
-    const text = JSON.stringify(body);
     response.writeHead(status, {
-      'content-type': 'application/json',
+      'content-type': contentType,
       'content-length': Buffer.byteLength(text),
       ...(this.closing ? { connection: 'close' } : {}),
     });
@@ -166,7 +201,7 @@ export class RerankServer {
 
   private authorize(request: http.IncomingMessage): void {
     if (!this.options.apiKey) return;
-    if (request.headers.authorization !== `Bearer ${this.options.apiKey}`) {
+    if (!sameSecret(request.headers.authorization ?? '', `Bearer ${this.options.apiKey}`)) {
       throw new HttpError(401, 'Unauthorized', 'a valid `Authorization: Bearer <api key>` header is required');
     }
   }

@@ -28,6 +28,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #define TCE_STR2(x) #x
 #define TCE_STR(x) TCE_STR2(x)
@@ -96,8 +98,9 @@ c10::ScalarType autocast_dtype(int precision) {
 // Autocast state is thread-local: it is switched on by the thread that runs forward, for the
 // length of the call, and restored afterwards. The API was renamed in libtorch 2.4.
 // Its weight-cast cache stays off: the Linear weights were cast once at load
-// (cast_linear_weights), so there is nothing to cache, and the cache is one process-wide map
-// whose clearing by one model would throw away another model's casts.
+// (cast_linear_weights), so there is little to cache, and in libtorch 2.x the cache is one
+// process-wide map whose clearing by one model would throw away another model's casts (the
+// switch itself, like the rest of autocast's state, is per thread).
 class AutocastScope {
  public:
   AutocastScope(const c10::Device& device, int precision) {
@@ -162,17 +165,45 @@ class AutocastScope {
 // half precision. autocast then finds them already in fp16/bf16 and casts only activations;
 // LayerNorm, softmax and embeddings keep their fp32 parameters, as under autocast.
 void cast_linear_weights(torch::jit::script::Module& module, c10::ScalarType dtype) {
-  for (const auto& child : module.named_modules()) {
-    const auto type_name = child.value.type()->name();
+  const auto is_linear = [](const torch::jit::script::Module& m) {
     // A traced nn.Linear is __torch__.torch.nn.modules.linear[.___torch_mangle_N].Linear.
-    if (!type_name || type_name->name() != "Linear" ||
-        type_name->qualifiedName().find("torch.nn.modules.linear") == std::string::npos) {
-      continue;
-    }
+    const auto type_name = m.type()->name();
+    return type_name && type_name->name() == "Linear" &&
+           type_name->qualifiedName().find("torch.nn.modules.linear") != std::string::npos;
+  };
+  // A tensor that a Linear shares with anything else (tied weights: an embedding, a buffer) is
+  // left alone: casting it would change what that other user computes with.
+  std::unordered_map<const c10::TensorImpl*, int> uses;
+  std::unordered_set<const c10::TensorImpl*> outside_linear;
+  for (const auto& child : module.named_modules()) {
+    const bool linear = is_linear(child.value);
     for (const auto& parameter : child.value.named_parameters(/*recurse=*/false)) {
-      if (parameter.value.is_floating_point()) parameter.value.set_data(parameter.value.to(dtype));
+      ++uses[parameter.value.unsafeGetTensorImpl()];
+      if (!linear) outside_linear.insert(parameter.value.unsafeGetTensorImpl());
+    }
+    for (const auto& buffer : child.value.named_buffers(/*recurse=*/false)) {
+      outside_linear.insert(buffer.value.unsafeGetTensorImpl());
     }
   }
+  for (const auto& child : module.named_modules()) {
+    if (!is_linear(child.value)) continue;
+    for (const auto& parameter : child.value.named_parameters(/*recurse=*/false)) {
+      const c10::TensorImpl* impl = parameter.value.unsafeGetTensorImpl();
+      if (!parameter.value.is_floating_point() || uses[impl] > 1 || outside_linear.count(impl) > 0) continue;
+      parameter.value.set_data(parameter.value.to(dtype));
+    }
+  }
+}
+
+// A model.pt may store its weights in half precision to be small (scripts/export.py
+// --half-storage); its graph was traced in float32, so every floating parameter and buffer goes
+// back to float32 at load, and the model computes as the float32 model whose weights were rounded.
+void upcast_stored_half(torch::jit::script::Module& module) {
+  bool half = false;
+  for (const auto& parameter : module.parameters()) {
+    if (parameter.is_floating_point() && parameter.scalar_type() != torch::kFloat32) half = true;
+  }
+  if (half) module.to(torch::kFloat32);
 }
 
 torch::Tensor first_tensor(const c10::IValue& output) {
@@ -243,7 +274,9 @@ class Nvml {
     void* device = nullptr;
     Memory memory{};
     if (by_pci_bus_id_(bus_id, &device) != 0 || memory_info_(device, &memory) != 0) return UINT64_MAX;
-    return memory.free;
+    // Under MIG the bus id names the whole GPU while CUDA sees one slice: never report more free
+    // memory than the device the caller can use has.
+    return std::min<uint64_t>(memory.free, props.totalGlobalMem);
   }
 
  private:
@@ -342,6 +375,7 @@ tce_model* tce_model_load(const char* path, const char* device, int precision, c
     model->precision = precision;
     model->module = torch::jit::load(std::string(path), model->device);
     model->module.eval();
+    upcast_stored_half(model->module);
 #ifdef TCE_WITH_CUDA
     if (model->device.is_cuda()) {
       const auto index = model->device.has_index() ? model->device.index() : c10::DeviceIndex(0);
@@ -414,6 +448,7 @@ int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t*
       write_error(err, err_len,
                   "model.pt returned logits of shape " + c10::str(scores.sizes()) +
                       " for a batch of " + std::to_string(batch) + "; expected [batch, num_labels]");
+      wait_for_model_stream(model);  // the upload may still read the staging buffer
       return TCE_ERROR;
     }
     scores = activate(scores, activation, apply_softmax != 0).to(torch::kCPU).contiguous();

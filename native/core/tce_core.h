@@ -18,7 +18,7 @@ extern "C" {
 /* The core is compiled with hidden visibility; only this API is exported. */
 #define TCE_API __attribute__((visibility("default")))
 
-#define TCE_CORE_ABI 1
+#define TCE_CORE_ABI 2
 
 /* Status codes returned by the functions that can fail. */
 #define TCE_OK 0

@@ -73,12 +73,17 @@ function(tce_write_core_manifest target cuda)
     endif()
     set(flavour "cu${cuda_major}")
   endif()
+  # A change of the header's ABI number re-runs this configure step, so core.json follows it.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/native/core/tce_core.h")
   file(STRINGS "${CMAKE_CURRENT_SOURCE_DIR}/native/core/tce_core.h" abi_line REGEX "^#define TCE_CORE_ABI [0-9]+")
   string(REGEX MATCH "[0-9]+$" core_abi "${abi_line}")
-  file(WRITE "${CMAKE_BINARY_DIR}/core.json"
+  file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/core.json" CONTENT
     "{\"torchVersion\": \"${torch_version}\", \"flavour\": \"${flavour}\", \"cxx11Abi\": ${cxx11_abi}, \"abi\": ${core_abi}}\n")
-  add_custom_command(TARGET ${target} POST_BUILD
-    COMMAND ${CMAKE_COMMAND} -E copy "${CMAKE_BINARY_DIR}/core.json" "$<TARGET_FILE_DIR:${target}>/core.json")
+  # Copied on every build, not only when the core relinks: a manifest must never lag its core.
+  add_custom_target(${target}_manifest ALL
+    COMMAND ${CMAKE_COMMAND} -E copy_if_different "${CMAKE_BINARY_DIR}/core.json" "$<TARGET_FILE_DIR:${target}>/core.json"
+    DEPENDS ${target}
+    COMMENT "core.json beside the core")
 endfunction()
 
 # A CUDA core must be compiled by a toolkit of the libtorch's CUDA major version: CUDA's runtime
