@@ -2,11 +2,13 @@
 // of sentence-transformers 6 and of 4.1, the reference model's version), exported by
 // scripts/export.py, scored by our CrossEncoder and by sentence_transformers.CrossEncoder on the
 // same pairs. Runs on PyTorch 2.13's libtorch (vitest project torch-2.13), which exported them.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder, type RankResult } from '../lib/cross-encoder';
 import { repoRoot } from './helpers/child';
+import { projectPython } from '../scripts/torch-python.mjs';
 import { bioasqPairs, modelTestsSkipReason } from './helpers/fixture-model';
 import { stModel, stReference, stSkipReason, type StEnvironment, type StRanked, type StRequest } from './helpers/st-reference';
 
@@ -185,6 +187,23 @@ for (const { env, label } of environments) {
       const tiedScores = tied.map((id) => scores[id]);
       if (tiedScores.every((s) => s === tiedScores[0])) expect(tied).toEqual([...tied].sort((a, b) => a - b));
       expect(Math.max(...tiedScores) - Math.min(...tiedScores)).toBeLessThanOrEqual(FP32_BOUND);
+    });
+
+    // These test models' weights are spread ten times wider than a trained BERT's (so that scores
+    // differ), which magnifies float16 rounding: the bound here is 2e-3.
+    test('weights stored in float16 (export.py --half-storage) are upcast at load: half the file, scores within 2e-3', async () => {
+      const out = path.join(path.dirname(models.one.tce), 'tce-half');
+      const exported = spawnSync(projectPython(env)!, [path.join(repoRoot, 'scripts', 'export.py'), models.one.st, out, '--half-storage'], { encoding: 'utf8' });
+      expect(exported.status, exported.stderr).toBe(0);
+      expect(JSON.parse(exported.stdout.trim().split('\n').pop()!).stored_dtype).toBe('float16');
+      const size = (dir: string) => fs.statSync(path.join(dir, 'model.pt')).size;
+      expect(size(out)).toBeLessThan(0.6 * size(models.one.tce));
+      const [reference] = stReference(env, [{ model: models.one.st, kind: 'predict', pairs }]).results.map((r) => r.scores as number[]);
+      const half = await load(out);
+      expect(half.precision).toBe('fp32');
+      const worst = worstDifference((await half.predict(pairs)) as Float32Array, reference);
+      expect(worst).toBeLessThanOrEqual(2e-3);
+      console.log(`${label}: float16-stored weights, fp32 scores differ by at most ${worst.toExponential(2)}`);
     });
 
     test(`bf16 (Linear weights cast at load) within ${BF16_AUTOCAST_BOUND} of sentence-transformers under bf16 autocast, ${BF16_BOUND} of fp32`, async () => {

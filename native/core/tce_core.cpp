@@ -30,6 +30,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #define TCE_STR2(x) #x
 #define TCE_STR(x) TCE_STR2(x)
@@ -64,15 +65,25 @@ void write_error(char* err, size_t err_len, const std::string& message) {
 // ("frame #0 ..."), anything else cut to its first lines.
 std::string message_of(const std::exception& e, size_t max_lines = 12);
 
+// A long message keeps its first lines and its last ones: a TorchScript interpreter error starts
+// with where it happened and ends with what happened ("RuntimeError: ...").
 std::string first_lines(const char* what, size_t max_lines = 6) {
   std::string text(what == nullptr ? "" : what);
-  size_t pos = 0;
-  for (size_t line = 0; line < max_lines; ++line) {
-    pos = text.find('\n', pos);
-    if (pos == std::string::npos) return text;
-    ++pos;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(text.substr(start, end - start));
   }
-  return text.substr(0, pos);
+  lines.push_back(text.substr(start));
+  if (lines.size() <= max_lines) return text;
+  const size_t head = max_lines / 2;
+  const size_t tail = max_lines - head;
+  std::string out;
+  for (size_t i = 0; i < head; ++i) out += lines[i] + "\n";
+  out += "  ...\n";
+  for (size_t i = lines.size() - tail; i < lines.size(); ++i) out += lines[i] + (i + 1 < lines.size() ? "\n" : "");
+  return out;
 }
 
 std::string message_of(const std::exception& e, size_t max_lines) {
@@ -199,11 +210,14 @@ void cast_linear_weights(torch::jit::script::Module& module, c10::ScalarType dty
 // --half-storage); its graph was traced in float32, so every floating parameter and buffer goes
 // back to float32 at load, and the model computes as the float32 model whose weights were rounded.
 void upcast_stored_half(torch::jit::script::Module& module) {
-  bool half = false;
-  for (const auto& parameter : module.parameters()) {
-    if (parameter.is_floating_point() && parameter.scalar_type() != torch::kFloat32) half = true;
-  }
-  if (half) module.to(torch::kFloat32);
+  // Tensor by tensor: Module::to(dtype) would also turn integer buffers (position ids) to float.
+  const auto upcast = [](const torch::Tensor& tensor) {
+    if (tensor.is_floating_point() && tensor.scalar_type() != torch::kFloat32) {
+      tensor.set_data(tensor.to(torch::kFloat32));
+    }
+  };
+  for (const auto& parameter : module.parameters()) upcast(parameter);
+  for (const auto& buffer : module.buffers()) upcast(buffer);
 }
 
 torch::Tensor first_tensor(const c10::IValue& output) {
