@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Evaluate a cross-encoder as a reranker of BM25 candidate pools on BioASQ questions.
+
+    .venv-train/bin/python scripts/eval-reranker.py --model ST_DIR [--exported DIR] [--n 200]
+        [--pool 50] [--hard 20] [--max-gold 10] [--seed 13] [--json OUT.json] [--pairs OUT.jsonl]
+
+Data: ../shared/data/bioasq_questions_all.jsonl (BioASQ Task B golden files; evaluation only, never
+training). Questions are drawn with a fixed seed among those with at least one snippet. For each
+question the candidate pool is:
+  gold       its own snippets (distinct texts, at most --max-gold, drawn with the seed), label 1;
+  hard       the other questions' snippets that BM25 ranks highest for the question (--hard of
+             them), label 0;
+  random     other questions' snippets drawn at random until the pool has --pool candidates, label 0.
+A snippet never counts as a negative for a question when it comes from one of the question's own
+gold documents (pmid), has the text of one of its gold snippets, or belongs to a question with the
+same wording (BioASQ repeats some questions across years). BM25 (rank-bm25 BM25Okapi, over every
+distinct snippet of the file, lower-cased word tokens, a few stop words removed) scores each
+candidate; the pool is shuffled with the seed first, so ties never favour gold.
+
+Reported, over the questions: nDCG@10 (binary gains) and MRR@10 for
+  bm25             the pool ranked by BM25 score;
+  bm25+model       the same pool reranked by the cross-encoder's score (sentence-transformers
+                   CrossEncoder.predict, sigmoid);
+  fusion           for reference only: the mean of BM25's and the model's (logit) z-scores per pool;
+and, with --exported, the largest difference between sentence-transformers' scores and the
+exported TorchScript model.pt's (run in Python with the same tokenizer) on the first
+--check-pairs pairs.
+
+--json writes the figures; --pairs writes every scored pair as JSONL
+{qid, query, document, label, bm25, st_score} (BioASQ text: keep it out of the repository), so
+another implementation can score the same pairs and be compared.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
+STOP = set("""a an and are as at be by for from has have in into is it its of on or that the their this to was
+were which with we our not no than these those between after during among via vs versus what how does do
+did is are which who when why can""".split())
+TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def log(message):
+    print(f"[eval-reranker] {message}", file=sys.stderr, flush=True)
+
+
+def terms(text):
+    return [t for t in TOKEN.findall(text.lower()) if t not in STOP]
+
+
+def ndcg_at(labels, k=10):
+    dcg = sum(l / math.log2(i + 2) for i, l in enumerate(labels[:k]))
+    ideal = sorted(labels, reverse=True)
+    idcg = sum(l / math.log2(i + 2) for i, l in enumerate(ideal[:k]))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def mrr_at(labels, k=10):
+    for i, l in enumerate(labels[:k]):
+        if l > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def ranked_labels(pool, key):
+    order = sorted(range(len(pool)), key=lambda i: -pool[i][key])  # stable: ties keep the shuffled order
+    return [pool[i]["label"] for i in order]
+
+
+def build_pools(args, rng):
+    from rank_bm25 import BM25Okapi
+
+    questions = []
+    with open(os.path.join(DATA, "bioasq_questions_all.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            if q.get("snippets"):
+                questions.append(q)
+    # Every distinct snippet text, with the questions (ids), pmids and question wordings it comes from.
+    snippets, index = [], {}
+    for q in questions:
+        for s in q["snippets"]:
+            t = s["text"].strip()
+            if not t:
+                continue
+            if t not in index:
+                index[t] = len(snippets)
+                snippets.append({"text": t, "qids": set(), "pmids": set(), "bodies": set()})
+            e = snippets[index[t]]
+            e["qids"].add(q["id"])
+            e["pmids"].add(s.get("pmid") or "")
+            e["bodies"].add(q["body"].strip().lower())
+    log(f"{len(questions)} questions with snippets, {len(snippets)} distinct snippets; indexing with BM25")
+    bm25 = BM25Okapi([terms(s["text"]) for s in snippets])
+
+    chosen = rng.sample(questions, min(args.n, len(questions)))
+    pools = []
+    for q in chosen:
+        body = q["body"].strip().lower()
+        gold_texts = []
+        for s in q["snippets"]:
+            t = s["text"].strip()
+            if t and t not in gold_texts:
+                gold_texts.append(t)
+        if len(gold_texts) > args.max_gold:
+            gold_texts = rng.sample(gold_texts, args.max_gold)
+        gold_set = set(gold_texts)
+        own_pmids = set(q.get("documents") or []) | {s.get("pmid") for s in q["snippets"]}
+
+        def negative_ok(i):
+            s = snippets[i]
+            return (s["text"] not in gold_set and q["id"] not in s["qids"] and not (s["pmids"] & own_pmids)
+                    and body not in s["bodies"])
+
+        scores = bm25.get_scores(terms(q["body"]))
+        hard = []
+        for i in sorted(range(len(snippets)), key=lambda i: -scores[i]):
+            if len(hard) >= args.hard:
+                break
+            if negative_ok(i):
+                hard.append(i)
+        taken = set(hard)
+        n_random = max(0, args.pool - len(gold_texts) - len(hard))
+        rand = []
+        while len(rand) < n_random:
+            i = rng.randrange(len(snippets))
+            if i not in taken and negative_ok(i):
+                taken.add(i)
+                rand.append(i)
+        pool = [{"document": t, "label": 1, "kind": "gold", "bm25": float(scores[index[t]])} for t in gold_texts]
+        pool += [{"document": snippets[i]["text"], "label": 0, "kind": "hard", "bm25": float(scores[i])} for i in hard]
+        pool += [{"document": snippets[i]["text"], "label": 0, "kind": "random", "bm25": float(scores[i])}
+                 for i in rand]
+        rng.shuffle(pool)
+        pools.append({"qid": q["id"], "query": q["body"].strip(), "type": q["type"], "pool": pool})
+    return pools
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="sentence-transformers CrossEncoder directory")
+    parser.add_argument("--exported", help="exported model directory (model.pt) to check against ST")
+    parser.add_argument("--check-pairs", type=int, default=256)
+    parser.add_argument("--n", type=int, default=200, help="questions")
+    parser.add_argument("--pool", type=int, default=50, help="candidates per question")
+    parser.add_argument("--hard", type=int, default=20, help="BM25-hard negatives per question")
+    parser.add_argument("--max-gold", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--json", help="figures (e.g. bench/results/rerank-eval-DATE.json)")
+    parser.add_argument("--pairs", help="scored pairs, JSONL")
+    parser.add_argument("--model-name", default=None, help="name for the model in the JSON")
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    import transformers
+    import sentence_transformers
+    from sentence_transformers import CrossEncoder
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    pools = build_pools(args, rng)
+    pairs = [(p["query"], c["document"]) for p in pools for c in p["pool"]]
+    log(f"{len(pools)} questions, {len(pairs)} pairs "
+        f"({sum(c['label'] for p in pools for c in p['pool'])} gold)")
+
+    model = CrossEncoder(args.model, local_files_only=True, device="cpu")
+    started = time.time()
+    scores = model.predict(pairs, batch_size=args.batch_size, show_progress_bar=True, convert_to_numpy=True)
+    seconds = time.time() - started
+    log(f"scored {len(pairs)} pairs in {seconds:.0f} s ({len(pairs) / seconds:.1f} pairs/s)")
+    k = 0
+    for p in pools:
+        for c in p["pool"]:
+            c["st_score"] = float(scores[k])
+            k += 1
+
+    def figures(key):
+        nd = [ndcg_at(ranked_labels(p["pool"], key)) for p in pools]
+        mr = [mrr_at(ranked_labels(p["pool"], key)) for p in pools]
+        return {"ndcg@10": round(float(np.mean(nd)), 4), "mrr@10": round(float(np.mean(mr)), 4)}, nd, mr
+
+    # Fusion, for reference: the mean of BM25's and the model's logit z-scores within each pool
+    # (equal weights, fixed in advance, not tuned).
+    for p in pools:
+        b = np.array([c["bm25"] for c in p["pool"]])
+        s = np.clip(np.array([c["st_score"] for c in p["pool"]]), 1e-7, 1 - 1e-7)
+        s = np.log(s / (1 - s))
+        fused = 0.5 * (b - b.mean()) / (b.std() + 1e-9) + 0.5 * (s - s.mean()) / (s.std() + 1e-9)
+        for c, f in zip(p["pool"], fused):
+            c["fused"] = float(f)
+
+    bm, bm_nd, bm_mr = figures("bm25")
+    st, st_nd, st_mr = figures("st_score")
+    fu, _, _ = figures("fused")
+    # Paired bootstrap over questions for the nDCG@10 difference.
+    diffs = np.array(st_nd) - np.array(bm_nd)
+    boot_rng = np.random.default_rng(args.seed)
+    boots = [diffs[boot_rng.integers(0, len(diffs), len(diffs))].mean() for _ in range(2000)]
+    ci = [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)]
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "model": args.model_name or os.path.basename(os.path.normpath(args.model)),
+        "data": "bioasq_questions_all.jsonl (BioASQ Task B golden; evaluation only)",
+        "questions": len(pools), "pool": args.pool, "hard_negatives": args.hard, "max_gold": args.max_gold,
+        "pairs": len(pairs), "gold_pairs": int(sum(c["label"] for p in pools for c in p["pool"])),
+        "seed": args.seed,
+        "bm25": bm,
+        "bm25+model": st,
+        "bm25_model_fusion_reference": fu,
+        "ndcg@10_gain": round(st["ndcg@10"] - bm["ndcg@10"], 4),
+        "ndcg@10_gain_95ci_bootstrap": ci,
+        "questions_model_better_ndcg": int((diffs > 1e-9).sum()),
+        "questions_model_worse_ndcg": int((diffs < -1e-9).sum()),
+        "by_type": {},
+        "scoring": {"pairs_per_s_python_cpu": round(len(pairs) / seconds, 1), "threads": args.threads,
+                    "batch_size": args.batch_size},
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "sentence_transformers": sentence_transformers.__version__},
+    }
+    for t in sorted({p["type"] for p in pools}):
+        idx = [i for i, p in enumerate(pools) if p["type"] == t]
+        result["by_type"][t] = {
+            "questions": len(idx),
+            "bm25_ndcg@10": round(float(np.mean([bm_nd[i] for i in idx])), 4),
+            "model_ndcg@10": round(float(np.mean([st_nd[i] for i in idx])), 4),
+        }
+
+    if args.exported:
+        tok = model.tokenizer
+        traced = torch.jit.load(os.path.join(args.exported, "model.pt"), map_location="cpu").eval()
+        check = pairs[:args.check_pairs]
+        out = []
+        with torch.no_grad():
+            for b in range(0, len(check), args.batch_size):
+                chunk = check[b:b + args.batch_size]
+                enc = tok([c[0] for c in chunk], [c[1] for c in chunk], padding=True, truncation="longest_first",
+                          max_length=model.max_seq_length, return_tensors="pt")
+                logits = traced(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[0]
+                out.append(torch.sigmoid(logits.view(-1)))
+        out = torch.cat(out).numpy()
+        result["exported_vs_st_max_abs_diff"] = float(np.abs(out - scores[:len(check)]).max())
+        result["exported_check_pairs"] = len(check)
+        log(f"exported model.pt vs sentence-transformers on {len(check)} pairs: "
+            f"max |diff| {result['exported_vs_st_max_abs_diff']:.2e}")
+
+    print(json.dumps(result, indent=2))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+    if args.pairs:
+        with open(args.pairs, "w", encoding="utf-8") as f:
+            for p in pools:
+                for c in p["pool"]:
+                    f.write(json.dumps({"qid": p["qid"], "query": p["query"], "document": c["document"],
+                                        "label": c["label"], "bm25": c["bm25"], "st_score": c["st_score"]},
+                                       ensure_ascii=False) + "\n")
+        log(f"pairs written to {args.pairs}")
+
+
+if __name__ == "__main__":
+    main()
