@@ -125,6 +125,10 @@ export class RerankServer {
     this.server = http.createServer((request, response) => {
       void this.handle(request, response);
     });
+    // Node closes an idle keep-alive connection after 5 s, which races with a client that reuses
+    // it just then (ECONNRESET). Outlast the usual 60 s idle timeout of proxies and clients.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
   }
 
   /** Scoring requests (rerank, predict) being served now. */

@@ -2,7 +2,7 @@
 // The peer of bench:server: the rerank server a Node user would write today with onnxruntime-node
 // and Hugging Face `tokenizers`: node:http, one session.run per request over its texts (padded to
 // the longest), TEI's /rerank request and response.
-//   node scripts/bench/ort-rerank-server.mjs MODEL_DIR PORT THREADS
+//   node scripts/bench/ort-rerank-server.mjs MODEL_DIR PORT THREADS   (PORT 0: a free one, sent to the parent)
 import http from 'node:http';
 import path from 'node:path';
 import { bertTokenizerJson, readVocab } from '../hf-bert-tokenizer.mjs';
@@ -55,5 +55,7 @@ const server = http.createServer((req, res) => {
     }
   });
 });
-server.listen(Number(port), '127.0.0.1', () => process.send?.('listening'));
+// Keep-alive connections outlive the slowest queueing a benchmark client sees between requests.
+server.keepAliveTimeout = 60_000;
+server.listen(Number(port), '127.0.0.1', () => process.send?.({ port: server.address().port }));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -35,13 +35,14 @@ const servers = {
   'onnxruntime-node server': ['ort-rerank-server.mjs', String(threads)],
 };
 
-async function startServer([script, mode], port) {
-  const child = fork(path.join(root, 'scripts', 'bench', script), [dir, String(port), mode], { stdio: 'inherit' });
-  await new Promise((resolve, reject) => {
-    child.once('message', resolve);
+/** Starts a server child on a free port; resolves with it and its port. */
+async function startServer([script, mode]) {
+  const child = fork(path.join(root, 'scripts', 'bench', script), [dir, '0', mode], { stdio: 'inherit' });
+  const port = await new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve(message.port));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
-  return child;
+  return { child, port };
 }
 
 function post(agent, port, body) {
@@ -76,10 +77,10 @@ async function wave(port) {
 }
 
 const results = Object.fromEntries(Object.keys(servers).map((name) => [name, { seconds: [], p50: [], p99: [] }]));
-let port = 18700;
 for (let round = 0; round <= rounds; round++) {
   for (const [name, spec] of Object.entries(servers)) {
-    const child = await startServer(spec, ++port);
+    console.error(`round ${round}: ${name} ...`);
+    const { child, port } = await startServer(spec);
     await wave(port); // warm-up wave on a fresh server: first forwards, allocator, JIT
     const { seconds, latencies } = await wave(port);
     child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Our rerank server for bench:server (the same RerankServer that `torch-cross-encoder serve` runs),
 // with shared batches on or off.
-//   node scripts/bench/tce-rerank-server.mjs MODEL_DIR PORT share|separate
+//   node scripts/bench/tce-rerank-server.mjs MODEL_DIR PORT share|separate   (PORT 0: a free one, sent to the parent)
 import path from 'node:path';
 import { require, root } from './common.mjs';
 
@@ -11,8 +11,8 @@ const [dir, port, mode] = process.argv.slice(2);
 
 const model = await CrossEncoder.load(dir, { device: 'cpu', shareBatches: mode === 'share' });
 const server = new RerankServer(model, { maxClientBatchSize: 64 });
-await server.listen(Number(port));
-process.send?.('listening');
+const address = await server.listen(Number(port));
+process.send?.({ port: address.port });
 process.on('SIGTERM', async () => {
   await server.close();
   await model.dispose();
