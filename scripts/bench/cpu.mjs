@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { arg, benchModel, median, realPairs, require, root, writeResult } from './common.mjs';
 import { bertTokenizerJson, readVocab } from '../hf-bert-tokenizer.mjs';
+import { ortForward } from './ort-peer.mjs';
 
 const ort = require('onnxruntime-node');
 const { Tokenizer: HfTokenizer } = require('tokenizers');
@@ -39,28 +40,9 @@ async function ortPredict() {
   for (let start = 0; start < pairs.length; start += 32) {
     const batch = pairs.slice(start, start + 32);
     const encodings = await Promise.all(batch.map(([q, d]) => hf.encode(q, d)));
-    const width = Math.max(...encodings.map((e) => e.getIds().length));
-    const ids = new BigInt64Array(batch.length * width);
-    const mask = new BigInt64Array(batch.length * width);
-    const types = new BigInt64Array(batch.length * width);
-    encodings.forEach((e, r) => {
-      const eIds = e.getIds();
-      const eTypes = e.getTypeIds();
-      for (let t = 0; t < eIds.length; t++) {
-        ids[r * width + t] = BigInt(eIds[t]);
-        mask[r * width + t] = 1n;
-        types[r * width + t] = BigInt(eTypes[t]);
-      }
-      real += eIds.length;
-    });
+    const { logits, width } = await ortForward(session, encodings);
+    real += encodings.reduce((n, e) => n + e.getIds().length, 0);
     padded += batch.length * width;
-    const shape = [batch.length, width];
-    const out = await session.run({
-      input_ids: new ort.Tensor('int64', ids, shape),
-      attention_mask: new ort.Tensor('int64', mask, shape),
-      token_type_ids: new ort.Tensor('int64', types, shape),
-    });
-    const logits = out.logits.data;
     for (let r = 0; r < batch.length; r++) scores[start + r] = 1 / (1 + Math.exp(-logits[r]));
   }
   return { scores, paddingWaste: 1 - real / padded, padded };

@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { bertTokenizerJson, readVocab } from '../hf-bert-tokenizer.mjs';
 import { require } from './common.mjs';
+import { ortForward } from './ort-peer.mjs';
 
 const ort = require('onnxruntime-node');
 const { Tokenizer } = require('tokenizers');
@@ -20,26 +21,8 @@ const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), 
 
 async function rerank(query, texts) {
   const encodings = await Promise.all(texts.map((t) => tokenizer.encode(query, t)));
-  const width = Math.max(...encodings.map((e) => e.getIds().length));
-  const shape = [texts.length, width];
-  const ids = new BigInt64Array(texts.length * width);
-  const mask = new BigInt64Array(texts.length * width);
-  const types = new BigInt64Array(texts.length * width);
-  encodings.forEach((e, r) => {
-    const eIds = e.getIds();
-    const eTypes = e.getTypeIds();
-    for (let t = 0; t < eIds.length; t++) {
-      ids[r * width + t] = BigInt(eIds[t]);
-      mask[r * width + t] = 1n;
-      types[r * width + t] = BigInt(eTypes[t]);
-    }
-  });
-  const out = await session.run({
-    input_ids: new ort.Tensor('int64', ids, shape),
-    attention_mask: new ort.Tensor('int64', mask, shape),
-    token_type_ids: new ort.Tensor('int64', types, shape),
-  });
-  return Array.from(out.logits.data, (logit, index) => ({ index, score: 1 / (1 + Math.exp(-logit)) })).sort((a, b) => b.score - a.score);
+  const { logits } = await ortForward(session, encodings);
+  return Array.from(logits, (logit, index) => ({ index, score: 1 / (1 + Math.exp(-logit)) })).sort((a, b) => b.score - a.score);
 }
 
 const server = http.createServer((req, res) => {
