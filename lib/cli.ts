@@ -106,6 +106,7 @@ async function score(args: string[]): Promise<number> {
     throw new UsageError(`the folder of ${values.output} does not exist`);
   }
   const chunkPairs = integer('chunk', values.chunk) ?? 1024;
+  if (chunkPairs < 1) throw new UsageError('--chunk must be at least 1');
   const model = await CrossEncoder.load(modelDir, loadOptions(values));
   const input = fromStdin ? process.stdin : fs.createReadStream(inputFile);
   const output = values.output ? fs.createWriteStream(values.output) : process.stdout;

@@ -136,5 +136,8 @@ describe.skipIf(reason)('torch-cross-encoder command', () => {
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('missing DOCS.jsonl');
     expect(run(['frobnicate']).stderr).toContain('unknown command "frobnicate"');
+    const zero = run(['score', modelDir, '--chunk', '0']);
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain('--chunk must be at least 1');
   });
 });
