@@ -12,7 +12,7 @@ import { TCE_ERROR_CODES, TceError } from '../lib/errors';
 import type { NativeModel, NativeTextBuffer } from '../lib/native';
 import { nativeTokenizerOf, Tokenizer } from '../lib/tokenizer';
 import { repoRoot } from './helpers/child';
-import { countEventLoopTurns } from './helpers/event-loop';
+import { countEventLoopTurns, startTurnCounter } from './helpers/event-loop';
 import { tempDir } from './helpers/fake-libtorch';
 import { fixtureModel, modelTestsSkipReason, vocabFile } from './helpers/fixture-model';
 import { bertTokenizerJson, readVocab } from './helpers/hf-reference';
@@ -298,19 +298,8 @@ describe.skipIf(reason)('CrossEncoder contract', () => {
   });
 
   describe('large calls give the event loop turns while their texts are handed over', () => {
-    // Counts turns of the event loop (setImmediate callbacks) between the call and the moment its
-    // texts reach the engine: a call that copied 200,000 pairs in one go would allow none.
-    function countTurns() {
-      let turns = 0;
-      let running = true;
-      const tick = () => {
-        if (!running) return;
-        turns++;
-        setImmediate(tick);
-      };
-      setImmediate(tick);
-      return { get turns() { return turns; }, stop: () => { running = false; } };
-    }
+    // Turns of the event loop between the call and the moment its texts reach the engine
+    // (startTurnCounter): a call that copied 200,000 pairs in one go would allow none.
     const big = Array.from({ length: 200_000 }, (_, i): Pair => ['query', `document ${i}`]);
 
     test('predict() of 200,000 pairs', async () => {
@@ -330,7 +319,7 @@ describe.skipIf(reason)('CrossEncoder contract', () => {
           return call;
         },
       });
-      const counter = countTurns();
+      const counter = startTurnCounter();
       await expect(m.predict(big, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
       counter.stop();
       expect(submitted).toBe(big.length);
@@ -352,7 +341,7 @@ describe.skipIf(reason)('CrossEncoder contract', () => {
           return result;
         },
       });
-      const counter = countTurns();
+      const counter = startTurnCounter();
       const encodings = await tokenizer.encodeBatch(big, { maxLength: 16 });
       const turnsAtEnd = counter.turns;
       counter.stop();

@@ -117,6 +117,12 @@ export function benchModel(name, { config, onnx = false }) {
   return dir;
 }
 
+/** A seeded LCG in [0, 1): the same request plan in every round, so configurations compare. */
+export function seededRandom(seed) {
+  let state = seed;
+  return () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

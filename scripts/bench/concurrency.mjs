@@ -8,7 +8,7 @@
 //   options: --callers N (64)  --requests N per caller (3)  --rounds N (3)  --model small|biomedbert-base
 //            --device cpu|cuda
 import path from 'node:path';
-import { arg, benchModel, median, percentile, realPairs, require, root, writeResult } from './common.mjs';
+import { arg, benchModel, median, seededRandom, percentile, realPairs, require, root, writeResult } from './common.mjs';
 
 const { CrossEncoder, runtimeInfo } = require(path.join(root, 'dist', 'index.js'));
 
@@ -23,8 +23,7 @@ const dir = which === 'biomedbert-base'
 const { source, pairs } = realPairs(2000);
 
 // The same request sizes and pairs in every round (a seeded LCG), so configurations compare.
-let seed = 7;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = seededRandom(7);
 const plan = Array.from({ length: callers }, () =>
   Array.from({ length: requests }, () => {
     const size = 1 + Math.floor(random() * 8);

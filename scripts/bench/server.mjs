@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { arg, benchModel, median, percentile, realPairs, root, writeResult } from './common.mjs';
+import { arg, benchModel, median, seededRandom, percentile, realPairs, root, writeResult } from './common.mjs';
 
 const clients = Number(arg('clients', '64'));
 const requestsPerClient = Number(arg('requests', '3'));
@@ -19,8 +19,7 @@ const dir = benchModel('small-random', { config: path.join(root, 'scripts', 'ben
 const { source, pairs } = realPairs(2000);
 
 // The same requests in every round (a seeded LCG): a query and 1-16 documents.
-let seed = 11;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = seededRandom(11);
 const plan = Array.from({ length: clients }, () =>
   Array.from({ length: requestsPerClient }, () => {
     const size = 1 + Math.floor(random() * 16);

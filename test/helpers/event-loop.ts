@@ -4,6 +4,17 @@
  * whenever the loop is idle. Tests assert on this count, never on durations.
  */
 export async function countEventLoopTurns(work: () => Promise<unknown>): Promise<number> {
+  const counter = startTurnCounter();
+  try {
+    await work();
+  } finally {
+    counter.stop();
+  }
+  return counter.turns;
+}
+
+/** The same count, readable while the work runs (e.g. at the moment texts reach the engine). */
+export function startTurnCounter(): { readonly turns: number; stop: () => void } {
   let turns = 0;
   let running = true;
   const tick = () => {
@@ -12,10 +23,5 @@ export async function countEventLoopTurns(work: () => Promise<unknown>): Promise
     setImmediate(tick);
   };
   setImmediate(tick);
-  try {
-    await work();
-  } finally {
-    running = false;
-  }
-  return turns;
+  return { get turns() { return turns; }, stop: () => { running = false; } };
 }
