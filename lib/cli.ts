@@ -31,6 +31,7 @@ const USAGE = `Usage: torch-cross-encoder <command> [options]
   export SOURCE OUT [--python PY] [-- export.py options]
                                       make a model directory from a sentence-transformers save
 
+MODEL_DIR is a model directory made by export, or biomed-minilm-ce for the bundled model.
 Model options (score, rank, serve): --device auto|cpu|cuda|cuda:N, --precision fp32|fp16|bf16,
   --max-length N, --batch-size N, --max-batch-tokens N`;
 
@@ -211,10 +212,10 @@ async function serve(args: string[]): Promise<number> {
     maxClientBatchSize: integer('max-client-batch-size', values['max-client-batch-size']),
     maxPayloadBytes: integer('payload-limit', values['payload-limit']),
     apiKey: values['api-key'] ?? process.env.TCE_API_KEY,
-    modelId: path.basename(path.resolve(positionals[0])),
+    modelId: path.basename(model.modelDir),
   });
   const address = await server.listen(integer('port', values.port) ?? 8080, values.host ?? '127.0.0.1');
-  console.error(`torch-cross-encoder: serving ${positionals[0]} on ${model.device} at http://${address.address}:${address.port}`);
+  console.error(`torch-cross-encoder: serving ${model.modelDir} on ${model.device} at http://${address.address}:${address.port}`);
   // Graceful shutdown: stop accepting, finish the requests in flight, then release the model.
   await new Promise<void>((resolve) => {
     const stop = () => {

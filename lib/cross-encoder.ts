@@ -3,6 +3,7 @@
  * *Use*), running a TorchScript model through the native engine.
  */
 import os from 'node:os';
+import { resolveModelDir } from './bundled-model';
 import { loadRuntimeAsync } from './core';
 import { resolveDevice } from './device';
 import { abortError, fromNative, TceError } from './errors';
@@ -204,11 +205,20 @@ export class CrossEncoder {
     this.defaults = { batchSize: settings.batchSize, maxBatchTokens: settings.maxBatchTokens, activation: settings.activation };
   }
 
-  /** Loads a model directory (see README: model.pt + the tokenizer and config files). */
-  static async load(modelDir: string, options?: LoadOptions): Promise<CrossEncoder> {
-    checkString('CrossEncoder.load(): modelDir', modelDir);
-    const o = checkLoadOptions(options);
-    const info = readModelDir(modelDir);
+  /**
+   * Loads a model directory (see README: model.pt + the tokenizer and config files). With no
+   * directory, or with the name BUNDLED_MODEL when no directory of that name exists, it loads the
+   * biomedical reranker that ships with the package.
+   */
+  static async load(options?: LoadOptions): Promise<CrossEncoder>;
+  static async load(modelDir: string | undefined, options?: LoadOptions): Promise<CrossEncoder>;
+  static async load(modelDirOrOptions?: string | LoadOptions, maybeOptions?: LoadOptions): Promise<CrossEncoder> {
+    const optionsFirst = typeof modelDirOrOptions === 'object' && modelDirOrOptions !== null && maybeOptions === undefined;
+    const modelDir = optionsFirst || modelDirOrOptions === undefined
+      ? undefined
+      : checkString('CrossEncoder.load(): modelDir', modelDirOrOptions);
+    const o = checkLoadOptions(optionsFirst ? modelDirOrOptions : maybeOptions);
+    const info = readModelDir(resolveModelDir(modelDir));
     const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
     // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.

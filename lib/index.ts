@@ -6,6 +6,7 @@
 export { runtimeInfo, type RuntimeInfo, type CudaDeviceInfo } from './runtime-info';
 export { findLibtorch, LibtorchNotFoundError, type LibtorchLocation, type LibtorchSource } from './libtorch';
 export { TceError, type TceErrorCode } from './errors';
+export { BUNDLED_MODEL, bundledModelDir } from './bundled-model';
 export { Tokenizer, type Encoding, type EncodeOptions, type EncodeInput } from './tokenizer';
 export {
   CrossEncoder,

