@@ -15,7 +15,7 @@ import { transferTexts } from './text-transfer';
 import { nativeTokenizerOf, Tokenizer } from './tokenizer';
 import {
   booleanOption, checkArray, checkPair, checkString, describe, enumOption, functionOption, integerOption, invalidInput,
-  invalidOption, LIMITS, numberOption, optionsObject, signalOption, stringOption,
+  invalidOption, LIMITS, numberOption, optionsObject, signalOption, stringOption, tf32Option,
 } from './validate';
 
 import type { Device } from './device';
@@ -62,6 +62,14 @@ export interface LoadOptions {
    * run (native/engine/model_runner.h).
    */
   cpuThreads?: number;
+  /**
+   * Let float32 matmuls use TF32 tensor cores (precision 'fp32' on CUDA, Ampere or later):
+   * faster, with about fp16's 10-bit mantissa in the products and float32 sums. Default false.
+   * libtorch's switch is process-wide, so every CUDA fp32 model of a process must use the same
+   * setting (loading one with the other setting is TCE_INVALID_OPTION); with precision 'fp16' or
+   * 'bf16' it is an error; on the CPU it has no effect.
+   */
+  tf32?: boolean;
   /** A libtorch folder to use instead of discovery (see README). */
   libtorch?: string;
 }
@@ -106,7 +114,7 @@ const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d+)?)$/;
 // The option names each call knows, spelt out as objects so that the compiler checks them
 // against the interfaces: an option added there and forgotten here does not compile.
 const LOAD_OPTIONS = Object.keys({
-  device: 1, precision: 1, maxLength: 1, batchSize: 1, maxBatchTokens: 1, activation: 1, shareBatches: 1, maxWaitMs: 1, cpuThreads: 1, libtorch: 1,
+  device: 1, precision: 1, maxLength: 1, batchSize: 1, maxBatchTokens: 1, activation: 1, shareBatches: 1, maxWaitMs: 1, cpuThreads: 1, tf32: 1, libtorch: 1,
 } satisfies Record<keyof LoadOptions, 1>);
 const PREDICT_OPTIONS = Object.keys({
   batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1,
@@ -138,6 +146,7 @@ function checkLoadOptions(options: unknown) {
     shareBatches: booleanOption('shareBatches', o.shareBatches) ?? true,
     maxWaitMs: numberOption('maxWaitMs', o.maxWaitMs) ?? 0,
     cpuThreads: integerOption('cpuThreads', o.cpuThreads),
+    tf32: booleanOption('tf32', o.tf32) ?? false,
     libtorch: stringOption('libtorch', o.libtorch),
   };
 }
@@ -237,6 +246,7 @@ export class CrossEncoder {
         shareBatches: o.shareBatches,
         maxWaitMs: o.maxWaitMs,
         cpuThreads: o.cpuThreads ?? (device === 'cpu' ? Math.min(os.availableParallelism(), LIMITS.cpuThreads.max) : 0),
+        tf32: tf32Option(o.tf32, precision, o.precision !== undefined),
       });
     } catch (error) {
       throw fromNative(error);

@@ -79,6 +79,11 @@ export interface NativeModelLoadOptions {
   maxWaitMs: number;
   /** libtorch intra-op threads for the model's forwards; 0 leaves libtorch's default. */
   cpuThreads: number;
+  /**
+   * TF32 matmuls for a CUDA fp32 model (no effect elsewhere). Process-wide in libtorch: the
+   * constructor throws TCE_INVALID_OPTION when another CUDA fp32 model holds the other setting.
+   */
+  tf32: boolean;
 }
 
 export interface NativePredictOptions {
@@ -96,7 +101,10 @@ export interface NativePredictCall {
 
 /** Counters of a model's engine since load (CrossEncoder.stats()). */
 export interface NativeModelStats {
-  /** Forwards run; an out-of-memory split counts each part. */
+  /**
+   * Forwards run, counted when their scores are read back (a failed forward, or one whose calls
+   * were all aborted meanwhile, does not count); an out-of-memory split counts each part.
+   */
   forwards: number;
   /** Pairs scored. */
   pairs: number;
@@ -106,8 +114,23 @@ export interface NativeModelStats {
   paddedTokens: number;
   /** Forwards that held pairs of more than one call (shared batches). */
   sharedForwards: number;
-  /** Milliseconds inside forwards, host copies and readback included. */
+  /**
+   * Forwards launched while the batch before them was still in flight: the engine keeps two
+   * batches in flight, so this is every forward but the first of each busy stretch.
+   */
+  overlappedForwards: number;
+  /**
+   * Milliseconds the executor thread spent in the core for these forwards: launching each
+   * (staging, upload, kernel launches) and reading its scores back, waiting for the device
+   * included. One thread makes these calls, so forwardMs / wall time is the executor's busy share.
+   */
   forwardMs: number;
+  /**
+   * The part of forwardMs spent waiting for scores: on CUDA a share of wall time near 1 means the
+   * GPU sets the pace (it never waits for the host); on the CPU, where a forward runs when its
+   * scores are read, the forwards themselves.
+   */
+  waitMs: number;
 }
 
 /** The native model object (native/addon/model_binding.cc). */

@@ -110,6 +110,22 @@ export function booleanOption(name: string, value: unknown): boolean | undefined
   return value;
 }
 
+/**
+ * The tf32 load option against the precision the model will run in. TF32 only changes float32
+ * matmuls on CUDA; under 'fp16'/'bf16' autocast they already run in half precision, so asking
+ * for both is a mistake. On the CPU it has no effect (also after device 'auto' chose the CPU).
+ */
+export function tf32Option(tf32: boolean, precision: string, precisionGiven: boolean): boolean {
+  if (tf32 && precision !== 'fp32') {
+    const why = precisionGiven ? `precision '${precision}'` : `precision '${precision}' (the default on CUDA)`;
+    throw invalidOption(
+      `tf32: true applies to precision 'fp32' only; this model would run in ${why}, whose autocast already runs ` +
+        "matmuls in half precision. Leave tf32 out, or load with precision: 'fp32'.",
+    );
+  }
+  return tf32;
+}
+
 export function stringOption(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw invalidOption(`${name} must be a string, got ${describe(value)}`);

@@ -93,8 +93,12 @@ const CoreApi& LoadCore(const std::vector<std::string>& libraries, const std::st
   resolve(handle, "tce_cuda_device_info", candidate.cuda_device_info, core_path);
   resolve(handle, "tce_set_num_threads", candidate.set_num_threads, core_path);
   resolve(handle, "tce_get_num_threads", candidate.get_num_threads, core_path);
+  resolve(handle, "tce_tf32_claim", candidate.tf32_claim, core_path);
+  resolve(handle, "tce_tf32_release", candidate.tf32_release, core_path);
   resolve(handle, "tce_model_load", candidate.model_load, core_path);
-  resolve(handle, "tce_model_forward", candidate.model_forward, core_path);
+  resolve(handle, "tce_model_submit", candidate.model_submit, core_path);
+  resolve(handle, "tce_model_collect", candidate.model_collect, core_path);
+  resolve(handle, "tce_model_discard", candidate.model_discard, core_path);
   resolve(handle, "tce_model_free", candidate.model_free, core_path);
 
   // The handle is never closed: libtorch registers operators and static state that cannot be

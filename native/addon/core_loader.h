@@ -17,9 +17,13 @@ struct CoreApi {
   int (*cuda_device_info)(int, char*, size_t, uint64_t*, uint64_t*, char*, size_t);
   void (*set_num_threads)(int);
   int (*get_num_threads)(void);
-  tce_model* (*model_load)(const char*, const char*, int, char*, size_t);
-  int (*model_forward)(tce_model*, const int64_t*, const int64_t*, const int64_t*, int64_t,
-                       int64_t, int, int, float*, int64_t, int64_t*, char*, size_t);
+  int (*tf32_claim)(const char*, int, int, char*, size_t);
+  void (*tf32_release)(const char*, int, int);
+  tce_model* (*model_load)(const char*, const char*, int, int, char*, size_t);
+  int (*model_submit)(tce_model*, int, const int64_t*, const int64_t*, const int64_t*, int64_t,
+                      int64_t, int, int, char*, size_t);
+  int (*model_collect)(tce_model*, int, float*, int64_t, int64_t*, char*, size_t);
+  void (*model_discard)(tce_model*, int);
   void (*model_free)(tce_model*);
 };
 

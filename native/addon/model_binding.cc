@@ -48,7 +48,14 @@ class Model : public Napi::ObjectWrap<Model> {
       ThrowCoded(env, "options.maxWaitMs must be from 0 to 3600000", "TCE_INVALID_OPTION");
     }
     config.cpu_threads = ReadInteger<int>(env, options.Get("cpuThreads"), "options.cpuThreads");
-    runner_ = std::make_unique<engine::ModelRunner>(*core, std::move(tokenizer), std::move(config));
+    config.tf32 = ReadBool(env, options.Get("tf32"), "options.tf32");
+    ClaimTf32(env, *core, config);
+    try {
+      runner_ = std::make_unique<engine::ModelRunner>(*core, std::move(tokenizer), config);
+    } catch (...) {
+      core->tf32_release(config.device.c_str(), config.precision, config.tf32 ? 1 : 0);
+      throw;
+    }
     env_ = env;
     napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
   }
@@ -56,6 +63,16 @@ class Model : public Napi::ObjectWrap<Model> {
   ~Model() override { napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this); }
 
  private:
+  // libtorch's TF32 switch is process-wide: a CUDA fp32 model whose setting differs from the
+  // loaded ones' is refused here, before anything is loaded (the runner gives the claim back).
+  static void ClaimTf32(Napi::Env env, const CoreApi& core, const engine::ModelConfig& config) {
+    char err[1024] = {0};
+    const int status = core.tf32_claim(config.device.c_str(), config.precision, config.tf32 ? 1 : 0,
+                                       err, sizeof err);
+    if (status == TCE_OPTION_CONFLICT) ThrowCoded(env, err, "TCE_INVALID_OPTION");
+    if (status != TCE_OK) ThrowCoded(env, err[0] ? err : "tf32 claim failed", "TCE_INTERNAL");
+  }
+
   Napi::Value Load(const Napi::CallbackInfo& info) {
     auto pending = std::make_shared<PendingPromise>(info.Env(), "torch-cross-encoder:load");
     runner_->Load([pending](std::string error) {
@@ -158,7 +175,9 @@ class Model : public Napi::ObjectWrap<Model> {
     out.Set("tokens", static_cast<double>(stats.tokens));
     out.Set("paddedTokens", static_cast<double>(stats.padded_tokens));
     out.Set("sharedForwards", static_cast<double>(stats.shared_forwards));
+    out.Set("overlappedForwards", static_cast<double>(stats.overlapped_forwards));
     out.Set("forwardMs", stats.forward_ms);
+    out.Set("waitMs", stats.wait_ms);
     return out;
   }
 

@@ -23,10 +23,13 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -38,13 +41,69 @@
   (TORCH_VERSION_MAJOR > (major) ||      \
    (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+#ifdef TCE_WITH_CUDA
+namespace {
+
+// The end of a slot's work on the model's stream. Created at its first record, on the device
+// current then (the model's, under its stream guard); destroyed with the slot.
+class SlotEvent {
+ public:
+  SlotEvent() = default;
+  SlotEvent(const SlotEvent&) = delete;
+  SlotEvent& operator=(const SlotEvent&) = delete;
+  ~SlotEvent() {
+    if (event_ != nullptr) cudaEventDestroy(event_);
+  }
+
+  void record(cudaStream_t stream) {
+    if (event_ == nullptr) check(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+    check(cudaEventRecord(event_, stream));
+  }
+
+  // Blocks until the work recorded before the event is done; an error of that work (also one
+  // raised asynchronously by a kernel) is thrown here.
+  void wait() { check(cudaEventSynchronize(event_)); }
+
+ private:
+  static void check(cudaError_t status) {
+    if (status != cudaSuccess) {
+      cudaGetLastError();  // clears a non-sticky error, so that the next call does not report it
+      throw std::runtime_error(std::string("CUDA error: ") + cudaGetErrorString(status));
+    }
+  }
+  cudaEvent_t event_ = nullptr;
+};
+
+}  // namespace
+#endif
+
+// One of the two batches a model can have in flight (tce_model_submit / tce_model_collect).
+struct tce_slot {
+  bool busy = false;  // submitted, not yet collected or discarded
+  int64_t batch = 0;
+  int64_t seq_len = 0;
+  int activation = TCE_ACTIVATION_IDENTITY;
+  bool apply_softmax = false;
+  // CPU: the caller's arrays, which it keeps unchanged until collect, where the forward runs.
+  const int64_t* input_ids = nullptr;
+  const int64_t* attention_mask = nullptr;
+  const int64_t* token_type_ids = nullptr;
+  // CUDA: page-locked host memory for the three inputs (one non-blocking upload) and for the
+  // float32 scores (one non-blocking read-back), reused across batches and grown when a batch
+  // needs more; the event recorded after the read-back; the labels the forward returned.
+  torch::Tensor staging;
+  torch::Tensor scores;
+  int64_t num_labels = 0;
+#ifdef TCE_WITH_CUDA
+  SlotEvent done;
+#endif
+};
+
 struct tce_model {
   torch::jit::script::Module module;
   c10::Device device{c10::kCPU};
   int precision = TCE_PRECISION_FP32;
-  // CUDA only: page-locked host memory the three inputs are staged in, so that one
-  // non-blocking copy moves them. Reused across forwards; grown when a batch needs more.
-  torch::Tensor staging;
+  std::array<tce_slot, TCE_SLOTS> slots;
 #ifdef TCE_WITH_CUDA
   // CUDA only: this model's own stream from libtorch's pool, so that its copies and kernels
   // neither wait for nor hold up other models' work on the legacy default stream.
@@ -254,8 +313,8 @@ torch::Tensor activate(torch::Tensor logits, int activation, bool apply_softmax)
   return logits;
 }
 
-// After a failed forward the input upload may still be reading the staging buffer, which the
-// next forward refills: wait for the model's stream (never throws).
+// After a failed submit the input upload may still be reading the slot's staging memory, which
+// the next submit refills: wait for the model's stream (never throws).
 void wait_for_model_stream(tce_model* model) {
 #ifdef TCE_WITH_CUDA
   try {
@@ -266,6 +325,131 @@ void wait_for_model_stream(tce_model* model) {
   (void)model;
 #endif
 }
+
+// The model's output for `inputs` as float32 scores [batch, labels] on its device, after the
+// activation. Called with the thread-local guards of a forward in place (ForwardScope).
+torch::Tensor score(tce_model* model, const std::vector<c10::IValue>& inputs, int64_t batch,
+                    int activation, bool apply_softmax) {
+  torch::Tensor logits;
+  {
+    AutocastScope autocast(model->device, model->precision);
+    logits = first_tensor(model->module.forward(inputs));
+  }
+  if (logits.dim() == 1) logits = logits.unsqueeze(1);
+  if (logits.dim() != 2 || logits.size(0) != batch) {
+    throw std::runtime_error("model.pt returned logits of shape " + c10::str(logits.sizes()) +
+                             " for a batch of " + std::to_string(batch) +
+                             "; expected [batch, num_labels]");
+  }
+  return activate(logits, activation, apply_softmax).contiguous();
+}
+
+// What a forward sets on the calling thread, for its length: no autograd, no profiling graph
+// executor (its passes re-specialise the graph on new shapes and can fuse ops past the autocast
+// dispatch; a traced BERT gains nothing from them at inference), and on CUDA the model's stream
+// and device for the copies and kernels. All of them are thread-local.
+class ForwardScope {
+ public:
+  explicit ForwardScope(tce_model* model) : no_graph_optimizer_(false) {
+#ifdef TCE_WITH_CUDA
+    if (model->stream) on_stream_.emplace(*model->stream);
+#else
+    (void)model;
+#endif
+  }
+
+ private:
+  c10::InferenceMode inference_;
+  torch::jit::GraphOptimizerEnabledGuard no_graph_optimizer_;
+#ifdef TCE_WITH_CUDA
+  std::optional<c10::cuda::CUDAStreamGuard> on_stream_;
+#endif
+};
+
+// Copies float32 scores [batch, labels] to the caller's buffer, within its capacity.
+int copy_scores(const float* scores, int64_t batch, int64_t labels, float* out,
+                int64_t out_capacity, int64_t* num_labels, char* err, size_t err_len) {
+  if (batch * labels > out_capacity) {
+    write_error(err, err_len,
+                "model.pt returned " + std::to_string(labels) +
+                    " labels per pair, more than the model's config.json declares");
+    return TCE_ERROR;
+  }
+  std::memcpy(out, scores, sizeof(float) * static_cast<size_t>(batch * labels));
+  *num_labels = labels;
+  return TCE_OK;
+}
+
+// The status and message of a failed forward: out of memory (the caller may split the batch)
+// as libtorch's allocator or a library reports it, or any other error.
+int forward_failure(const std::exception& e, char* err, size_t err_len) {
+  const std::string message = message_of(e);
+  write_error(err, err_len, message);
+  if (dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr) return TCE_OUT_OF_MEMORY;
+  return is_out_of_memory_message(message) ? TCE_OUT_OF_MEMORY : TCE_ERROR;
+}
+
+tce_slot* slot_of(tce_model* model, int slot, char* err, size_t err_len) {
+  if (slot < 0 || slot >= TCE_SLOTS) {
+    write_error(err, err_len, "no slot " + std::to_string(slot) + " (a model has " +
+                                  std::to_string(TCE_SLOTS) + ")");
+    return nullptr;
+  }
+  return &model->slots[static_cast<size_t>(slot)];
+}
+
+#ifdef TCE_WITH_CUDA
+// Page-locked host memory of at least `count` elements, reused when it is large enough.
+void ensure_pinned(torch::Tensor& buffer, int64_t count, c10::ScalarType dtype) {
+  if (buffer.defined() && buffer.numel() >= count) return;
+  buffer = torch::Tensor();  // back to libtorch's host cache before the larger one is taken
+  buffer = torch::empty({count}, torch::TensorOptions().dtype(dtype).pinned_memory(true));
+}
+
+// Stages the batch in the slot's page-locked memory, uploads it and launches the forward and the
+// read-back of its scores on the model's stream, then records the slot's event. Never waits
+// for the device. The staging memory is free: the slot's last batch was collected or discarded.
+void submit_cuda(tce_model* model, tce_slot& slot, const int64_t* input_ids,
+                 const int64_t* attention_mask, const int64_t* token_type_ids) {
+  const int64_t count = slot.batch * slot.seq_len;
+  ensure_pinned(slot.staging, 3 * count, torch::kInt64);
+  int64_t* staged = slot.staging.data_ptr<int64_t>();
+  std::memcpy(staged, input_ids, sizeof(int64_t) * count);
+  std::memcpy(staged + count, attention_mask, sizeof(int64_t) * count);
+  std::memcpy(staged + 2 * count, token_type_ids, sizeof(int64_t) * count);
+  auto device_inputs = slot.staging.narrow(0, 0, 3 * count)
+                           .view({3, slot.batch, slot.seq_len})
+                           .to(model->device, /*non_blocking=*/true);
+  const torch::Tensor scores = score(model, {device_inputs[0], device_inputs[1], device_inputs[2]},
+                                     slot.batch, slot.activation, slot.apply_softmax);
+  ensure_pinned(slot.scores, scores.numel(), torch::kFloat32);
+  // Queued behind the forward on the model's stream: the host does not wait for it here.
+  slot.scores.narrow(0, 0, scores.numel()).view(scores.sizes()).copy_(scores, /*non_blocking=*/true);
+  slot.num_labels = scores.size(1);
+  slot.done.record(model->stream->stream());
+}
+#endif
+
+// libtorch's TF32 switch for cuBLAS matmuls is process-wide: the CUDA fp32 models of a process
+// share one setting, held by their claims (tce_tf32_claim). Never destroyed: models may be freed
+// while static destructors run at exit.
+struct Tf32Claims {
+  std::mutex mutex;
+  int count = 0;
+  bool tf32 = false;
+};
+
+Tf32Claims& tf32_claims() {
+  static Tf32Claims* claims = new Tf32Claims;
+  return *claims;
+}
+
+// Only float32 CUDA forwards run matmuls in float32; under autocast they run in fp16/bf16.
+bool shares_tf32_switch(const char* device, int precision) {
+  return precision == TCE_PRECISION_FP32 && device != nullptr && std::strncmp(device, "cuda", 4) == 0;
+}
+
+void set_tf32(bool on) { at::globalContext().setAllowTF32CuBLAS(on); }
 
 #ifdef TCE_WITH_CUDA
 // Free device memory without creating a CUDA context: cudaMemGetInfo needs one (hundreds of MB on
@@ -370,8 +554,42 @@ void tce_set_num_threads(int threads) {
 
 int tce_get_num_threads(void) { return at::get_num_threads(); }
 
-tce_model* tce_model_load(const char* path, const char* device, int precision, char* err,
-                          size_t err_len) {
+int tce_tf32_claim(const char* device, int precision, int tf32, char* err, size_t err_len) {
+  if (!shares_tf32_switch(device, precision)) return TCE_OK;
+  Tf32Claims& claims = tf32_claims();
+  std::lock_guard<std::mutex> lock(claims.mutex);
+  if (claims.count > 0 && claims.tf32 != (tf32 != 0)) {
+    const char* mine = tf32 ? "true" : "false";
+    const char* theirs = claims.tf32 ? "true" : "false";
+    write_error(err, err_len,
+                std::string("tf32: ") + mine + " conflicts with " + std::to_string(claims.count) +
+                    " CUDA fp32 model(s) of this process loaded with tf32: " + theirs +
+                    ". libtorch's TF32 switch is process-wide, so every CUDA fp32 model of a "
+                    "process must use the same tf32 setting: dispose the other model(s) first, "
+                    "or load this one with tf32: " + theirs + ".");
+    return TCE_OPTION_CONFLICT;
+  }
+  claims.tf32 = tf32 != 0;
+  ++claims.count;
+  return TCE_OK;
+}
+
+void tce_tf32_release(const char* device, int precision, int tf32) {
+  if (!shares_tf32_switch(device, precision)) return;
+  Tf32Claims& claims = tf32_claims();
+  std::lock_guard<std::mutex> lock(claims.mutex);
+  if (claims.count == 0) return;
+  if (--claims.count > 0) return;
+  // The last claim is gone: back to libtorch's default (off), whichever setting was in force.
+  try {
+    if (claims.tf32) set_tf32(false);
+  } catch (...) {
+  }
+  claims.tf32 = false;
+}
+
+tce_model* tce_model_load(const char* path, const char* device, int precision, int tf32,
+                          char* err, size_t err_len) {
   try {
     auto model = std::make_unique<tce_model>();
     model->device = c10::Device(std::string(device));
@@ -385,6 +603,16 @@ tce_model* tce_model_load(const char* path, const char* device, int precision, c
                   std::string("no such device ") + device + ": this machine has " +
                       std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
       return nullptr;
+    }
+    if (shares_tf32_switch(device, precision)) {
+      // Set here, under the claims' lock, so that a concurrent last release cannot undo it.
+      Tf32Claims& claims = tf32_claims();
+      std::lock_guard<std::mutex> lock(claims.mutex);
+      if (claims.count == 0 || claims.tf32 != (tf32 != 0)) {
+        write_error(err, err_len, "internal error: a CUDA fp32 model was loaded without its TF32 claim");
+        return nullptr;
+      }
+      set_tf32(claims.tf32);
     }
     model->precision = precision;
     model->module = torch::jit::load(std::string(path), model->device);
@@ -414,84 +642,97 @@ tce_model* tce_model_load(const char* path, const char* device, int precision, c
   }
 }
 
-int tce_model_forward(tce_model* model, const int64_t* input_ids, const int64_t* attention_mask,
-                      const int64_t* token_type_ids, int64_t batch, int64_t seq_len,
-                      int activation, int apply_softmax, float* out, int64_t out_capacity,
-                      int64_t* num_labels, char* err, size_t err_len) {
-  try {
-    c10::InferenceMode inference_guard;
-    // The graph executor's profiling passes re-specialise the graph on new shapes and can fuse ops
-    // past the autocast dispatch; a traced BERT gains nothing from them at inference. The switch
-    // is thread-local, so it is set here, on the thread that runs the forward, for this call.
-    torch::jit::GraphOptimizerEnabledGuard no_graph_optimizer(false);
-#ifdef TCE_WITH_CUDA
-    // This model's stream and device for the copies, the kernels and the read-back below.
-    std::optional<c10::cuda::CUDAStreamGuard> on_stream;
-    if (model->stream) on_stream.emplace(*model->stream);
-#endif
-    const auto host = torch::TensorOptions().dtype(torch::kInt64);
-    const int64_t count = batch * seq_len;
-    std::vector<c10::IValue> inputs;
-    if (model->device.is_cuda()) {
-      if (!model->staging.defined() || model->staging.numel() < 3 * count) {
-        model->staging = torch::empty({3 * count}, host).pin_memory();
-      }
-      int64_t* staged = model->staging.data_ptr<int64_t>();
-      std::memcpy(staged, input_ids, sizeof(int64_t) * count);
-      std::memcpy(staged + count, attention_mask, sizeof(int64_t) * count);
-      std::memcpy(staged + 2 * count, token_type_ids, sizeof(int64_t) * count);
-      // The copy is queued on the model's stream ahead of the forward's kernels; reading the
-      // scores back below waits for both, so the staging memory is free again on return.
-      auto device_inputs = model->staging.narrow(0, 0, 3 * count)
-                               .view({3, batch, seq_len})
-                               .to(model->device, /*non_blocking=*/true);
-      inputs = {device_inputs[0], device_inputs[1], device_inputs[2]};
-    } else {
-      auto wrap = [&](const int64_t* data) {
-        return torch::from_blob(const_cast<int64_t*>(data), {batch, seq_len}, host);
-      };
-      inputs = {wrap(input_ids), wrap(attention_mask), wrap(token_type_ids)};
-    }
-    torch::Tensor scores;
-    {
-      AutocastScope autocast(model->device, model->precision);
-      scores = first_tensor(model->module.forward(inputs));
-    }
-    if (scores.dim() == 1) scores = scores.unsqueeze(1);
-    if (scores.dim() != 2 || scores.size(0) != batch) {
-      write_error(err, err_len,
-                  "model.pt returned logits of shape " + c10::str(scores.sizes()) +
-                      " for a batch of " + std::to_string(batch) + "; expected [batch, num_labels]");
-      wait_for_model_stream(model);  // the upload may still read the staging buffer
-      return TCE_ERROR;
-    }
-    scores = activate(scores, activation, apply_softmax != 0).to(torch::kCPU).contiguous();
-    if (scores.numel() > out_capacity) {
-      write_error(err, err_len,
-                  "model.pt returned " + std::to_string(scores.size(1)) +
-                      " labels per pair, more than the model's config.json declares");
-      return TCE_ERROR;
-    }
-    std::memcpy(out, scores.data_ptr<float>(), sizeof(float) * scores.numel());
-    *num_labels = scores.size(1);
+int tce_model_submit(tce_model* model, int slot_index, const int64_t* input_ids,
+                     const int64_t* attention_mask, const int64_t* token_type_ids, int64_t batch,
+                     int64_t seq_len, int activation, int apply_softmax, char* err,
+                     size_t err_len) {
+  tce_slot* slot = slot_of(model, slot_index, err, err_len);
+  if (slot == nullptr) return TCE_ERROR;
+  if (slot->busy) {
+    write_error(err, err_len, "slot " + std::to_string(slot_index) + " is still in flight");
+    return TCE_ERROR;
+  }
+  slot->batch = batch;
+  slot->seq_len = seq_len;
+  slot->activation = activation;
+  slot->apply_softmax = apply_softmax != 0;
+  if (!model->device.is_cuda()) {
+    // The CPU has nothing to overlap with: the forward runs when the scores are asked for.
+    slot->input_ids = input_ids;
+    slot->attention_mask = attention_mask;
+    slot->token_type_ids = token_type_ids;
+    slot->busy = true;
     return TCE_OK;
-  } catch (const c10::OutOfMemoryError& e) {
-    wait_for_model_stream(model);
-    write_error(err, err_len, message_of(e));
-    return TCE_OUT_OF_MEMORY;
+  }
+#ifdef TCE_WITH_CUDA
+  try {
+    ForwardScope scope(model);
+    submit_cuda(model, *slot, input_ids, attention_mask, token_type_ids);
+    slot->busy = true;
+    return TCE_OK;
   } catch (const std::exception& e) {
     wait_for_model_stream(model);
-    const std::string message = message_of(e);
-    write_error(err, err_len, message);
-    return is_out_of_memory_message(message) ? TCE_OUT_OF_MEMORY : TCE_ERROR;
+    return forward_failure(e, err, err_len);
   }
+#else
+  write_error(err, err_len, "this core was built without CUDA");
+  return TCE_ERROR;
+#endif
+}
+
+int tce_model_collect(tce_model* model, int slot_index, float* out, int64_t out_capacity,
+                      int64_t* num_labels, char* err, size_t err_len) {
+  tce_slot* slot = slot_of(model, slot_index, err, err_len);
+  if (slot == nullptr) return TCE_ERROR;
+  if (!slot->busy) {
+    write_error(err, err_len, "slot " + std::to_string(slot_index) + " has no forward in flight");
+    return TCE_ERROR;
+  }
+  slot->busy = false;  // free again whatever happens below
+  try {
+#ifdef TCE_WITH_CUDA
+    if (model->device.is_cuda()) {
+      slot->done.wait();
+      return copy_scores(slot->scores.data_ptr<float>(), slot->batch, slot->num_labels, out,
+                         out_capacity, num_labels, err, err_len);
+    }
+#endif
+    ForwardScope scope(model);
+    const auto host = torch::TensorOptions().dtype(torch::kInt64);
+    auto wrap = [&](const int64_t* data) {
+      return torch::from_blob(const_cast<int64_t*>(data), {slot->batch, slot->seq_len}, host);
+    };
+    const torch::Tensor scores =
+        score(model, {wrap(slot->input_ids), wrap(slot->attention_mask), wrap(slot->token_type_ids)},
+              slot->batch, slot->activation, slot->apply_softmax);
+    return copy_scores(scores.data_ptr<float>(), slot->batch, scores.size(1), out, out_capacity,
+                       num_labels, err, err_len);
+  } catch (const std::exception& e) {
+    return forward_failure(e, err, err_len);
+  }
+}
+
+void tce_model_discard(tce_model* model, int slot_index) {
+  if (model == nullptr || slot_index < 0 || slot_index >= TCE_SLOTS) return;
+  tce_slot& slot = model->slots[static_cast<size_t>(slot_index)];
+  if (!slot.busy) return;
+  slot.busy = false;
+#ifdef TCE_WITH_CUDA
+  if (model->device.is_cuda()) {
+    try {
+      slot.done.wait();  // the next submit to this slot refills its page-locked memory
+    } catch (...) {
+    }
+  }
+#endif
 }
 
 void tce_model_free(tce_model* model) {
   if (model == nullptr) return;
   try {
-    // The model's memory goes back to libtorch's caching allocator, where other models in this
+    // The model's memory goes back to libtorch's caching allocators, where other models in this
     // process reuse it; emptying the whole cache here would also take other models' blocks.
+    for (int slot = 0; slot < TCE_SLOTS; ++slot) tce_model_discard(model, slot);
     wait_for_model_stream(model);
     delete model;
   } catch (...) {

@@ -31,7 +31,34 @@ void Fail(PredictJob& job, const std::string& message, const std::string& code) 
   job.callbacks.failed(message, code);
 }
 
+double MsSince(Clock::time_point started) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+}
+
+// Where the simulated out-of-memory of TCE_FAULT_OOM_ABOVE_TOKENS surfaces: at submit, as
+// libtorch's allocator reports it, or at collect, as an error of work already launched would.
+enum class FaultPoint { kSubmit, kCollect };
+
+// One try at a forward: the core's status and error text, and the time the call took.
+struct Attempt {
+  int status = TCE_OK;
+  std::string error;
+  double ms = 0;
+  bool ok() const { return status == TCE_OK; }
+};
+
 }  // namespace
+
+// A batch between its launch and the scattering of its scores.
+struct InFlight {
+  int slot = 0;
+  FormedBatch batch;
+  // The batch's calls, kept alive while their rows are in flight: a call that settles early
+  // (aborted, failed) leaves the active list but its rows still point at it.
+  std::vector<JobPtr> jobs;
+  Attempt launch;           // how the submit went: a failed one is retried when collected
+  bool overlapped = false;  // launched while the batch before it was in flight
+};
 
 struct ModelRunner::State {
   State(const CoreApi& core_api, std::shared_ptr<const tok::Tokenizer> tok, ModelConfig cfg)
@@ -44,9 +71,15 @@ struct ModelRunner::State {
   // Test hook: TCE_FAULT_OOM_ABOVE_TOKENS=N makes every forward of more than N padded tokens
   // report device out-of-memory, so that the split-and-retry path is testable without a GPU.
   // Read here, on the JS thread, never concurrently with process.env writes.
+  // TCE_FAULT_OOM_AT=collect makes it surface when the scores are collected instead of at submit.
   const size_t fault_oom_above_tokens = [] {
     const char* value = std::getenv("TCE_FAULT_OOM_ABOVE_TOKENS");
     return value == nullptr ? size_t{0} : static_cast<size_t>(std::strtoull(value, nullptr, 10));
+  }();
+  const FaultPoint fault_point = [] {
+    const char* value = std::getenv("TCE_FAULT_OOM_AT");
+    return value != nullptr && std::string_view(value) == "collect" ? FaultPoint::kCollect
+                                                                    : FaultPoint::kSubmit;
   }();
 
   std::mutex mutex;
@@ -68,18 +101,43 @@ struct ModelRunner::State {
 
   // Executor thread only.
   tce_model* model = nullptr;
+  bool tf32_claimed = true;  // config.tf32's claim, taken by the creator (ModelConfig::tf32)
   std::vector<JobPtr> active;  // in arrival order
   BatchFormer former;
-  tok::PaddedBatch padded;
+  // One padded buffer per slot: the core reads a batch's inputs until it is collected.
+  tok::PaddedBatch padded[TCE_SLOTS];
+  std::deque<InFlight> in_flight;  // oldest first, at most TCE_SLOTS
   std::vector<float> batch_scores;
 
   static void TokenizerLoop(std::shared_ptr<State> state);
   static void ExecutorLoop(std::shared_ptr<State> state);
   void Tokenize(PredictJob& job);
-  void RunBatch(const FormedBatch& batch);
-  std::string Forward(const PredictOptions& options, const std::vector<BatchRow>& rows,
-                      size_t begin, size_t end, float* out);
+  // Executor loop steps.
+  void WaitForCompany(std::unique_lock<std::mutex>& lock);
+  std::vector<PredictJob*> SettleStopped(bool disposing, bool aborting);
+  void StartNext(const std::vector<PredictJob*>& pending);
+  void FinishOldest();
+  // A batch's way through the core.
+  int FreeSlot() const;
+  std::vector<JobPtr> JobsOf(const std::vector<BatchRow>& rows) const;
+  tok::PaddedBatch& Pad(int slot, const std::vector<BatchRow>& rows, size_t begin, size_t end);
+  bool SimulatedOom(int slot, FaultPoint point) const;
+  Attempt Launch(int slot, const PredictOptions& options, const std::vector<BatchRow>& rows,
+                 size_t begin, size_t end);
+  Attempt Land(int slot, const std::vector<BatchRow>& rows, size_t begin, size_t end, float* out,
+               double launch_ms, bool overlapped);
+  void Discard(int slot);
+  void Count(int slot, const std::vector<BatchRow>& rows, size_t begin, size_t end, double ms,
+             double wait_ms, bool overlapped);
+  void Finish(InFlight& flight);
+  std::string ForwardNow(int slot, const PredictOptions& options,
+                         const std::vector<BatchRow>& rows, size_t begin, size_t end, float* out);
+  std::string Recover(int slot, const PredictOptions& options, const std::vector<BatchRow>& rows,
+                      size_t begin, size_t end, float* out, const Attempt& failed);
+  void Isolate(int slot, const std::vector<BatchRow>& rows, const std::string& error);
   void Scatter(const std::vector<BatchRow>& rows, const float* scores);
+  // Gives back the TF32 claim once (executor thread).
+  void ReleaseTf32Claim();
   // Frees the model (executor thread) and runs Dispose()'s callback if one is waiting.
   void ReleaseModel();
 };
@@ -148,75 +206,180 @@ void ModelRunner::State::TokenizerLoop(std::shared_ptr<State> state) {
   s.executor_wake.notify_all();
 }
 
-std::string ModelRunner::State::Forward(const PredictOptions& options,
-                                        const std::vector<BatchRow>& rows, size_t begin,
-                                        size_t end, float* out) {
-  const size_t count = end - begin;
-  std::vector<const tok::Encoding*> encodings(count);
-  for (size_t r = 0; r < count; ++r) {
-    encodings[r] = &rows[begin + r].job->encodings[rows[begin + r].index];
+int ModelRunner::State::FreeSlot() const {
+  for (int slot = 0; slot < TCE_SLOTS; ++slot) {
+    if (std::none_of(in_flight.begin(), in_flight.end(),
+                     [&](const InFlight& flight) { return flight.slot == slot; })) {
+      return slot;
+    }
   }
-  tok::FillPaddedBatch(encodings.data(), count, tokenizer->pad_id(), padded);
+  return -1;  // unreachable: StartNext runs only with a slot free
+}
 
+std::vector<JobPtr> ModelRunner::State::JobsOf(const std::vector<BatchRow>& rows) const {
+  std::vector<PredictJob*> distinct;  // a batch holds few calls, each call's rows together
+  for (const auto& row : rows) {
+    if (std::find(distinct.begin(), distinct.end(), row.job) == distinct.end()) distinct.push_back(row.job);
+  }
+  std::vector<JobPtr> jobs;
+  for (const auto& job : active) {
+    if (std::find(distinct.begin(), distinct.end(), job.get()) != distinct.end()) jobs.push_back(job);
+  }
+  return jobs;
+}
+
+tok::PaddedBatch& ModelRunner::State::Pad(int slot, const std::vector<BatchRow>& rows, size_t begin,
+                                          size_t end) {
+  std::vector<const tok::Encoding*> encodings(end - begin);
+  for (size_t r = begin; r < end; ++r) encodings[r - begin] = &rows[r].job->encodings[rows[r].index];
+  tok::PaddedBatch& batch = padded[slot];
+  tok::FillPaddedBatch(encodings.data(), encodings.size(), tokenizer->pad_id(), batch);
+  return batch;
+}
+
+bool ModelRunner::State::SimulatedOom(int slot, FaultPoint point) const {
+  return fault_oom_above_tokens != 0 && fault_point == point &&
+         padded[slot].rows * padded[slot].seq_len > fault_oom_above_tokens;
+}
+
+Attempt ModelRunner::State::Launch(int slot, const PredictOptions& options,
+                                   const std::vector<BatchRow>& rows, size_t begin, size_t end) {
+  const tok::PaddedBatch& batch = Pad(slot, rows, begin, end);
   char err[kErrorLength] = {0};
-  int64_t labels = 0;
-  int status;
-  const auto started = Clock::now();
-  if (fault_oom_above_tokens != 0 && padded.rows * padded.seq_len > fault_oom_above_tokens) {
+  if (SimulatedOom(slot, FaultPoint::kSubmit)) {
     std::snprintf(err, sizeof err, "simulated out of memory (TCE_FAULT_OOM_ABOVE_TOKENS=%zu)",
                   fault_oom_above_tokens);
-    status = TCE_OUT_OF_MEMORY;
-  } else {
+    return {TCE_OUT_OF_MEMORY, err, 0};
+  }
+  const auto started = Clock::now();
+  int status;
+  {
     CoreCall guard;
     if (!guard) ParkUntilExit();
-    status = core.model_forward(model, padded.input_ids.data(), padded.attention_mask.data(),
-                                padded.token_type_ids.data(), static_cast<int64_t>(padded.rows),
-                                static_cast<int64_t>(padded.seq_len), options.activation,
-                                options.apply_softmax ? 1 : 0, out,
-                                static_cast<int64_t>(count * config.num_labels), &labels, err,
-                                sizeof err);
+    status = core.model_submit(model, slot, batch.input_ids.data(), batch.attention_mask.data(),
+                               batch.token_type_ids.data(), static_cast<int64_t>(batch.rows),
+                               static_cast<int64_t>(batch.seq_len), options.activation,
+                               options.apply_softmax ? 1 : 0, err, sizeof err);
   }
-  if (status == TCE_OK) {
-    ArmExitGateAfterFirstForward();
-    // A forward whose output has the wrong shape scored nothing: it is an error, not a forward
-    // for the counters.
-    if (static_cast<size_t>(labels) != config.num_labels) {
-      return "model.pt returned " + std::to_string(labels) +
-             " label(s) per pair, but config.json declares " + std::to_string(config.num_labels) +
-             "; fix num_labels/id2label in config.json or re-export the model";
-    }
-    size_t real_tokens = 0;
-    for (size_t r = 0; r < count; ++r) real_tokens += encodings[r]->ids.size();
-    const double elapsed =
-        std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stats.forwards += 1;
-      stats.pairs += count;
-      stats.tokens += real_tokens;
-      stats.padded_tokens += padded.rows * padded.seq_len;
-      stats.forward_ms += elapsed;
-      for (size_t r = begin + 1; r < end; ++r) {
-        if (rows[r].job != rows[begin].job) {
-          stats.shared_forwards += 1;
-          break;
-        }
-      }
-    }
-    return "";
+  return {status, status == TCE_OK ? std::string() : std::string(err), MsSince(started)};
+}
+
+Attempt ModelRunner::State::Land(int slot, const std::vector<BatchRow>& rows, size_t begin,
+                                 size_t end, float* out, double launch_ms, bool overlapped) {
+  char err[kErrorLength] = {0};
+  if (SimulatedOom(slot, FaultPoint::kCollect)) {
+    Discard(slot);
+    std::snprintf(err, sizeof err,
+                  "simulated out of memory at collect (TCE_FAULT_OOM_ABOVE_TOKENS=%zu)",
+                  fault_oom_above_tokens);
+    return {TCE_OUT_OF_MEMORY, err, 0};
   }
-  if (status == TCE_OUT_OF_MEMORY && count > 1) {
-    // Halve and retry: rows are sorted longest first, so each half is padded no wider.
+  int64_t labels = 0;
+  const auto started = Clock::now();
+  int status;
+  {
+    CoreCall guard;
+    if (!guard) ParkUntilExit();
+    status = core.model_collect(model, slot, out, static_cast<int64_t>((end - begin) * config.num_labels),
+                                &labels, err, sizeof err);
+  }
+  const double wait_ms = MsSince(started);
+  if (status != TCE_OK) return {status, err, wait_ms};
+  ArmExitGateAfterFirstForward();
+  // A forward whose output has the wrong shape scored nothing: it is an error, not a forward
+  // for the counters.
+  if (static_cast<size_t>(labels) != config.num_labels) {
+    return {TCE_ERROR,
+            "model.pt returned " + std::to_string(labels) +
+                " label(s) per pair, but config.json declares " + std::to_string(config.num_labels) +
+                "; fix num_labels/id2label in config.json or re-export the model",
+            wait_ms};
+  }
+  Count(slot, rows, begin, end, launch_ms + wait_ms, wait_ms, overlapped);
+  return {TCE_OK, "", wait_ms};
+}
+
+void ModelRunner::State::Discard(int slot) {
+  CoreCall guard;
+  if (!guard) ParkUntilExit();
+  core.model_discard(model, slot);
+}
+
+void ModelRunner::State::Count(int slot, const std::vector<BatchRow>& rows, size_t begin,
+                               size_t end, double ms, double wait_ms, bool overlapped) {
+  size_t real_tokens = 0;
+  bool shared = false;
+  for (size_t r = begin; r < end; ++r) {
+    real_tokens += rows[r].job->encodings[rows[r].index].ids.size();
+    shared = shared || rows[r].job != rows[begin].job;
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  stats.forwards += 1;
+  stats.pairs += end - begin;
+  stats.tokens += real_tokens;
+  stats.padded_tokens += padded[slot].rows * padded[slot].seq_len;
+  stats.shared_forwards += shared ? 1 : 0;
+  stats.overlapped_forwards += overlapped ? 1 : 0;
+  stats.forward_ms += ms;
+  stats.wait_ms += wait_ms;
+}
+
+// Pads, submits and collects rows [begin, end) in `slot` at once; on failure, see Recover.
+std::string ModelRunner::State::ForwardNow(int slot, const PredictOptions& options,
+                                           const std::vector<BatchRow>& rows, size_t begin,
+                                           size_t end, float* out) {
+  Attempt attempt = Launch(slot, options, rows, begin, end);
+  if (attempt.ok()) attempt = Land(slot, rows, begin, end, out, attempt.ms, false);
+  return attempt.ok() ? std::string() : Recover(slot, options, rows, begin, end, out, attempt);
+}
+
+// After rows [begin, end) failed in `slot`: on out-of-memory, halves the rows and runs each half
+// on its own (synchronously, in the same slot: the other slot's batch stays in flight). Returns
+// "" once every row is scored into `out`, else the error.
+std::string ModelRunner::State::Recover(int slot, const PredictOptions& options,
+                                        const std::vector<BatchRow>& rows, size_t begin,
+                                        size_t end, float* out, const Attempt& failed) {
+  const size_t count = end - begin;
+  if (failed.status == TCE_OUT_OF_MEMORY && count > 1) {
+    // Rows are sorted longest first, so each half is padded no wider.
     const size_t half = count / 2;
-    std::string error = Forward(options, rows, begin, begin + half, out);
+    std::string error = ForwardNow(slot, options, rows, begin, begin + half, out);
     if (!error.empty()) return error;
-    return Forward(options, rows, begin + half, end, out + half * config.num_labels);
+    return ForwardNow(slot, options, rows, begin + half, end, out + half * config.num_labels);
   }
-  if (status == TCE_OUT_OF_MEMORY) {
-    return "out of memory on a single pair of " + std::to_string(padded.seq_len) +
-           " tokens; lower maxLength or free device memory. (" + err + ")";
+  if (failed.status == TCE_OUT_OF_MEMORY) {
+    return "out of memory on a single pair of " + std::to_string(padded[slot].seq_len) +
+           " tokens; lower maxLength or free device memory. (" + failed.error + ")";
   }
-  return err;
+  return failed.error;
+}
+
+// Isolates a failure: reruns each call's rows on their own, so that one call's failure (one pair
+// too large for memory, say) does not fail the calls it shared the batch with.
+void ModelRunner::State::Isolate(int slot, const std::vector<BatchRow>& rows,
+                                 const std::string& error) {
+  std::vector<PredictJob*> jobs;
+  for (const auto& row : rows) {
+    if (std::find(jobs.begin(), jobs.end(), row.job) == jobs.end()) jobs.push_back(row.job);
+  }
+  if (jobs.size() == 1) {
+    Fail(*jobs[0], error, "TCE_FORWARD_FAILED");
+    return;
+  }
+  for (PredictJob* job : jobs) {
+    if (job->settled) continue;  // aborted meanwhile: nobody wants its scores
+    std::vector<BatchRow> own;
+    for (const auto& row : rows) {
+      if (row.job == job) own.push_back(row);
+    }
+    std::vector<float> own_scores(own.size() * config.num_labels);
+    std::string own_error = ForwardNow(slot, job->options, own, 0, own.size(), own_scores.data());
+    if (own_error.empty()) {
+      Scatter(own, own_scores.data());
+    } else {
+      Fail(*job, own_error, "TCE_FORWARD_FAILED");
+    }
+  }
 }
 
 void ModelRunner::State::Scatter(const std::vector<BatchRow>& rows, const float* scores) {
@@ -239,37 +402,98 @@ void ModelRunner::State::Scatter(const std::vector<BatchRow>& rows, const float*
   }
 }
 
-void ModelRunner::State::RunBatch(const FormedBatch& batch) {
-  const auto& rows = batch.rows;
+// Forms the next batch and launches it in a free slot.
+void ModelRunner::State::StartNext(const std::vector<PredictJob*>& pending) {
+  InFlight flight;
+  flight.slot = FreeSlot();
+  flight.overlapped = !in_flight.empty();
+  flight.batch = former.Next(pending);
+  flight.jobs = JobsOf(flight.batch.rows);
+  flight.launch = Launch(flight.slot, *flight.batch.options, flight.batch.rows, 0, flight.batch.rows.size());
+  in_flight.push_back(std::move(flight));
+}
+
+void ModelRunner::State::FinishOldest() {
+  InFlight flight = std::move(in_flight.front());
+  in_flight.pop_front();
+  Finish(flight);
+}
+
+// Waits for a batch's scores and scatters them; a batch that failed, at submit or at collect, is
+// split or isolated in its own slot.
+void ModelRunner::State::Finish(InFlight& flight) {
+  const auto& rows = flight.batch.rows;
+  const bool wanted = std::any_of(flight.jobs.begin(), flight.jobs.end(),
+                                  [](const JobPtr& job) { return !job->settled; });
+  if (!wanted) {
+    // Every call in it was aborted or failed meanwhile: drop its scores (on the CPU its forward
+    // never runs).
+    if (flight.launch.ok()) Discard(flight.slot);
+    return;
+  }
   batch_scores.assign(rows.size() * config.num_labels, 0.0f);
-  std::string error = Forward(*batch.options, rows, 0, rows.size(), batch_scores.data());
+  Attempt attempt = flight.launch;
+  if (attempt.ok()) {
+    attempt = Land(flight.slot, rows, 0, rows.size(), batch_scores.data(), flight.launch.ms,
+                   flight.overlapped);
+  }
+  const std::string error =
+      attempt.ok() ? std::string()
+                   : Recover(flight.slot, *flight.batch.options, rows, 0, rows.size(),
+                             batch_scores.data(), attempt);
   if (error.empty()) {
     Scatter(rows, batch_scores.data());
-    return;
+  } else {
+    Isolate(flight.slot, rows, error);
   }
-  // Isolate the failure: rerun each job's rows on their own, so that one call's failure (one
-  // pair too large for memory, say) does not fail the calls it shared the batch with.
-  std::vector<PredictJob*> jobs;
-  for (const auto& row : rows) {
-    if (std::find(jobs.begin(), jobs.end(), row.job) == jobs.end()) jobs.push_back(row.job);
+}
+
+// A call that just arrived with fewer pairs than fill a forward waits briefly for other callers,
+// so that they share it. Calls already running never wait again. Called with the mutex held,
+// when nothing is in flight.
+void ModelRunner::State::WaitForCompany(std::unique_lock<std::mutex>& lock) {
+  size_t pending = 0, capacity = 0;
+  bool fresh = false;
+  for (const auto& job : active) {
+    if (job->settled || job->remaining() == 0 || job->cancelled.load()) continue;
+    pending += job->remaining();
+    fresh = fresh || job->scheduled == 0;
+    const size_t longest = std::max<size_t>(1, job->length_at(job->head));
+    capacity = std::max(capacity, std::min(job->options.batch_size,
+                                           std::max<size_t>(1, job->options.max_batch_tokens / longest)));
   }
-  if (jobs.size() == 1) {
-    Fail(*jobs[0], error, "TCE_FORWARD_FAILED");
-    return;
-  }
-  for (PredictJob* job : jobs) {
-    std::vector<BatchRow> own;
-    for (const auto& row : rows) {
-      if (row.job == job) own.push_back(row);
+  if (config.max_wait_ms <= 0 || disposed || !fresh || pending >= capacity) return;
+  const auto deadline =
+      Clock::now() + std::chrono::microseconds(static_cast<int64_t>(config.max_wait_ms * 1000));
+  executor_wake.wait_until(lock, deadline, [&] {
+    return !tokenized.empty() || disposed ||
+           std::any_of(active.begin(), active.end(),
+                       [](const JobPtr& job) { return job->cancelled.load(); });
+  });
+}
+
+// Settles calls that were aborted, and on dispose those that have not started; returns the calls
+// with pairs still to schedule.
+std::vector<PredictJob*> ModelRunner::State::SettleStopped(bool disposing, bool aborting) {
+  std::vector<PredictJob*> pending;
+  for (const auto& job : active) {
+    if (job->settled) continue;
+    if (job->cancelled.load() || abandoned.load()) {
+      Fail(*job, "The operation was aborted", "ABORT_ERR");
+    } else if (disposing && job->scheduled == 0) {
+      Fail(*job, kDisposedBeforeRun, "TCE_DISPOSED");
+    } else if (aborting) {
+      // dispose({ abort: true }): the forward that was running has finished; stop here. A batch
+      // launched behind it is waited for and its scores dropped (Finish).
+      Fail(*job, "The model was disposed with { abort: true } before this call finished.",
+           "TCE_DISPOSED");
+    } else if (model == nullptr) {
+      Fail(*job, "The model is not loaded.", "TCE_FORWARD_FAILED");
+    } else if (job->remaining() > 0) {
+      pending.push_back(job.get());
     }
-    std::vector<float> own_scores(own.size() * config.num_labels);
-    std::string own_error = Forward(job->options, own, 0, own.size(), own_scores.data());
-    if (own_error.empty()) {
-      Scatter(own, own_scores.data());
-    } else {
-      Fail(*job, own_error, "TCE_FORWARD_FAILED");
-    }
   }
+  return pending;
 }
 
 void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
@@ -284,7 +508,7 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
   // Called with the mutex held.
   auto can_exit = [&] {
     return (s.stopping || s.disposed) && s.tokenizer_exited && s.tokenized.empty() &&
-           s.control.empty() && !has_pending();
+           s.control.empty() && !has_pending() && s.in_flight.empty();
   };
   auto absorb_tokenized = [&] {
     while (!s.tokenized.empty()) {
@@ -301,36 +525,23 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
     bool aborting = false;
     {
       std::unique_lock<std::mutex> lock(s.mutex);
-      s.executor_wake.wait(lock, [&] {
-        return !s.control.empty() || !s.tokenized.empty() || has_pending() ||
-               (s.disposed && !dispose_handled) || can_exit();
-      });
-      if (!s.control.empty()) {
+      // With a batch in flight there is always work: collect it. Only an idle executor sleeps,
+      // waits for company or runs a control task (load).
+      const bool idle = s.in_flight.empty();
+      if (idle) {
+        s.executor_wake.wait(lock, [&] {
+          return !s.control.empty() || !s.tokenized.empty() || has_pending() ||
+                 (s.disposed && !dispose_handled) || can_exit();
+        });
+      }
+      if (idle && !s.control.empty()) {
         control = std::move(s.control.front());
         s.control.pop_front();
       } else {
         absorb_tokenized();
         if (can_exit()) break;
-        // A call that just arrived with fewer pairs than fill a forward waits briefly for other
-        // callers, so that they share it. Calls already running never wait again.
-        size_t pending = 0, capacity = 0;
-        bool fresh = false;
-        for (const auto& job : s.active) {
-          if (job->settled || job->remaining() == 0 || job->cancelled.load()) continue;
-          pending += job->remaining();
-          fresh = fresh || job->scheduled == 0;
-          const size_t longest = std::max<size_t>(1, job->length_at(job->head));
-          capacity = std::max(capacity, std::min(job->options.batch_size,
-                                                 std::max<size_t>(1, job->options.max_batch_tokens / longest)));
-        }
-        if (s.config.max_wait_ms > 0 && !s.disposed && fresh && pending < capacity) {
-          const auto deadline = Clock::now() + std::chrono::microseconds(
-                                                   static_cast<int64_t>(s.config.max_wait_ms * 1000));
-          s.executor_wake.wait_until(lock, deadline, [&] {
-            return !s.tokenized.empty() || s.disposed ||
-                   std::any_of(s.active.begin(), s.active.end(),
-                               [](const JobPtr& job) { return job->cancelled.load(); });
-          });
+        if (idle) {
+          s.WaitForCompany(lock);
           absorb_tokenized();
         }
         disposing = s.disposed;
@@ -342,30 +553,19 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
       continue;
     }
 
-    // Settle calls that were aborted, and on dispose those that have not started.
-    std::vector<PredictJob*> pending;
-    for (const auto& job : s.active) {
-      if (job->settled) continue;
-      if (job->cancelled.load() || s.abandoned.load()) {
-        Fail(*job, "The operation was aborted", "ABORT_ERR");
-      } else if (disposing && job->scheduled == 0) {
-        Fail(*job, kDisposedBeforeRun, "TCE_DISPOSED");
-      } else if (aborting) {
-        // dispose({ abort: true }): the forward that was running has finished; stop here.
-        Fail(*job, "The model was disposed with { abort: true } before this call finished.",
-             "TCE_DISPOSED");
-      } else if (s.model == nullptr) {
-        Fail(*job, "The model is not loaded.", "TCE_FORWARD_FAILED");
-      } else if (job->remaining() > 0) {
-        pending.push_back(job.get());
-      }
+    const std::vector<PredictJob*> pending = s.SettleStopped(disposing, aborting);
+    // Launch the next batch before waiting for the oldest, so that two are in flight.
+    bool started = false;
+    if (!pending.empty() && s.in_flight.size() < TCE_SLOTS) {
+      s.StartNext(pending);
+      started = true;
     }
-    if (!pending.empty()) s.RunBatch(s.former.Next(pending));
+    if (!s.in_flight.empty() && (s.in_flight.size() == TCE_SLOTS || !started)) s.FinishOldest();
     s.active.erase(std::remove_if(s.active.begin(), s.active.end(),
                                   [](const JobPtr& job) { return job->settled; }),
                    s.active.end());
 
-    if (disposing && !dispose_handled && !has_pending()) {
+    if (disposing && !dispose_handled && !has_pending() && s.in_flight.empty()) {
       // Calls that had started have finished: free the model, then tell the caller.
       dispose_handled = true;
       s.ReleaseModel();
@@ -375,13 +575,26 @@ void ModelRunner::State::ExecutorLoop(std::shared_ptr<State> state) {
   s.ReleaseModel();
 }
 
+void ModelRunner::State::ReleaseTf32Claim() {
+  if (!tf32_claimed) return;
+  tf32_claimed = false;
+  CoreCall guard;
+  if (!guard) ParkUntilExit();
+  core.tf32_release(config.device.c_str(), config.precision, config.tf32 ? 1 : 0);
+}
+
 void ModelRunner::State::ReleaseModel() {
+  for (const auto& flight : in_flight) {
+    if (flight.launch.ok()) Discard(flight.slot);
+  }
+  in_flight.clear();
   if (model != nullptr) {
     CoreCall guard;
     if (!guard) ParkUntilExit();
     core.model_free(model);
     model = nullptr;
   }
+  ReleaseTf32Claim();
   std::vector<std::function<void()>> done;
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -425,7 +638,10 @@ void ModelRunner::Load(std::function<void(std::string error)> done) {
       if (state->config.cpu_threads > 0) state->core.set_num_threads(state->config.cpu_threads);
       char err[kErrorLength] = {0};
       state->model = state->core.model_load(state->config.path.c_str(), state->config.device.c_str(),
-                                            state->config.precision, err, sizeof err);
+                                            state->config.precision, state->config.tf32 ? 1 : 0,
+                                            err, sizeof err);
+      // A model that did not load holds no TF32 setting: another can be loaded with the other.
+      if (state->model == nullptr) state->ReleaseTf32Claim();
       done(state->model == nullptr ? std::string(err[0] ? err : "unknown error") : std::string());
     });
   }
