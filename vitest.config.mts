@@ -12,6 +12,7 @@ const modelTests = [
   'test/shared-batches.test.ts',
   'test/runtime.test.ts',
   'test/contract.test.ts',
+  'test/pipeline.test.ts',
 ];
 
 export default defineConfig({

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
 import { TCE_ERROR_CODES, TceError } from '../lib/errors';
-import type { NativeModel, NativeTextBuffer } from '../lib/native';
+import { native, type NativeModel, type NativeTextBuffer } from '../lib/native';
 import { nativeTokenizerOf, Tokenizer } from '../lib/tokenizer';
 import { repoRoot } from './helpers/child';
 import { countEventLoopTurns, startTurnCounter } from './helpers/event-loop';
@@ -208,6 +208,44 @@ describe.skipIf(reason)('CrossEncoder contract', () => {
       await expect(CrossEncoder.load(dir, null as never)).rejects.toEqual(option(/CrossEncoder\.load\(\) options must be an object, got null/));
       await expect(model.predict([short], { applySoftmax: 'false' as never })).rejects.toEqual(option(/applySoftmax must be true or false, got string "false"/));
       await expect(model.dispose({ abort: 1 } as never)).rejects.toEqual(option(/abort must be true or false/));
+    });
+
+    test("tf32 is a boolean, refused with precision 'fp16'/'bf16', and changes nothing on the CPU", async () => {
+      await expect(CrossEncoder.load(dir, { device: 'cpu', tf32: 'yes' as never })).rejects.toEqual(option(/tf32 must be true or false, got string "yes"/));
+      await expect(CrossEncoder.load(dir, { device: 'cpu', precision: 'bf16', tf32: true }))
+        .rejects.toEqual(option(/tf32: true applies to precision 'fp32' only; this model would run in precision 'bf16', whose autocast already runs matmuls in half precision/));
+      const pairs: Pair[] = [short, ['caffeine metabolism', 'CYP1A2 metabolizes caffeine.']];
+      // 'auto' falls back to the CPU here (no CUDA device): tf32 is accepted and does nothing.
+      const m = await CrossEncoder.load(dir, { device: 'auto', tf32: true });
+      expect(m.device).toBe('cpu');
+      expect(Array.from((await m.predict(pairs)) as Float32Array)).toEqual(Array.from((await model.predict(pairs)) as Float32Array));
+      await m.dispose();
+    });
+
+    test('the CUDA fp32 models of a process share one tf32 setting: a model with the other one is refused until they are gone', async () => {
+      // Claims are made when the native model is created, before anything touches CUDA, so the
+      // rule is checked here on a CPU-only libtorch with CUDA device names.
+      const addon = native();
+      const tokenizer = nativeTokenizerOf(model.tokenizer);
+      const create = (device: string, precision: 'fp32' | 'fp16', tf32: boolean) => new addon.Model(tokenizer, {
+        path: path.join(dir, 'model.pt'), device, precision: addon.codes.precision[precision], numLabels: 1, maxLength: 32,
+        shareBatches: true, maxWaitMs: 0, cpuThreads: 0, tf32,
+      });
+      const conflict = expect.objectContaining({ code: 'TCE_INVALID_OPTION', message: expect.stringMatching(/tf32: false conflicts with 2 CUDA fp32 model\(s\) of this process loaded with tf32: true\. libtorch's TF32 switch is process-wide.*dispose the other model\(s\) first, or load this one with tf32: true/) });
+      const a = create('cuda:0', 'fp32', true);
+      const b = create('cuda', 'fp32', true);
+      expect(() => create('cuda:0', 'fp32', false)).toThrow(conflict);
+      // Models that never run float32 matmuls on CUDA take no part.
+      const others = [create('cuda:0', 'fp16', false), create('cpu', 'fp32', false)];
+      // A model that fails to load (no CUDA here) gives its claim back at once, the other still holds.
+      await expect(a.load()).rejects.toMatchObject({ code: 'TCE_MODEL_LOAD_FAILED', message: expect.stringMatching(/CUDA is not available/) });
+      expect(() => create('cuda:1', 'fp32', false)).toThrow(expect.objectContaining({ message: expect.stringMatching(/conflicts with 1 CUDA fp32 model/) }));
+      await a.dispose(false);
+      // A disposed model gives its claim back: the other setting is free again.
+      await b.dispose(false);
+      const c = create('cuda:0', 'fp32', false);
+      expect(() => create('cuda:0', 'fp32', true)).toThrow(expect.objectContaining({ code: 'TCE_INVALID_OPTION' }));
+      await Promise.all([c, ...others].map((m) => m.dispose(false)));
     });
 
     test('a sparse documents array names the missing document', async () => {

@@ -233,6 +233,9 @@ describe('the torch cores that setup.sh builds', () => {
         // Device facts without a CUDA context: properties from the runtime, free memory from NVML.
         expect(symbols).toMatch(/\bcudaGetDeviceProperties\b/);
         expect(symbols).not.toMatch(/\bcudaMemGetInfo\b/);
+        // Two batches in flight: an event per slot marks the end of its read-back.
+        expect(symbols).toMatch(/\bcudaEventRecord\b/);
+        expect(symbols).toMatch(/\bcudaEventSynchronize\b/);
         expect(torchNeeded(core)).toEqual(expect.arrayContaining(['libc10_cuda.so', 'libtorch_cuda.so']));
       } else {
         expect(symbols).not.toMatch(/c10::cuda::/);
@@ -281,16 +284,19 @@ describe.skipIf(!cudaCore)('on PyTorch 2.14 with CUDA 13 and no GPU', () => {
       process.on('warning', (w) => warnings.push(w.code));
       const pairs = [['caffeine metabolism', 'CYP1A2 metabolizes caffeine.'], ['q', 'an unrelated document about kidneys']];
       const a = await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'auto' });
-      const b = await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'auto' });
+      // tf32 only concerns CUDA fp32 models: on the CPU that 'auto' falls back to, it does nothing.
+      const b = await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'auto', tf32: true });
       const scores = Array.from(await a.predict(pairs));
+      const tf32Scores = Array.from(await b.predict(pairs));
       let cuda = null;
       try { await pkg.CrossEncoder.load(${JSON.stringify('MODEL')}, { device: 'cuda' }); } catch (e) { cuda = { code: e.code, message: e.message }; }
       await new Promise((resolve) => setImmediate(resolve));
-      report({ devices: [a.device, b.device], warnings, cuda, scores });
+      report({ devices: [a.device, b.device], warnings, cuda, scores, tf32Scores });
       await a.dispose(); await b.dispose();`.replaceAll('"MODEL"', JSON.stringify(modelDir));
     const r = runChild(code, env());
     expect(r.report?.thrown).toBeUndefined();
     expect(r.report.devices).toEqual(['cpu', 'cpu']);
+    expect(r.report.tf32Scores).toEqual(r.report.scores);
     expect(r.report.warnings.filter((c: string) => c === 'TCE_AUTO_DEVICE_CPU')).toHaveLength(1);
     expect(r.report.cuda.code).toBe('TCE_CUDA_UNAVAILABLE');
     expect(r.report.cuda.message).toMatch(/CUDA is not available/);

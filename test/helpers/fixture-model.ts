@@ -32,14 +32,18 @@ export function modelTestsSkipReason(): string | null {
 
 /**
  * Loads a model whose forwards above `tokens` padded tokens report device out-of-memory
- * (TCE_FAULT_OOM_ABOVE_TOKENS, read when the model is created), as a GPU would.
+ * (TCE_FAULT_OOM_ABOVE_TOKENS, read when the model is created), as a GPU would: when the batch
+ * is submitted, or (`at: 'collect'`, TCE_FAULT_OOM_AT) only when its scores are collected, after
+ * the batch behind it has been launched.
  */
-export async function loadWithSimulatedOom(dir: string, tokens: number, options: LoadOptions): Promise<CrossEncoder> {
+export async function loadWithSimulatedOom(dir: string, tokens: number, options: LoadOptions, at: 'submit' | 'collect' = 'submit'): Promise<CrossEncoder> {
   process.env.TCE_FAULT_OOM_ABOVE_TOKENS = String(tokens);
+  process.env.TCE_FAULT_OOM_AT = at;
   try {
     return await CrossEncoder.load(dir, options);
   } finally {
     delete process.env.TCE_FAULT_OOM_ABOVE_TOKENS;
+    delete process.env.TCE_FAULT_OOM_AT;
   }
 }
 
