@@ -4,7 +4,9 @@
 // (scripts/bench/st-model.py), the same ~300-token pairs (BioASQ question + PubMed abstract),
 // rounds alternating between the two. Reports pairs/s, TFLOP/s at ~54 GFLOP a pair
 // and the share of the H200's ~790 TFLOP/s, our padding waste and how busy the executor was,
-// and the agreement of the two sides' scores in fp16 and fp32.
+// and the agreement of the two sides' scores in fp16 and fp32. Then ours in fp32 with and
+// without TF32 matmuls (the tf32 load option): pairs/s, how far the scores move, and that a
+// model of the other setting is refused while one is loaded (the switch is process-wide).
 //
 //   options: --pairs N (8192)  --rounds N (3)  --device cuda:N (cuda)
 //            --budgets 16384,32768,65536 (maxBatchTokens values tried; batchSize stays the default)
@@ -99,9 +101,15 @@ for (let round = 0; round < rounds; round++) {
       paddingWaste: round3(1 - (after.tokens - before.tokens) / (after.paddedTokens - before.paddedTokens)),
       paddedTokensPerForward: Math.round((after.paddedTokens - before.paddedTokens) / forwards),
       meanForwardMs: round3(forwardMs / forwards),
-      // Share of the wall time the executor spent inside forwards (copies and readback
-      // included): what is left is tokenizing before the first forward and time between them.
+      // Share of the wall time the executor spent in the core (launching forwards, waiting for
+      // and reading back their scores): what is left is tokenizing before the first forward,
+      // padding, scattering and forming batches, which overlap the device's work.
       forwardShareOfWall: round3(forwardMs / ms),
+      // Share of the wall time spent waiting for the device: near 1, the GPU never waits for
+      // the host (two batches in flight keep it fed); low, the host sets the pace.
+      deviceWaitShareOfWall: round3((after.waitMs - before.waitMs) / ms),
+      // Forwards launched while the one before was still in flight.
+      overlappedShare: round3((after.overlappedForwards - before.overlappedForwards) / forwards),
     };
     console.error(`round ${round} ours maxBatchTokens ${budget}: ${rate(count, ms).toFixed(0)} pairs/s`);
   }
@@ -131,6 +139,37 @@ if (hf) {
     oursFp16VsFp32: compare(ours16, Array.from(ours32)),
   };
 }
+
+// TF32 (precision 'fp32', tf32: true) against plain fp32 on the same pairs, one model at a time:
+// libtorch's TF32 switch is process-wide, so a model of the other setting must be refused while
+// one is loaded.
+async function timedScores(options, subset) {
+  const m = await CrossEncoder.load(tce, { device, precision: 'fp32', ...options });
+  await m.predict(subset.slice(0, Math.min(subset.length, 256)));  // warm-up
+  const started = performance.now();
+  const scores = await m.predict(subset);
+  const ms = performance.now() - started;
+  let otherSetting = null;
+  try {
+    await (await CrossEncoder.load(tce, { device, precision: 'fp32', tf32: !options.tf32 })).dispose();
+  } catch (error) {
+    otherSetting = error.code;
+  }
+  await m.dispose();
+  return { scores, pairsPerSec: rate(subset.length, ms), otherSetting };
+}
+const tf32Pairs = pairs.slice(0, smoke ? count : Math.min(count, 4096));
+const plain32 = await timedScores({ tf32: false }, tf32Pairs);
+const tf32Run = await timedScores({ tf32: true }, tf32Pairs);
+const tf32 = {
+  pairs: tf32Pairs.length,
+  fp32PairsPerSec: round3(plain32.pairsPerSec),
+  tf32PairsPerSec: round3(tf32Run.pairsPerSec),
+  speedup: round3(tf32Run.pairsPerSec / plain32.pairsPerSec),
+  tf32VsFp32: compare(tf32Run.scores, Array.from(plain32.scores)),
+  // The error code of loading a model of the other setting beside each (CUDA: TCE_INVALID_OPTION).
+  otherSettingRefused: [plain32.otherSetting, tf32Run.otherSetting],
+};
 
 const oursRates = Object.fromEntries(budgets.map((b) => [b, rate(count, median(ours[b].ms))]));
 const bestBudget = budgets.reduce((best, b) => (oursRates[b] > oursRates[best] ? b : best), budgets[0]);
@@ -165,6 +204,7 @@ const result = {
   ratioVsBest: hf ? round3(oursRates[bestBudget] / peerBest[1]) : null,
   targets: { ratio: 2, pairsPerSec: 7000 },
   parity,
+  tf32,
 };
 await model.dispose();
 fs.rmSync(scratch, { recursive: true, force: true });
@@ -172,11 +212,18 @@ if (smoke) console.log(JSON.stringify(result));
 else writeResult('gpu', result);
 
 // The bounds of docs/GPU-CHECKS.md: the result is written either way, the exit status says.
+const problems = [];
+if (device !== 'cpu') {
+  // TF32 keeps fp32's range and rounds the products' inputs to 10 mantissa bits, as fp16 does:
+  // its scores may move as far as fp16's, never further.
+  if (!(tf32.tf32VsFp32.maxAbsDiff <= 1e-2)) problems.push(`tf32 scores differ from fp32 ones by ${tf32.tf32VsFp32.maxAbsDiff} (bound 1e-2)`);
+  if (!(tf32.tf32VsFp32.maxAbsDiff > 0)) problems.push('tf32 scores equal fp32 ones: TF32 matmuls were not switched on');
+  if (tf32.otherSettingRefused.some((code) => code !== 'TCE_INVALID_OPTION')) problems.push(`a model of the other tf32 setting was not refused beside a loaded one: ${JSON.stringify(tf32.otherSettingRefused)}`);
+}
 if (parity) {
-  const problems = [];
   if (!(parity.fp32.maxRelDiff <= 1e-4)) problems.push(`fp32 scores differ from sentence-transformers' by ${parity.fp32.maxRelDiff} relative (bound 1e-4)`);
   if (!(parity.fp16.maxAbsDiff <= 1e-2)) problems.push(`fp16 scores differ from sentence-transformers' by ${parity.fp16.maxAbsDiff} (bound 1e-2)`);
   if (!(parity.oursFp16VsFp32.maxAbsDiff > 0)) problems.push("'fp16' scores equal 'fp32' ones: the forward did not run under autocast");
-  for (const problem of problems) console.error(`parity: ${problem}`);
-  if (problems.length > 0) process.exitCode = 1;
 }
+for (const problem of problems) console.error(`parity: ${problem}`);
+if (problems.length > 0) process.exitCode = 1;

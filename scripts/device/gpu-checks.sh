@@ -3,24 +3,34 @@
 # scripts/device/pack.sh on the development machine. Each step logs to $OUT/<step>.log and the run
 # goes on past a failed step where later ones do not depend on it; results land in $OUT.
 #
-#   bash scripts/device/gpu-checks.sh [checks] [bench]     (default: both)
+#   bash scripts/device/gpu-checks.sh [checks] [bench]     (default: both, in one device call)
 #
-# checks: runtime-info, the demo on cuda, a real out-of-memory split; bench: bench:gpu. Each
-# group fits one device call (600 s); the core is built first in either (a minute or two).
+# checks: runtime-info, the demo on cuda, a real out-of-memory split, the two batches in flight;
+# bench: bench:gpu (with TF32 against fp32). The core is built first (a minute or two). The whole
+# run stays within GPU_CHECKS_BUDGET_S seconds (default 540, under the tool's 600 s a call): each
+# step gets at most what is left, and a step that would start with less than a minute left is
+# skipped and says so.
 set -uo pipefail
 OUT=${OUT:-$PWD/.device/out}
 mkdir -p "$OUT" .device/bin
 groups=" ${*:-checks bench} "
+budget=${GPU_CHECKS_BUDGET_S:-540}
 failed=0
 
-step() {  # step NAME COMMAND...: runs it, logs it, says ok or shows the log's tail
+step() {  # step NAME COMMAND...: runs it within the time left, logs it, says ok or shows the log's tail
   local name=$1; shift
-  local started=$SECONDS
-  if "$@" >"$OUT/$name.log" 2>&1; then
+  local started=$SECONDS left=$((budget - SECONDS))
+  if [ "$left" -lt 60 ]; then
+    failed=1
+    echo "SKIPPED $name: ${left} s left of ${budget} s"
+    return 1
+  fi
+  if timeout --kill-after=10 "$left" "$@" >"$OUT/$name.log" 2>&1; then
     echo "ok      $name ($((SECONDS - started)) s)"
   else
     local rc=$?
     failed=1
+    [ "$rc" -eq 124 ] && echo "        $name ran out of time (${left} s left when it started)"
     echo "FAILED  $name (exit $rc, $((SECONDS - started)) s):"
     tail -n 40 "$OUT/$name.log" | sed 's/^/    /'
     return $rc
@@ -44,21 +54,21 @@ step machine bash -c 'node --version; for t in cmake ninja nvcc gcc; do echo "$t
 # toolkit from nvcc, CUDA libraries and headers the toolkit lacks from pip's nvidia wheels).
 TCE_LIBTORCH=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 export TCE_LIBTORCH
-build_core() {
-  node scripts/build-core.mjs && ls -l cores/*/
-}
-step core build_core || { echo "no core, nothing else can run"; exit 1; }
+step core bash -c 'node scripts/build-core.mjs && ls -l cores/*/' || { echo "no core, nothing else can run"; exit 1; }
 
 if [[ $groups == *" checks "* ]]; then
   step runtime-info node -e "console.log(JSON.stringify(require('./dist/index.js').runtimeInfo(), null, 2))" &&
     cp "$OUT/runtime-info.log" "$OUT/runtime-info.json"
   step demo node scripts/demo.mjs --device cuda
   step oom node scripts/device/oom-check.mjs
+  # Two batches in flight give the scores of one at a time; the executor's busy shares.
+  step pipeline node scripts/device/pipeline-check.mjs
 fi
 
 if [[ $groups == *" bench "* ]]; then
-  # Writes bench/results/gpu-<date>.json; it fails when parity misses its bounds.
-  step bench-gpu node scripts/bench/gpu.mjs --rounds 2
+  # Writes bench/results/gpu-<date>.json; it fails when parity or TF32 misses its bounds. Sized
+  # to leave the rest of the run its time: 4,096 pairs, two rounds, three peer batch sizes.
+  step bench-gpu node scripts/bench/gpu.mjs --rounds 2 --pairs 4096 --peer-batch-sizes 32,128,512
   cp bench/results/gpu-*.json "$OUT/" 2>/dev/null
 fi
 exit $failed
