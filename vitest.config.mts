@@ -13,6 +13,7 @@ const modelTests = [
   'test/runtime.test.ts',
   'test/contract.test.ts',
   'test/pipeline.test.ts',
+  'test/bundled-model.test.ts',
 ];
 
 export default defineConfig({

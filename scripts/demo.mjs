@@ -1,16 +1,13 @@
 #!/usr/bin/env node
 // The README's main job: rank real pairs with a cross-encoder and print readable tables.
 //
-//   npm run demo                 the random-weight fixture model (built on first use): shows the
-//                                machinery end to end; its scores carry no meaning
+//   npm run demo                 the bundled biomedical reranker (models/biomed-minilm-ce)
 //   npm run demo -- MODEL_DIR    a model directory made by scripts/export.py
 //   options: --device auto|cpu|cuda[:N]  --pairs N (BioASQ pairs to score, default 200)
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { torchPython } from './bench/common.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,22 +22,7 @@ const option = (name, fallback) => {
 };
 const device = option('--device', 'auto');
 const pairCount = Number(option('--pairs', '200'));
-let modelDir = args[0];
-
-function fixtureModelDir() {
-  const dir = path.join(root, 'test', 'fixtures', 'models', 'demo');
-  if (fs.existsSync(path.join(dir, 'model.pt'))) return dir;
-  const python = torchPython();
-  if (!python) {
-    console.error('No model directory given and no python with torch to build the fixture model.\n' +
-      'Pass a model directory (python3 scripts/export.py <hub id or dir> <out dir>), or install python3-torch.');
-    process.exit(1);
-  }
-  const vocab = path.join(root, 'test', 'fixtures', 'tokenizer', 'biomedbert_vocab.txt');
-  const built = spawnSync(python, [path.join(root, 'scripts', 'make-fixture-model.py'), 'build', '--out', dir, '--vocab', vocab, '--num-labels', '1'], { stdio: 'inherit' });
-  if (built.status !== 0) process.exit(1);
-  return dir;
-}
+const modelDir = args[0]; // undefined: the bundled model
 
 function bioasqPairs(limit) {
   const full = path.resolve(root, '..', 'shared', 'data', 'bioasq_pairs.jsonl');
@@ -52,12 +34,9 @@ function bioasqPairs(limit) {
 
 const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text).replace(/\s+/g, ' ');
 
-const fixture = !modelDir;
-if (fixture) modelDir = fixtureModelDir();
-
 const info = runtimeInfo();
 const model = await CrossEncoder.load(modelDir, { device });
-console.log(`model: ${modelDir}${fixture ? '  (random-weight fixture: scores are not meaningful; pass a real model directory)' : ''}`);
+console.log(`model: ${path.relative(process.cwd(), model.modelDir) || model.modelDir}${modelDir ? '' : '  (bundled; see its README.md)'}`);
 console.log(`libtorch ${info.libtorch.version} (${info.libtorch.source}), device ${model.device}, precision ${model.precision}, maxLength ${model.maxLength}\n`);
 
 const seed = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'demo', 'seed.json'), 'utf8'));

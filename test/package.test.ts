@@ -58,13 +58,13 @@ const pairs: Array<[string, string]> = [
   ['', ''],
 ];
 
-/** Scores `pairs` with the package found at `packagePath`, and reports what it loaded. */
-function scoreWith(packagePath: string, modelDir: string, env: NodeJS.ProcessEnv) {
+/** Scores `pairs` with the package found at `packagePath` (the bundled model when `modelDir` is undefined), and reports what it loaded. */
+function scoreWith(packagePath: string, modelDir: string | undefined, env: NodeJS.ProcessEnv) {
   const program = `
     const pkg = require(${JSON.stringify(packagePath)});
     (async () => {
       const info = pkg.runtimeInfo();
-      const model = await pkg.CrossEncoder.load(${JSON.stringify(modelDir)}, { device: 'cpu' });
+      const model = await pkg.CrossEncoder.load(${modelDir === undefined ? 'undefined' : JSON.stringify(modelDir)}, { device: 'cpu' });
       const scores = Array.from(await model.predict(${JSON.stringify(pairs)}));
       await model.dispose();
       console.log(JSON.stringify({ core: info.core.path, libtorch: info.libtorch.version, scores }));
@@ -112,6 +112,7 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
     expect(files).toEqual(expect.arrayContaining([
       'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js',
       'scripts/build-core.mjs', 'scripts/export.py', 'binding.gyp', 'CMakeLists.txt',
+      ...['model.pt', 'config.json', 'tokenizer.json', 'README.md', 'LICENSE', 'NOTICE'].map((f) => `models/biomed-minilm-ce/${f}`),
     ]));
     expect(files.some((f) => f.startsWith(`prebuilds/${platform}/`) && f.endsWith('.node'))).toBe(true);
     for (const dir of [undefined, torch2, projectTorchDir('cuda')]) {
@@ -139,6 +140,10 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
         expect(ours.libtorch).toBe(source.libtorch);
         expect(ours.scores).toEqual(source.scores);
       }
+      // The bundled model, loaded with no directory, from the install.
+      const bundled = scoreWith(installed, undefined, userEnv());
+      expect(bundled.error).toBeUndefined();
+      expect(bundled.scores).toEqual(scoreWith(path.join(repoRoot, 'dist', 'index.js'), undefined, userEnv()).scores);
     }
   });
 

@@ -13,8 +13,8 @@ export interface ChildResult {
   report: any;
 }
 
-/** `code` runs as a CommonJS function body with `pkg` (the package) and `report(value)` in scope. */
-export function runChild(code: string, env: NodeJS.ProcessEnv = {}): ChildResult {
+/** `code` runs as a CommonJS function body with `pkg` (the package) and `report(value)` in scope, in `cwd` if given. */
+export function runChild(code: string, env: NodeJS.ProcessEnv = {}, cwd?: string): ChildResult {
   const program =
     `const pkg = require(${JSON.stringify(path.join(repoRoot, 'dist', 'index.js'))});\n` +
     `const report = (v) => process.stdout.write('\\n@@REPORT@@' + JSON.stringify(v) + '\\n');\n` +
@@ -23,6 +23,7 @@ export function runChild(code: string, env: NodeJS.ProcessEnv = {}): ChildResult
     env: { HOME: process.env.HOME, ...env },
     encoding: 'utf8',
     timeout: 120_000,
+    cwd,
   });
   const line = result.stdout.split('\n').find((l) => l.startsWith('@@REPORT@@'));
   return {

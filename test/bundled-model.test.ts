@@ -1,0 +1,113 @@
+// The reranker that ships in the package (models/biomed-minilm-ce): found without a path, scored
+// as sentence-transformers scores the same weights, and ranking real biomedical text sensibly.
+// Its evaluation on BioASQ (npm run bench:rerank) is in its README.md and bench/results/.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { BUNDLED_MODEL, bundledModelDir } from '../lib/bundled-model';
+import { CrossEncoder } from '../lib/cross-encoder';
+import { repoRoot, runChild } from './helpers/child';
+import { modelTestsSkipReason } from './helpers/fixture-model';
+import { stReference, stSkipReason } from './helpers/st-reference';
+import { projectPython } from '../scripts/torch-python.mjs';
+
+/** fp32 on the CPU, same weights: the same arithmetic in another order (batching, padding). */
+const FP32_BOUND = 1e-5;
+
+interface Labelled { query: string; document: string; label: number }
+const sample: Labelled[] = fs
+  .readFileSync(path.join(repoRoot, 'test', 'fixtures', 'tokenizer', 'bioasq_pairs_sample.jsonl'), 'utf8')
+  .split('\n').filter(Boolean).map((line) => JSON.parse(line) as Labelled);
+const seed = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'demo', 'seed.json'), 'utf8')) as {
+  query: string; documents: Array<{ pmid: string; title: string; text: string }>;
+};
+
+/** Share of (gold, other) pairs where the gold snippet scores higher (ROC AUC). */
+function auc(scores: ArrayLike<number>, labels: number[]): number {
+  let wins = 0, total = 0;
+  labels.forEach((a, i) => labels.forEach((b, j) => {
+    if (a === 1 && b === 0) {
+      total += 1;
+      wins += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+    }
+  }));
+  return wins / total;
+}
+
+const reason = modelTestsSkipReason();
+if (reason) console.warn(`bundled model tests skipped: ${reason}`);
+
+describe.skipIf(reason)('the bundled reranker', () => {
+  let model: CrossEncoder;
+  let scores: Float32Array;
+
+  beforeAll(async () => {
+    model = await CrossEncoder.load({ device: 'cpu' });
+    scores = (await model.predict(sample.map((p): [string, string] => [p.query, p.document]))) as Float32Array;
+  });
+  afterAll(async () => {
+    await model?.dispose();
+  });
+
+  test('CrossEncoder.load() with no directory, or with its name, loads models/biomed-minilm-ce', async () => {
+    expect(bundledModelDir).toBe(path.join(repoRoot, 'models', BUNDLED_MODEL));
+    expect(model.modelDir).toBe(bundledModelDir);
+    expect(model.numLabels).toBe(1);
+    expect(model.maxLength).toBe(512);
+    const named = await CrossEncoder.load(BUNDLED_MODEL, { device: 'cpu' });
+    try {
+      expect(named.modelDir).toBe(bundledModelDir);
+      expect(await named.predict([sample[0].query, sample[0].document])).toBeCloseTo(scores[0], 5);
+    } finally {
+      await named.dispose();
+    }
+  });
+
+  test('a directory of that name in the working directory comes first, as sentence-transformers resolves names', () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tce-bundled-'));
+    fs.mkdirSync(path.join(cwd, BUNDLED_MODEL));
+    try {
+      const r = runChild(`await pkg.CrossEncoder.load(${JSON.stringify(BUNDLED_MODEL)}, { device: 'cpu' });`, {}, cwd);
+      expect(r.report?.thrown?.code).toBe('TCE_MODEL_DIR');
+      expect(r.report.thrown.message).toContain(path.join(fs.realpathSync(cwd), BUNDLED_MODEL));
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('it tells gold BioASQ snippets from other questions\' snippets (a random model scores AUC ~0.5)', () => {
+    // BioASQ is evaluation data only: the model never trained on it.
+    expect(auc(scores, sample.map((p) => p.label))).toBeGreaterThan(0.85);
+  });
+
+  test('on the demo query, the PubMed abstract on CYP1A2 and caffeine metabolism ranks first', async () => {
+    const ranked = await model.rank(seed.query, seed.documents.map((d) => d.text));
+    expect(seed.documents[ranked[0].corpusId].pmid).toBe('10584979');
+    // Abstracts that share no topic with the query (opioids and blood pressure, tumour hyperthermia) rank in the bottom half.
+    for (const pmid of ['227508', '2054792']) {
+      const position = ranked.findIndex((r) => seed.documents[r.corpusId].pmid === pmid);
+      expect(position).toBeGreaterThanOrEqual(seed.documents.length / 2);
+    }
+  });
+
+  const stReason = stSkipReason('st6');
+  test.skipIf(stReason)(`sentence-transformers scores the same weights the same${stReason ? ` (skipped: ${stReason})` : ''}`, () => {
+    // model.pt's weights, rebuilt as a CrossEncoder save (scripts/st-from-export.py).
+    const st = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tce-bundled-st-')), 'st');
+    const rebuilt = spawnSync(projectPython('st6')!, [path.join(repoRoot, 'scripts', 'st-from-export.py'), bundledModelDir, st], { encoding: 'utf8' });
+    expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    try {
+      const pairs = sample.map((p) => [p.query, p.document]);
+      const reference = stReference('st6', [{ model: st, kind: 'predict', pairs }]);
+      const theirs = reference.results[0].scores as number[];
+      expect(theirs).toHaveLength(scores.length);
+      let worst = 0;
+      theirs.forEach((s, i) => { worst = Math.max(worst, Math.abs(s - scores[i])); });
+      expect(worst).toBeLessThanOrEqual(FP32_BOUND);
+    } finally {
+      fs.rmSync(path.dirname(st), { recursive: true, force: true });
+    }
+  });
+});
