@@ -42,12 +42,14 @@ exported TorchScript model.pt's (run in Python with the same tokenizer) on the f
 another implementation can score the same pairs and be compared.
 """
 import argparse
+import atexit
 import datetime
 import json
 import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,6 +227,7 @@ def main():
         f"({sum(c['label'] for p in pools for c in p['pool'])} gold)")
 
     work = tempfile.mkdtemp(prefix="eval-reranker-")
+    atexit.register(shutil.rmtree, work, True)  # the rebuilt save is ~90 MB: never leave it behind
     st_dir, exported = st_model_dir(args.model, work)
     args.exported = args.exported or exported
     model = CrossEncoder(st_dir, local_files_only=True, device="cpu")
