@@ -38,7 +38,9 @@ import os
 import shutil
 import sys
 
-INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_arch  # noqa: E402  (scripts/export_arch.py: what each architecture takes)
+
 TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
 # sentence-transformers' own settings: 5.x and later keep the default activation here.
 ST_FILES = ["config_sentence_transformers.json"]
@@ -73,21 +75,7 @@ def source_file(transformers, source, name):
         return None
 
 
-def make_inputs(torch, vocab_size, batch, length, seed, device):
-    """Random ids with ragged right padding and two segments, like real batches."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, vocab_size, (batch, length), generator=g)
-    mask = torch.ones(batch, length, dtype=torch.long)
-    types = torch.zeros(batch, length, dtype=torch.long)
-    for row in range(batch):
-        real = length if row == 0 else int(torch.randint(2, length + 1, (1,), generator=g))
-        mask[row, real:] = 0
-        ids[row, real:] = 0
-        types[row, real // 2:real] = 1
-    return tuple(t.to(device) for t in (ids, mask, types))
-
-
-def store_half(torch, traced, wrapped, vocab_size, max_len, device, scope):
+def store_half(torch, traced, wrapped, config, max_len, device, scope):
     """The trace with float16 weights (all of them, or only the embedding tables' with scope
     "embeddings"), after checking that, upcast again as the loader does, it gives the float32
     logits within 1e-2 of their size (scores after a sigmoid move less)."""
@@ -113,7 +101,7 @@ def store_half(torch, traced, wrapped, vocab_size, max_len, device, scope):
     worst = 0.0
     with torch.no_grad():
         for batch, length in [(3, 17), (8, min(128, max_len)), (2, max_len)]:
-            inputs = make_inputs(torch, vocab_size, batch, length, batch * 104729 + length, device)
+            inputs = export_arch.make_inputs(torch, config, batch, length, batch * 104729 + length, device)
             exact = wrapped(*inputs)[0].float()
             diff = (upcast(*inputs)[0].float() - exact).abs().max().item()
             # Relative to the logits' size, as the trace check: rounding every weight to 11 bits
@@ -151,27 +139,14 @@ def main():
     model = model.to(args.device).eval()
     num_labels = model.config.num_labels
 
-    class Logits(torch.nn.Module):
-        """Fixes the input order and returns a plain tuple, as model.pt's contract says."""
-
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids, return_dict=False)
-            return (out[0],)
-
-    wrapped = Logits(model).eval()
-    vocab_size = model.config.vocab_size
+    wrapped = export_arch.wrap(torch, model)
     max_len = min(getattr(model.config, "max_position_embeddings", 512), 512)
     with torch.no_grad():
-        example = make_inputs(torch, vocab_size, 2, min(args.trace_length, max_len), 0, args.device)
+        example = export_arch.make_inputs(torch, model.config, 2, min(args.trace_length, max_len), 0, args.device)
         traced = torch.jit.trace(wrapped, example, check_trace=False)
         worst = 0.0
         for batch, length in [(1, 5), (3, 17), (8, min(128, max_len)), (2, max_len)]:
-            inputs = make_inputs(torch, vocab_size, batch, length, batch * 7919 + length, args.device)
+            inputs = export_arch.make_inputs(torch, model.config, batch, length, batch * 7919 + length, args.device)
             eager = wrapped(*inputs)[0].float()
             got = traced(*inputs)[0].float()
             if got.shape != eager.shape:
@@ -183,14 +158,14 @@ def main():
 
     half_worst = None
     if args.half_storage:
-        traced, half_worst = store_half(torch, traced, wrapped, vocab_size, max_len, args.device, args.half_storage)
+        traced, half_worst = store_half(torch, traced, wrapped, model.config, max_len, args.device, args.half_storage)
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {
         "torch_version": torch.__version__,
         "transformers_version": transformers.__version__,
         "num_labels": num_labels,
-        "input_names": INPUT_NAMES,
+        "input_names": export_arch.input_names(model.config),
         "source": args.source,
         "attn_implementation": args.attn,
         "max_abs_diff_vs_eager": worst,

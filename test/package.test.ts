@@ -111,7 +111,7 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
     const platform = `${process.platform}-${process.arch}`;
     expect(files).toEqual(expect.arrayContaining([
       'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js',
-      'scripts/build-core.mjs', 'scripts/export.py', 'binding.gyp', 'CMakeLists.txt',
+      'scripts/build-core.mjs', 'scripts/export.py', 'scripts/export_arch.py', 'binding.gyp', 'CMakeLists.txt',
       ...['model.pt', 'config.json', 'tokenizer.json', 'README.md', 'LICENSE', 'NOTICE'].map((f) => `models/biomed-minilm-ce/${f}`),
     ]));
     expect(files.some((f) => f.startsWith(`prebuilds/${platform}/`) && f.endsWith('.node'))).toBe(true);
