@@ -23,12 +23,39 @@ export type { Device } from './device';
 export type Precision = 'fp16' | 'bf16' | 'fp32';
 export type { Activation } from './model-dir';
 
-export interface LoadOptions {
-  /** 'auto' (default): the first CUDA device when there is one, else the CPU. */
+/**
+ * What predict() gives for one pair: a number on a one-label model (`MultiLabel` false), a
+ * Float32Array of the labels' scores on a model with several labels (true), either when the
+ * type does not say (boolean).
+ */
+export type PairScore<MultiLabel extends boolean> = MultiLabel extends false ? number : Float32Array;
+
+/**
+ * What predict() gives for a list of pairs: a Float32Array with one score a pair on a one-label
+ * model, one Float32Array row a pair on a model with several labels.
+ */
+export type PairScores<MultiLabel extends boolean> = MultiLabel extends false ? Float32Array : Float32Array[];
+
+/**
+ * Options of `CrossEncoder.load()`. `MultiLabel` is the type of the `multiLabel` option, which
+ * sets the types predict() returns.
+ */
+export interface LoadOptions<MultiLabel extends boolean = boolean> {
+  /**
+   * 'auto' (default): the first CUDA device when there is one, else the CPU; or 'cpu', 'cuda'
+   * (device 0), 'cuda:N'. A CUDA device that is not there is TCE_CUDA_UNAVAILABLE.
+   */
   device?: Device;
-  /** Default 'fp16' on CUDA (autocast), 'fp32' on CPU. */
+  /**
+   * 'fp16' (the default on CUDA) or 'bf16' run forward under autocast; 'fp32' (the default on
+   * the CPU, where 'fp16' is an error). Scores are float32 in every case.
+   */
   precision?: Precision;
-  /** Tokens a pair is truncated to; default and upper bound come from the model files. */
+  /**
+   * Tokens a pair is truncated to (longest first), 3 to 2^20. Default: the smaller of the
+   * tokenizer's model_max_length and config.json's max_position_embeddings; above the latter is
+   * an error.
+   */
   maxLength?: number;
   /**
    * Pairs a forward at most. Default 32 on the CPU, as sentence-transformers; 1024 on CUDA, so
@@ -41,7 +68,10 @@ export interface LoadOptions {
    * small batches compute little padding (bench/results/cpu-*.json).
    */
   maxBatchTokens?: number;
-  /** Overrides the activation stored in config.json. */
+  /**
+   * The activation applied to the logits, overriding the model's default (sentence-transformers'
+   * activation_fn from the model files; else sigmoid for one label, identity for more).
+   */
   activation?: Activation;
   /**
    * Let concurrent predict()/rank() calls on this model share forwards (default true): a
@@ -70,39 +100,62 @@ export interface LoadOptions {
    * 'bf16' it is an error; on the CPU it has no effect.
    */
   tf32?: boolean;
-  /** A libtorch folder to use instead of discovery (see README). */
+  /**
+   * A libtorch folder to use instead of discovery (a libtorch folder, its lib/, or a pip torch
+   * package folder; see README, *How it is built*).
+   */
   libtorch?: string;
+  /**
+   * Says whether the model has several labels, checked at load (an error when config.json's
+   * num_labels disagrees). TypeScript takes predict()'s result types from it: with
+   * `multiLabel: true`, a pair gives a Float32Array of labels and a list one row a pair. Left
+   * out, the types are a one-label model's (a number a pair; a Float32Array for a list) and
+   * nothing is checked: a model with several labels still returns rows, as sentence-transformers
+   * does.
+   */
+  multiLabel?: MultiLabel;
 }
 
+/** Options of `predict()` (and of `rank()`); each overrides the model's load option for this call. */
 export interface PredictOptions {
+  /** Pairs a forward at most (1 to 2^20); bounds every forward that carries this call's pairs. */
   batchSize?: number;
+  /** Tokens a forward at most, padding included (1 to 2^26); bounds every forward that carries this call's pairs. */
   maxBatchTokens?: number;
+  /** The activation for this call's scores ('identity' gives logits). */
   activation?: Activation;
   /** Softmax over labels after the activation; as upstream, also on 1-label models (all 1.0). */
   applySoftmax?: boolean;
   /**
    * Called after each batch with the number of pairs scored so far and the total. If it throws
-   * (or returns a promise that rejects), the call stops and rejects with that error.
+   * (or returns a promise that rejects), the call stops and rejects with that error; the model
+   * stays usable.
    */
   onProgress?: (done: number, total: number) => unknown;
-  /** Stops scheduling further batches and rejects with an AbortError. */
+  /** When aborted, no further batch of this call starts and the call rejects with an AbortError. */
   signal?: AbortSignal;
 }
 
+/** Options of `rank()`: predict()'s, and what to return. */
 export interface RankOptions extends PredictOptions {
-  /** Keep only the best topK results (NaN scores sort last). */
+  /** Keep only the best topK results (NaN scores sort last). Default: all. */
   topK?: number;
-  /** Include each document's text in its result. */
+  /** Include each document's text in its result (`text`). Default false. */
   returnDocuments?: boolean;
 }
 
+/** One document of a `rank()` result. */
 export interface RankResult {
+  /** The document's index in the documents given to rank(). */
   corpusId: number;
+  /** Its score (after the activation). */
   score: number;
+  /** The document, with `returnDocuments: true`. */
   text?: string;
 }
 
-export type Pair = readonly [string, string];
+/** A (query, document) pair. Readonly, so that `[q, d] as const` and `docs.map((d) => [q, d])` fit. */
+export type Pair = readonly [query: string, document: string];
 
 /** Counters since the model was loaded (see CrossEncoder.stats()). */
 export type EngineStats = NativeModelStats;
@@ -115,6 +168,7 @@ const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d+)?)$/;
 // against the interfaces: an option added there and forgotten here does not compile.
 const LOAD_OPTIONS = Object.keys({
   device: 1, precision: 1, maxLength: 1, batchSize: 1, maxBatchTokens: 1, activation: 1, shareBatches: 1, maxWaitMs: 1, cpuThreads: 1, tf32: 1, libtorch: 1,
+  multiLabel: 1,
 } satisfies Record<keyof LoadOptions, 1>);
 const PREDICT_OPTIONS = Object.keys({
   batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1,
@@ -148,7 +202,17 @@ function checkLoadOptions(options: unknown) {
     cpuThreads: integerOption('cpuThreads', o.cpuThreads),
     tf32: booleanOption('tf32', o.tf32) ?? false,
     libtorch: stringOption('libtorch', o.libtorch),
+    multiLabel: booleanOption('multiLabel', o.multiLabel),
   };
+}
+
+/** The multiLabel load option against the model's num_labels (no check when it is left out). */
+function checkMultiLabel(info: ModelDirInfo, multiLabel: boolean | undefined): void {
+  if (multiLabel === undefined || multiLabel === info.numLabels > 1) return;
+  throw invalidOption(
+    `multiLabel: ${multiLabel}, but the model in ${info.dir} has ${info.numLabels} label${info.numLabels === 1 ? '' : 's'} ` +
+      `(config.json num_labels). Load it with multiLabel: ${!multiLabel}, or leave the option out.`,
+  );
 }
 
 function resolvePrecision(device: string, requested: Precision | undefined): Precision {
@@ -188,13 +252,22 @@ function byScoreDescending(x: RankResult, y: RankResult): number {
   return y.score - x.score;
 }
 
-export class CrossEncoder {
+/**
+ * A loaded cross-encoder. `MultiLabel` says what predict() returns (see `LoadOptions.multiLabel`):
+ * `CrossEncoder.load()` gives `CrossEncoder<false>` unless told otherwise; the bare type
+ * `CrossEncoder` (`boolean`) stands for any model.
+ */
+export class CrossEncoder<MultiLabel extends boolean = boolean> {
+  /** config.json's num_labels: scores a pair. */
   readonly numLabels: number;
+  /** Tokens a pair is truncated to. */
   readonly maxLength: number;
   /** 'cpu' or 'cuda:N'. */
   readonly device: string;
   readonly precision: Precision;
+  /** The model's tokenizer (the same one predict() uses). */
   readonly tokenizer: Tokenizer;
+  /** Absolute path of the model directory that was loaded. */
   readonly modelDir: string;
   private readonly defaults: { batchSize: number; maxBatchTokens: number; activation: Activation };
   private model: NativeModel | null;
@@ -217,10 +290,11 @@ export class CrossEncoder {
   /**
    * Loads a model directory (see README: model.pt + the tokenizer and config files). With no
    * directory, or with the name BUNDLED_MODEL when no directory of that name exists, it loads the
-   * biomedical reranker that ships with the package.
+   * ready-made biomedical reranker (its own package, BUNDLED_MODEL_PACKAGE: a TCE_MODEL_DIR error
+   * with the npm command when it is not installed).
    */
-  static async load(options?: LoadOptions): Promise<CrossEncoder>;
-  static async load(modelDir: string | undefined, options?: LoadOptions): Promise<CrossEncoder>;
+  static async load<M extends boolean = false>(options?: LoadOptions<M>): Promise<CrossEncoder<M>>;
+  static async load<M extends boolean = false>(modelDir: string | undefined, options?: LoadOptions<M>): Promise<CrossEncoder<M>>;
   static async load(modelDirOrOptions?: string | LoadOptions, maybeOptions?: LoadOptions): Promise<CrossEncoder> {
     const optionsFirst = typeof modelDirOrOptions === 'object' && modelDirOrOptions !== null && maybeOptions === undefined;
     const modelDir = optionsFirst || modelDirOrOptions === undefined
@@ -228,6 +302,7 @@ export class CrossEncoder {
       : checkString('CrossEncoder.load(): modelDir', modelDirOrOptions);
     const o = checkLoadOptions(optionsFirst ? modelDirOrOptions : maybeOptions);
     const info = readModelDir(resolveModelDir(modelDir));
+    checkMultiLabel(info, o.multiLabel);
     const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
     // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.
@@ -267,11 +342,13 @@ export class CrossEncoder {
   }
 
   /**
-   * Scores one pair (-> a number; a Float32Array of labels on a multi-label model) or a list of
-   * pairs (-> Float32Array(N); one Float32Array row per pair on a multi-label model).
+   * Scores a list of pairs (-> Float32Array(N); one Float32Array row per pair on a model with
+   * several labels) or one pair (-> a number; a Float32Array of labels on a model with several).
+   * The list form comes first so that `docs.map((d) => [q, d])` is read as a list of pairs.
    */
-  predict(pair: Pair, options?: PredictOptions): Promise<number | Float32Array>;
-  predict(pairs: readonly Pair[], options?: PredictOptions): Promise<Float32Array | Float32Array[]>;
+  predict(pairs: readonly Pair[], options?: PredictOptions): Promise<PairScores<MultiLabel>>;
+  predict(pair: Pair, options?: PredictOptions): Promise<PairScore<MultiLabel>>;
+  predict(input: Pair | readonly Pair[], options?: PredictOptions): Promise<PairScore<MultiLabel> | PairScores<MultiLabel>>;
   async predict(input: Pair | readonly Pair[], options?: PredictOptions): Promise<number | Float32Array | Float32Array[]> {
     const o = this.checkCallOptions('predict() options', options, PREDICT_OPTIONS);
     if (!Array.isArray(input)) throw invalidInput(`predict() takes a [query, document] pair or an array of them, got ${describe(input)}`);

@@ -5,8 +5,8 @@
  */
 export { runtimeInfo, type RuntimeInfo, type CudaDeviceInfo } from './runtime-info';
 export { findLibtorch, LibtorchNotFoundError, type LibtorchLocation, type LibtorchSource } from './libtorch';
-export { TceError, type TceErrorCode } from './errors';
-export { BUNDLED_MODEL, bundledModelDir } from './bundled-model';
+export { TceError, TCE_ERROR_CODES, type TceErrorCode } from './errors';
+export { BUNDLED_MODEL, BUNDLED_MODEL_PACKAGE, bundledModelDir } from './bundled-model';
 export { Tokenizer, type Encoding, type EncodeOptions, type EncodeInput } from './tokenizer';
 export {
   CrossEncoder,
@@ -16,6 +16,8 @@ export {
   type RankResult,
   type DisposeOptions,
   type Pair,
+  type PairScore,
+  type PairScores,
   type EngineStats,
   type Device,
   type Precision,

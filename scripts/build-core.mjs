@@ -8,7 +8,10 @@
 //                                      build only if that libtorch has no core yet
 //   node scripts/build-core.mjs --optional
 //                                      used at install: like --if-missing, and skip quietly when
-//                                      there is no libtorch or no cmake, never fail the install
+//                                      there is no libtorch, no cmake or no cmake-js, never fail the install
+//
+// cmake-js is a development dependency: in an installed package a build asks for it, with the
+// npm command that adds it (findCmakeJs).
 //
 // A CUDA build of libtorch needs the CUDA toolkit's nvcc (PATH, CUDA_HOME or /usr/local/cuda);
 // pip's nvidia-* wheels beside a pip torch fill in the CUDA libraries and headers the toolkit
@@ -31,7 +34,7 @@ function skip(message) {
 }
 
 function fail(message) {
-  if (optional) skip(`${message}\n  (the core is needed only to run models; build it later with \`npm run build:core\`)`);
+  if (optional) skip(`${message}\n  (the core is needed only to run models; build it later with \`npx torch-cross-encoder build-core\`, in a clone \`npm run build:core\`)`);
   console.error(`torch-cross-encoder: ${message}`);
   process.exit(1);
 }
@@ -87,6 +90,27 @@ function findNvcc() {
   return fs.existsSync(real) ? real : nvcc;
 }
 
+/**
+ * cmake-js drives the build. It is a development dependency (an install runs from prebuilt cores
+ * and needs none of its 46 packages), so an installed package may lack it: say which command adds
+ * it, with the version range package.json declares.
+ */
+function findCmakeJs() {
+  try {
+    return path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+  } catch {
+    const range = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).peerDependencies?.['cmake-js'] ?? 'latest';
+    // Installed as <project>/node_modules/torch-cross-encoder: cmake-js goes into that project.
+    const parent = path.dirname(root);
+    const project = path.basename(parent) === 'node_modules' ? path.dirname(parent) : root;
+    return fail(
+      'building a torch core needs cmake-js (and cmake and a C++ compiler), and cmake-js is not installed. Add it with\n' +
+        `  cd ${project} && npm install --save-dev cmake-js@${range}\n` +
+        'then run the build again (npx torch-cross-encoder build-core).',
+    );
+  }
+}
+
 // Library look-ups search CMAKE_LIBRARY_PATH before the system folders: the chosen libtorch's
 // libraries win over a system libtorch installed beside it (CMakeLists.txt checks the result).
 const defines = {
@@ -120,7 +144,7 @@ try {
 }
 if (previous !== stamp) fs.rmSync(buildDir, { recursive: true, force: true });
 
-const cmakeJs = path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const cmakeJs = findCmakeJs();
 const args = [cmakeJs, 'compile', '--directory', root, '--out', buildDir];
 for (const [name, value] of Object.entries(defines)) args.push(`--CD${name}=${value}`);
 if (process.env.TCE_CORE_DEBUG) args.push('--debug');

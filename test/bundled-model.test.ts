@@ -1,12 +1,14 @@
-// The reranker that ships in the package (models/biomed-minilm-ce): found without a path, scored
-// as sentence-transformers scores the same weights, and ranking real biomedical text sensibly.
-// Its evaluation on BioASQ (npm run bench:rerank) is in its README.md and bench/results/.
+// The ready-made reranker (models/biomed-minilm-ce, its own npm package): found without a path
+// (through the npm workspace link in a clone), scored as sentence-transformers scores the same
+// weights, and ranking real biomedical text sensibly; without its package, the error says which
+// npm command installs it. Its evaluation on BioASQ (npm run bench:rerank) is in its README.md and
+// bench/results/.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BUNDLED_MODEL, bundledModelDir } from '../lib/bundled-model';
+import { BUNDLED_MODEL, BUNDLED_MODEL_PACKAGE, bundledModelDir } from '../lib/bundled-model';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { repoRoot, runChild } from './helpers/child';
 import { modelTestsSkipReason } from './helpers/fixture-model';
@@ -52,13 +54,13 @@ describe.skipIf(reason)('the bundled reranker', () => {
   });
 
   test('CrossEncoder.load() with no directory, or with its name, loads models/biomed-minilm-ce', async () => {
-    expect(bundledModelDir).toBe(path.join(repoRoot, 'models', BUNDLED_MODEL));
-    expect(model.modelDir).toBe(bundledModelDir);
+    expect(bundledModelDir()).toBe(path.join(repoRoot, 'models', BUNDLED_MODEL));
+    expect(model.modelDir).toBe(bundledModelDir());
     expect(model.numLabels).toBe(1);
     expect(model.maxLength).toBe(512);
     const named = await CrossEncoder.load(BUNDLED_MODEL, { device: 'cpu' });
     try {
-      expect(named.modelDir).toBe(bundledModelDir);
+      expect(named.modelDir).toBe(bundledModelDir());
       expect(await named.predict([sample[0].query, sample[0].document])).toBeCloseTo(scores[0], 5);
     } finally {
       await named.dispose();
@@ -77,6 +79,18 @@ describe.skipIf(reason)('the bundled reranker', () => {
     }
   });
 
+  test('the clone finds it through the npm workspace link, as an install finds the package', () => {
+    const link = path.join(repoRoot, 'node_modules', ...BUNDLED_MODEL_PACKAGE.split('/'));
+    expect(fs.realpathSync(link)).toBe(path.join(repoRoot, 'models', BUNDLED_MODEL));
+    const manifest = JSON.parse(fs.readFileSync(path.join(bundledModelDir(), 'package.json'), 'utf8'));
+    expect(manifest.name).toBe(BUNDLED_MODEL_PACKAGE);
+    // The main package declares it as an optional peer (never installed with it: 67 MB).
+    const main = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
+    expect(main.peerDependenciesMeta[BUNDLED_MODEL_PACKAGE]).toEqual({ optional: true });
+    expect(main.dependencies[BUNDLED_MODEL_PACKAGE]).toBeUndefined();
+    expect(main.peerDependencies[BUNDLED_MODEL_PACKAGE]).toBe(`^${manifest.version}`);
+  });
+
   test('it tells gold BioASQ snippets from other questions\' snippets (a random model scores AUC ~0.5)', () => {
     // BioASQ is evaluation data only: the model never trained on it.
     expect(auc(scores, sample.map((p) => p.label))).toBeGreaterThan(0.85);
@@ -92,11 +106,35 @@ describe.skipIf(reason)('the bundled reranker', () => {
     }
   });
 
+  test('without the model package, load() and its name say which npm command installs it; a missing directory says how one is made', () => {
+    // The compiled package alone, away from this repository's node_modules and models/.
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'tce-no-model-'));
+    fs.cpSync(path.join(repoRoot, 'dist'), path.join(bare, 'dist'), { recursive: true });
+    const entry = path.join(bare, 'dist', 'index.js');
+    const load = (arg: string) => spawnSync(process.execPath, ['-e', `
+      require(${JSON.stringify(entry)}).CrossEncoder.load(${arg})
+        .then(() => console.log('loaded'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`],
+    { cwd: bare, encoding: 'utf8' });
+    try {
+      for (const arg of ['', `'${BUNDLED_MODEL}'`, "{ device: 'cpu' }"]) {
+        const result = JSON.parse(load(arg).stdout);
+        expect(result.code).toBe('TCE_MODEL_DIR');
+        expect(result.message).toContain(`npm install ${BUNDLED_MODEL_PACKAGE}`);
+      }
+      const missing = JSON.parse(load("'./my-model'").stdout);
+      expect(missing.code).toBe('TCE_MODEL_DIR');
+      expect(missing.message).toContain(`Model directory ${path.join(fs.realpathSync(bare), 'my-model')} does not exist`);
+      expect(missing.message).toContain('npx torch-cross-encoder export <hub id or local save> ./my-model');
+    } finally {
+      fs.rmSync(bare, { recursive: true, force: true });
+    }
+  });
+
   const stReason = stSkipReason('st6');
   test.skipIf(stReason)(`sentence-transformers scores the same weights the same${stReason ? ` (skipped: ${stReason})` : ''}`, () => {
     // model.pt's weights, rebuilt as a CrossEncoder save (scripts/st-from-export.py).
     const st = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tce-bundled-st-')), 'st');
-    const rebuilt = spawnSync(projectPython('st6')!, [path.join(repoRoot, 'scripts', 'st-from-export.py'), bundledModelDir, st], { encoding: 'utf8' });
+    const rebuilt = spawnSync(projectPython('st6')!, [path.join(repoRoot, 'scripts', 'st-from-export.py'), bundledModelDir(), st], { encoding: 'utf8' });
     expect(rebuilt.status, rebuilt.stderr).toBe(0);
     try {
       const pairs = sample.map((p) => [p.query, p.document]);
