@@ -68,9 +68,13 @@ TCE_API int tce_tf32_claim(const char* device, int precision, int tf32, char* er
 TCE_API void tce_tf32_release(const char* device, int precision, int tf32);
 
 /*
- * Loads a TorchScript module onto `device` ("cpu", "cuda", "cuda:1"), in eval mode. A CUDA fp32
- * model must hold a TF32 claim with the same `tf32` (tce_tf32_claim). Returns NULL and fills
- * `err` on failure.
+ * Loads a model file onto `device` ("cpu", "cuda", "cuda:1"): a TorchScript module (model.pt, in
+ * eval mode) or, in cores built for libtorch 2.6 and later, an AOTInductor package (model.pt2;
+ * told apart by its contents, not its name). Every zip entry of the file is checked against its
+ * CRC first: a damaged file fails with a message "<path> is damaged: ...". The graph is fed the
+ * inputs its metadata (model.pt) or call spec (model.pt2) names, a subset of the three arrays of
+ * tce_model_submit. A CUDA fp32 model must hold a TF32 claim with the same `tf32`
+ * (tce_tf32_claim). Returns NULL and fills `err` on failure.
  */
 TCE_API tce_model* tce_model_load(const char* path, const char* device, int precision, int tf32,
                                   char* err, size_t err_len);

@@ -100,3 +100,35 @@ function(tce_check_cuda_version)
       "${torch_major}.x toolkit and put its nvcc first on PATH (or set CUDA_HOME).")
   endif()
 endfunction()
+
+# AOTInductor packages (.pt2) load through torch::inductor::AOTIModelPackageLoader, in libtorch
+# 2.6 and later. Defines, on `target`:
+#   TCE_WITH_AOTI=1                     the loader's header is there
+#   TCE_AOTI_METADATA_FROM_PACKAGE=1/0  it can read a package's metadata before loading its code
+#   TCE_AOTI_DEVICE_INDEX=1/0           its constructor takes the CUDA device index
+# Read from the header itself, so that no version table has to be kept here.
+function(tce_aoti_definitions target)
+  set(header "")
+  foreach(dir IN LISTS TORCH_INCLUDE_DIRS)
+    if(EXISTS "${dir}/torch/csrc/inductor/aoti_package/model_package_loader.h")
+      set(header "${dir}/torch/csrc/inductor/aoti_package/model_package_loader.h")
+      break()
+    endif()
+  endforeach()
+  if(NOT header)
+    message(STATUS "torch-cross-encoder: this libtorch has no AOTInductor package loader: the core refuses .pt2 models")
+    return()
+  endif()
+  file(READ "${header}" text)
+  set(metadata 0)
+  if(text MATCHES "load_metadata_from_package")
+    set(metadata 1)
+  endif()
+  set(device_index 0)
+  if(text MATCHES "device_index")
+    set(device_index 1)
+  endif()
+  message(STATUS "torch-cross-encoder: AOTInductor packages (.pt2) supported")
+  target_compile_definitions(${target} PRIVATE TCE_WITH_AOTI=1
+    TCE_AOTI_METADATA_FROM_PACKAGE=${metadata} TCE_AOTI_DEVICE_INDEX=${device_index})
+endfunction()
