@@ -52,11 +52,17 @@ export function fromNative(error: unknown, fallback: TceErrorCode = 'TCE_INTERNA
   return new TceError(code, message, { cause: error });
 }
 
-/** The error an aborted call rejects with, as `fetch` and `timers/promises` do. */
+/**
+ * The error an aborted call rejects with, as README's *Errors* says: `name` 'AbortError' and
+ * `code` 'ABORT_ERR' whatever the signal's reason is. `controller.abort()` with no reason leaves a
+ * DOMException whose `code` is the number 20, and `AbortSignal.timeout()` one named
+ * 'TimeoutError': neither is passed through as it is, so that callers can branch on one code. The
+ * reason is kept as `cause` (a timeout is told apart by `cause.name === 'TimeoutError'`).
+ */
 export function abortError(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  const error = new Error('The operation was aborted', { cause: reason });
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  const error = new Error(timedOut ? 'The operation was aborted due to timeout' : 'The operation was aborted', { cause: reason });
   error.name = 'AbortError';
   (error as Error & { code: string }).code = 'ABORT_ERR';
   return error;

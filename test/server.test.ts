@@ -6,62 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
 import { RerankServer, type ServerOptions } from '../lib/server/server';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+import { gatedModel, type Reply, request, until } from './helpers/server-http';
 
 const reason = modelTestsSkipReason();
 if (reason) console.warn(`server tests skipped: ${reason}`);
 
 const TOLERANCE = 1e-5;
-
-interface Reply {
-  status: number;
-  body: any;
-  headers: http.IncomingHttpHeaders;
-}
-
-/** One HTTP request; `body` is sent as JSON unless it is a string. */
-function request(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = raw;
-        try {
-          parsed = JSON.parse(raw);
-        } catch {
-          // /metrics is text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
-
-/** A request whose body is held back until `finish()`: it stays in flight on the server. */
-function heldRequest(port: number, path: string, body: unknown) {
-  const text = JSON.stringify(body);
-  let resolveReply: (reply: Reply) => void;
-  const reply = new Promise<Reply>((resolve) => (resolveReply = resolve));
-  const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-length': Buffer.byteLength(text) } }, (res) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolveReply({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')), headers: res.headers }));
-  });
-  req.write(text.slice(0, 5));
-  return { reply, finish: () => req.end(text.slice(5)) };
-}
-
-/** Resolves once `server` is serving `count` scoring requests (counts turns of the loop, no timer). */
-async function inFlight(server: RerankServer, count: number): Promise<void> {
-  for (let turn = 0; server.inFlightRequests < count; turn++) {
-    if (turn > 100_000) throw new Error(`only ${server.inFlightRequests} requests reached the server`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
   let model: CrossEncoder;
@@ -112,16 +62,26 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     }
   });
 
-  test('POST /predict: one pair gives a number, a list one score per pair in order', async () => {
+  test('POST /predict: as TEI, each input gives its labels with scores ({score, label}); raw_scores gives logits', async () => {
     const { port } = await start();
     const expected = await direct(query, texts.slice(0, 3));
     const list = await request(port, 'POST', '/predict', { inputs: texts.slice(0, 3).map((d) => [query, d]) });
     expect(list.status).toBe(200);
     expect(list.body).toHaveLength(3);
-    list.body.forEach((s: number, i: number) => expect(Math.abs(s - expected[i])).toBeLessThanOrEqual(TOLERANCE));
+    list.body.forEach((row: Array<{ score: number; label: string }>, i: number) => {
+      expect(row).toHaveLength(1);
+      expect(row[0].label).toBe('LABEL_0');
+      expect(Math.abs(row[0].score - expected[i])).toBeLessThanOrEqual(TOLERANCE);
+    });
     const one = await request(port, 'POST', '/predict', { inputs: [query, texts[0]] });
-    expect(typeof one.body).toBe('number');
-    expect(Math.abs(one.body - expected[0])).toBeLessThanOrEqual(TOLERANCE);
+    expect(one.body).toEqual([{ score: expect.any(Number), label: 'LABEL_0' }]);
+    expect(Math.abs(one.body[0].score - expected[0])).toBeLessThanOrEqual(TOLERANCE);
+    const logits = await direct(query, texts.slice(0, 1), 'identity');
+    const raw = await request(port, 'POST', '/predict', { inputs: [query, texts[0]], raw_scores: true });
+    expect(Math.abs(raw.body[0].score - logits[0])).toBeLessThanOrEqual(TOLERANCE);
+    const single = await request(port, 'POST', '/predict', { inputs: 'just one text' });
+    expect(single.status).toBe(422);
+    expect(single.body.error).toMatch(/single text: this model is a cross-encoder/);
   });
 
   test('bad requests are 4xx with TEI-style errors that say what is wrong', async () => {
@@ -131,22 +91,22 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
       [[1, 2], 422, /JSON object/],
       [{ query: 3, texts: ['a'] }, 422, /`query` must be a string/],
       [{ query: 'q', texts: 'a' }, 422, /`texts` must be an array of strings/],
-      [{ query: 'q', texts: [] }, 422, /cannot be empty/],
-      [{ query: 'q', texts: ['a', 'b', 'c', 'd', 'e'] }, 413, /batch size 5 > maximum allowed batch size 4/],
+      [{ query: 'q', texts: [] }, 400, /cannot be empty/],
+      [{ query: 'q', texts: ['a', 'b', 'c', 'd', 'e'] }, 422, /batch size 5 > maximum allowed batch size 4/],
       [{ query: 'q', texts: ['a'], raw_scores: 'yes' }, 422, /`raw_scores` must be a boolean/],
       [{ query: 'q', texts: ['a'], truncation_direction: 'left' }, 422, /truncation_direction "left" is not supported/],
       [{ query: 'q', texts: ['x'.repeat(5000)] }, 413, /payload .*limit of 4096 bytes/],
-      [{ query: 'q', texts: ['word '.repeat(600)], truncate: false }, 413, /must have less than 512 tokens\. Given: 60\d/],
+      [{ query: 'q', texts: ['word '.repeat(600)], truncate: false }, 422, /must have less than 512 tokens\. Given: 60\d/],
     ];
     for (const [body, status, message] of cases) {
       const reply = await request(port, 'POST', '/rerank', body);
       expect({ body, status: reply.status }).toEqual({ body, status });
       expect(reply.body.error).toMatch(message);
-      expect(reply.body.error_type).toBe('Validation');
+      expect(reply.body.error_type).toBe(({ 400: 'Empty', 413: 'PayloadTooLarge', 422: 'Validation' } as Record<number, string>)[status]);
     }
     // A chunked body (no Content-Length) over the limit is answered 413 too, not reset.
     const chunked = await new Promise<Reply>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/rerank' }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/rerank', agent: false }, (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')), headers: res.headers }));
@@ -161,7 +121,7 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     expect((await request(port, 'POST', '/rerank', { query: 'q', texts: ['word '.repeat(600)] }, {})).status).toBe(200);
     const unknown = await request(port, 'GET', '/wp-login.php');
     expect(unknown.status).toBe(404);
-    expect(unknown.body.error).toMatch(/POST \/rerank/);
+    expect(unknown.body.error).toMatch(/no route GET \/wp-login\.php/);
     const badPair = await request(port, 'POST', '/predict', { inputs: [['q', 7]] });
     expect(badPair.status).toBe(422);
   });
@@ -184,60 +144,127 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
   });
 
   test('beyond max concurrent requests: 429, and the requests in flight still succeed', async () => {
-    const { server, port } = await start({ maxConcurrentRequests: 2 });
-    const held = [heldRequest(port, '/rerank', { query, texts: texts.slice(0, 2) }), heldRequest(port, '/rerank', { query, texts: texts.slice(2, 4) })];
-    await inFlight(server, 2);
+    const gated = gatedModel(model);
+    const server = new RerankServer(gated.model, { maxConcurrentRequests: 2 });
+    servers.push(server);
+    const { port } = await server.listen(0);
+    const held = [request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 2) }), request(port, 'POST', '/rerank', { query, texts: texts.slice(2, 4) })];
+    await until(() => gated.state.waiting === 2, 'two requests at the gate');
+    expect(server.inFlightRequests).toBe(2);
     const third = await request(port, 'POST', '/rerank', { query, texts: [texts[5]] });
     expect(third.status).toBe(429);
     expect(third.body).toEqual({ error: expect.stringMatching(/Model is overloaded/), error_type: 'Overloaded' });
-    held.forEach((h) => h.finish());
-    const replies = await Promise.all(held.map((h) => h.reply));
+    gated.open();
+    const replies = await Promise.all(held);
     expect(replies.map((r) => r.status)).toEqual([200, 200]);
     expect((await request(port, 'POST', '/rerank', { query, texts: [texts[5]] })).status).toBe(200);
+    const metrics = (await request(port, 'GET', '/metrics')).body as string;
+    expect(metrics).toMatch(/^te_request_failure\{err="overloaded"\} 1$/m);
   });
 
-  test('--api-key: 401 without the key or with another, 200 with it', async () => {
+  test('--api-key: 401 without the key or with another, 200 with it (scheme in any case); probes and /metrics stay open', async () => {
     const { port } = await start({ apiKey: 'sekrit' });
-    const none = await request(port, 'GET', '/health');
+    const none = await request(port, 'GET', '/info');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
     expect((await request(port, 'POST', '/rerank', { query, texts }, { authorization: 'Bearer wrong' })).status).toBe(401);
+    expect((await request(port, 'POST', '/rerank', { query, texts }, { authorization: 'sekrit' })).status).toBe(401);
     expect((await request(port, 'POST', '/rerank', { query, texts }, { authorization: 'Bearer sekrit' })).status).toBe(200);
+    expect((await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 1) }, { authorization: 'bearer sekrit' })).status).toBe(200);
+    expect((await request(port, 'GET', '/info', undefined, { authorization: 'BEARER  sekrit' })).status).toBe(200);
+    // POST / reranks and needs the key; GET / is a probe.
+    expect((await request(port, 'POST', '/', { query, texts: texts.slice(0, 1) })).status).toBe(401);
+    for (const [method, path] of [['GET', '/health'], ['GET', '/ping'], ['GET', '/'], ['GET', '/metrics'], ['HEAD', '/health'], ['HEAD', '/metrics']]) {
+      expect({ method, path, status: (await request(port, method, path)).status }).toEqual({ method, path, status: 200 });
+    }
   });
 
-  test('GET /health, /info and /metrics', async () => {
-    const { port } = await start({ modelId: 'tiny' });
-    expect((await request(port, 'GET', '/health')).body).toEqual({ status: 'ok' });
+  test('routes: HEAD where GET, 405 with Allow for another method on a known route, POST / and /invocations rerank, /tokenize', async () => {
+    const { port } = await start();
+    const head = await request(port, 'HEAD', '/info');
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    for (const [method, path, allow] of [['GET', '/rerank', 'POST'], ['DELETE', '/health', 'GET, HEAD'], ['POST', '/metrics', 'GET, HEAD'], ['PUT', '/', 'GET, HEAD, POST'], ['GET', '/v1/rerank', 'POST']]) {
+      const reply = await request(port, method, path, method === 'GET' ? undefined : {});
+      expect({ method, path, status: reply.status, allow: reply.headers.allow }).toEqual({ method, path, status: 405, allow });
+      expect(reply.body.error_type).toBe('MethodNotAllowed');
+    }
+    const expected = await direct(query, texts.slice(0, 4));
+    for (const path of ['/', '/invocations']) {
+      const reply = await request(port, 'POST', path, { query, texts: texts.slice(0, 4) });
+      expect(reply.status).toBe(200);
+      for (const r of reply.body) expect(Math.abs(r.score - expected[r.index])).toBeLessThanOrEqual(TOLERANCE);
+    }
+    const tokens = await request(port, 'POST', '/tokenize', { inputs: ['caffeine metabolism', ['what is cyp1a2', 'an enzyme']] });
+    expect(tokens.status).toBe(200);
+    const reference = await model.tokenizer.encodeBatch(['caffeine metabolism', ['what is cyp1a2', 'an enzyme']]);
+    tokens.body.forEach((row: Array<{ id: number; text: string; special: boolean; start: null; stop: null }>, i: number) => {
+      expect(row.map((t) => t.id)).toEqual(Array.from(reference[i].ids));
+      expect(row.map((t) => t.text)).toEqual(reference[i].tokens);
+      expect(row.filter((t) => t.special).map((t) => t.text)).toEqual(i === 0 ? ['[CLS]', '[SEP]'] : ['[CLS]', '[SEP]', '[SEP]']);
+    });
+    const plain = await request(port, 'POST', '/tokenize', { inputs: 'caffeine', add_special_tokens: false });
+    expect(plain.body[0].every((t: { special: boolean }) => !t.special)).toBe(true);
+  });
+
+  test('GET /health, /info (TEI schema) and /metrics (TEI names)', async () => {
+    const { port } = await start({ modelId: 'tiny', maxConcurrentRequests: 7 });
+    const health = await request(port, 'GET', '/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toBe('');
     const info = (await request(port, 'GET', '/info')).body;
-    expect(info).toMatchObject({ model_id: 'tiny', max_input_length: 512, device: 'cpu', model_type: { reranker: { num_labels: 1 } } });
+    expect(info).toEqual(expect.objectContaining({
+      model_id: 'tiny', model_sha: null, model_dtype: 'float32', served_model_name: 'tiny',
+      model_type: { reranker: { id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } } },
+      max_concurrent_requests: 7, max_input_length: 512, max_batch_tokens: 1024, max_batch_requests: 32,
+      max_client_batch_size: 32, auto_truncate: true, tokenization_workers: expect.any(Number),
+      version: expect.any(String), sha: null, docker_label: null, device: 'cpu', precision: 'fp32',
+    }));
     await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 3) });
     await request(port, 'POST', '/rerank', { query, texts: [] });
+    await request(port, 'POST', '/predict', { inputs: [query, texts[0]] });
     const metrics = await request(port, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
-    expect(metrics.body).toMatch(/^te_request_count\{method="rerank",status="200"\} 1$/m);
-    expect(metrics.body).toMatch(/^te_request_count\{method="rerank",status="422"\} 1$/m);
-    expect(metrics.body).toMatch(/^te_request_pairs_sum\{method="rerank"\} 3$/m);
-    expect(metrics.body).toMatch(/^te_queue_duration_count\{method="rerank"\} 1$/m);
+    expect(metrics.body).toMatch(/^te_request_count\{method="batch"\} 2$/m);
+    expect(metrics.body).toMatch(/^te_request_count\{method="single"\} 1$/m);
+    expect(metrics.body).toMatch(/^te_request_success\{method="batch"\} 1$/m);
+    expect(metrics.body).toMatch(/^te_request_failure\{err="validation"\} 1$/m);
+    expect(metrics.body).toMatch(/^te_request_duration_count 2$/m);
+    expect(metrics.body).toMatch(/^te_request_queue_duration_count 2$/m);
+    expect(metrics.body).toMatch(/^te_request_inference_duration_count 2$/m);
+    expect(metrics.body).toMatch(/^te_queue_size 0$/m);
+    // TEI's buckets: durations from 1.5e-5 s by x1.5 (35), batch sizes 1 ... 4096.
+    const bounds = [...metrics.body.matchAll(/^te_request_duration_bucket\{le="([^"]+)"\} /gm)].map((m) => (m[1] === '+Inf' ? Infinity : Number(m[1])));
+    expect(bounds).toHaveLength(36);
+    expect(bounds[35]).toBe(Infinity); // "+Inf"
+    expect(bounds[0]).toBeCloseTo(1.5e-5, 12);
+    for (let i = 1; i < 35; i++) expect(bounds[i] / bounds[i - 1]).toBeCloseTo(1.5, 9);
+    expect(metrics.body).toMatch(/^te_batch_next_size_bucket\{le="4096"\} /m);
     expect(metrics.body).toMatch(/^tce_pairs_total \d+$/m);
     expect(metrics.body).toMatch(/^te_batch_next_size_count [1-9]/m);
+    expect(metrics.body).toMatch(/^tce_http_requests\{route="rerank",status="200"\} 1$/m);
     // Routes are labelled from a fixed set: an unknown path does not add series.
     await request(port, 'GET', '/wp-login.php');
     const after = (await request(port, 'GET', '/metrics')).body as string;
-    expect(after).toMatch(/^te_request_count\{method="other",status="404"\} 1$/m);
+    expect(after).toMatch(/^tce_http_requests\{route="other",status="404"\} 1$/m);
     expect(after).not.toContain('wp-login');
   });
 
   test('graceful shutdown: no new connections, the request in flight is answered, then close() resolves', async () => {
-    const { server, port } = await start();
-    const held = heldRequest(port, '/rerank', { query, texts: texts.slice(0, 3) });
-    await inFlight(server, 1);
+    const gated = gatedModel(model);
+    const server = new RerankServer(gated.model);
+    servers.push(server);
+    const { port } = await server.listen(0);
+    const held = request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 3) });
+    await until(() => gated.state.waiting === 1, 'the request at the gate');
     let closed = false;
     const closing = server.close().then(() => (closed = true));
     await expect(request(port, 'GET', '/health')).rejects.toThrow(/ECONNREFUSED/);
     expect(closed).toBe(false);
-    held.finish();
-    const reply = await held.reply;
+    gated.open();
+    const reply = await held;
     expect(reply.status).toBe(200);
     expect(reply.body).toHaveLength(3);
     await closing;

@@ -1,39 +1,70 @@
 /**
- * Prometheus metrics of the rerank server (prom-client), named as text-embeddings-inference names
- * its own where one exists (te_request_count, te_request_duration, te_queue_duration,
- * te_batch_next_size, te_batch_next_tokens), plus the engine's counters.
+ * Prometheus metrics of the rerank server (prom-client), named, labelled and bucketed as
+ * text-embeddings-inference 1.x names its own, so that dashboards and autoscalers made for TEI
+ * work unchanged:
+ *
+ *   te_request_count{method}       scoring requests received ("single": /predict of one input,
+ *                                  "batch": every other), te_request_success{method} those answered
+ *                                  200, te_request_failure{err} the others by cause
+ *                                  (validation, batch_size, overloaded, inference, dropped)
+ *   te_request_duration            seconds from a scoring request's body being read to its answer
+ *   te_request_queue_duration      ... to the first forward with its pairs being scored
+ *   te_request_inference_duration  ... from then to its last pair scored
+ *   te_queue_size                  pairs handed to the engine and not yet scored
+ *   te_batch_next_size / _tokens   pairs / padded tokens per forward (the mean since the last scrape:
+ *                                  the engine counts forwards, it does not report each)
+ *
+ * and ours: tce_http_requests{route,status} for every route, tce_requests_in_flight, and the
+ * engine's counters (tce_forwards_total, ...).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CrossEncoder } from '../cross-encoder';
 
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** TEI's buckets for every *_duration: 35 steps of x1.5 from 15 microseconds (to about 21 min), computed as TEI does. */
+const DURATION_BUCKETS: number[] = [];
+for (let value = 0.00001; DURATION_BUCKETS.length < 35;) DURATION_BUCKETS.push((value *= 1.5));
+/** TEI's te_batch_next_size buckets: 1 ... 4096. */
+const BATCH_SIZE_BUCKETS = Array.from({ length: 13 }, (_, i) => 2 ** i);
+/** TEI's te_batch_next_tokens buckets: 1 ... 2^20. */
+const BATCH_TOKENS_BUCKETS = Array.from({ length: 21 }, (_, i) => 2 ** i);
+
+export type RequestMethod = 'single' | 'batch';
+export type FailureCause = 'validation' | 'batch_size' | 'overloaded' | 'inference' | 'dropped';
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'method' | 'status'>;
-  readonly duration: Histogram<'method'>;
-  readonly queue: Histogram<'method'>;
-  readonly pairs: Histogram<'method'>;
+  readonly requestCount: Counter<'method'>;
+  readonly requestSuccess: Counter<'method'>;
+  readonly requestFailure: Counter<'err'>;
+  readonly duration: Histogram;
+  readonly queueDuration: Histogram;
+  readonly inferenceDuration: Histogram;
+  readonly queueSize: Gauge;
+  readonly http: Counter<'route' | 'status'>;
   readonly inFlight: Gauge;
   private readonly batchSize: Histogram;
   private readonly batchTokens: Histogram;
   private last = { forwards: 0, pairs: 0, paddedTokens: 0 };
 
-  constructor(model: CrossEncoder) {
+  constructor(private readonly model: CrossEncoder) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'te_request_count', help: 'Requests answered, by route and HTTP status', labelNames: ['method', 'status'], registers });
-    this.duration = new Histogram({ name: 'te_request_duration', help: 'Seconds from a request to its response', labelNames: ['method'], buckets: DURATION_BUCKETS, registers });
-    this.queue = new Histogram({
-      name: 'te_queue_duration', help: "Seconds from a request's arrival to its first scored batch (queueing and the first forward)",
-      labelNames: ['method'], buckets: DURATION_BUCKETS, registers,
+    this.requestCount = new Counter({ name: 'te_request_count', help: 'Scoring requests received', labelNames: ['method'], registers });
+    this.requestSuccess = new Counter({ name: 'te_request_success', help: 'Scoring requests answered 200', labelNames: ['method'], registers });
+    this.requestFailure = new Counter({ name: 'te_request_failure', help: 'Scoring requests that failed, by cause', labelNames: ['err'], registers });
+    this.duration = new Histogram({ name: 'te_request_duration', help: 'Seconds from a request (its body read) to its answer', buckets: DURATION_BUCKETS, registers });
+    this.queueDuration = new Histogram({
+      name: 'te_request_queue_duration', help: "Seconds from a request to the first forward with its pairs scored (queueing and that forward)",
+      buckets: DURATION_BUCKETS, registers,
     });
-    this.pairs = new Histogram({ name: 'te_request_pairs', help: 'Pairs in a request', labelNames: ['method'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers });
-    this.inFlight = new Gauge({ name: 'te_requests_in_flight', help: 'Scoring requests being served now', registers });
-    this.batchSize = new Histogram({ name: 'te_batch_next_size', help: 'Mean pairs per forward since the last scrape', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers });
-    this.batchTokens = new Histogram({
-      name: 'te_batch_next_tokens', help: 'Mean padded tokens per forward since the last scrape',
-      buckets: [64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536], registers,
+    this.inferenceDuration = new Histogram({
+      name: 'te_request_inference_duration', help: "Seconds from a request's first forward scored to its last",
+      buckets: DURATION_BUCKETS, registers,
     });
+    this.queueSize = new Gauge({ name: 'te_queue_size', help: 'Pairs handed to the engine and not yet scored', registers });
+    this.batchSize = new Histogram({ name: 'te_batch_next_size', help: 'Pairs per forward (mean since the last scrape)', buckets: BATCH_SIZE_BUCKETS, registers });
+    this.batchTokens = new Histogram({ name: 'te_batch_next_tokens', help: 'Padded tokens per forward (mean since the last scrape)', buckets: BATCH_TOKENS_BUCKETS, registers });
+    this.http = new Counter({ name: 'tce_http_requests', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'], registers });
+    this.inFlight = new Gauge({ name: 'tce_requests_in_flight', help: 'Scoring requests being served now (bodies read)', registers });
     const engine = (name: string, help: string, read: (s: ReturnType<CrossEncoder['stats']>) => number) =>
       new Gauge({
         name, help, registers,
@@ -50,10 +81,7 @@ export class ServerMetrics {
     engine('tce_tokens_total', 'Real (unpadded) tokens the engine ran', (s) => s.tokens);
     engine('tce_padded_tokens_total', 'Tokens the engine ran, padding included', (s) => s.paddedTokens);
     engine('tce_shared_forwards_total', 'Forwards that carried pairs of more than one call', (s) => s.sharedForwards);
-    this.model = model;
   }
-
-  private readonly model: CrossEncoder;
 
   /** Called before each scrape: the engine's forwards since the last one, as batch shapes. */
   observeBatches(): void {

@@ -1,0 +1,97 @@
+/**
+ * The rerank server's options, their defaults (text-embeddings-inference's where TEI has the same
+ * option) and their checks. The CLI's `serve` flags map one to one onto these (lib/cli/commands.ts).
+ */
+import { TceError } from '../errors';
+
+export interface ServerOptions {
+  /** Scoring requests served at once; more are answered 429 (TEI's default, 512). */
+  maxConcurrentRequests?: number;
+  /** Texts (or pairs) in one request at most; more are answered 422 (TEI's default, 32). */
+  maxClientBatchSize?: number;
+  /** Request body size at most, in bytes; larger is answered 413 (TEI's default, 2 MB). */
+  maxPayloadBytes?: number;
+  /**
+   * When set, every route but the probes and the scraper (/health, /ping, GET /, /metrics) needs
+   * `Authorization: Bearer <apiKey>` (else 401), as TEI.
+   */
+  apiKey?: string;
+  /** The name /info reports (default: the model directory). */
+  modelId?: string;
+  /**
+   * Milliseconds a client has to send a request's headers (default 10 s): a connection that
+   * sends nothing, or trickles its headers, is answered 408 and closed.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Milliseconds a client has to send a whole request, body included (default 30 s; Node's own
+   * default is 300 s). A request is counted against maxConcurrentRequests only once its body is
+   * read, so a slow body never holds a slot.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * On close(): milliseconds the requests being scored have to finish (default 30 s, below
+   * Kubernetes' 30 s terminationGracePeriodSeconds plus its SIGKILL margin); then they are aborted
+   * (503) and every connection is closed.
+   */
+  shutdownTimeoutMs?: number;
+  /** Called once per answered request with its log record (the CLI's --json-output). */
+  log?: (record: RequestLogRecord) => void;
+}
+
+/** One answered request, as --json-output writes it (one JSON line each). */
+export interface RequestLogRecord {
+  timestamp: string;
+  level: 'INFO' | 'WARN' | 'ERROR';
+  method: string;
+  path: string;
+  status: number;
+  /** Milliseconds from the request's arrival to its response. */
+  duration_ms: number;
+  /** Pairs scored (scoring routes). */
+  pairs?: number;
+  /** The error's message for a 4xx or 5xx. */
+  error?: string;
+  /** The client closed the connection before its answer was sent (the request was aborted). */
+  client_gone?: boolean;
+}
+
+export const SERVER_DEFAULTS = {
+  maxConcurrentRequests: 512,
+  maxClientBatchSize: 32,
+  maxPayloadBytes: 2_000_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  shutdownTimeoutMs: 30_000,
+} as const;
+
+export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log'>;
+
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  if (options === null || typeof options !== 'object') throw new TceError('TCE_INVALID_OPTION', 'server options must be an object');
+  const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS };
+  for (const name of Object.keys(SERVER_DEFAULTS) as Array<keyof typeof SERVER_DEFAULTS>) {
+    const value = options[name];
+    if (value === undefined) continue;
+    // The shutdown grace may be 0 (abort at once); every other limit must let something through.
+    const min = name === 'shutdownTimeoutMs' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new TceError('TCE_INVALID_OPTION', `${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+    }
+    resolved[name] = value;
+  }
+  // Node refuses a headers timeout above the request timeout (the whole request, headers included).
+  if (resolved.headersTimeoutMs > resolved.requestTimeoutMs) {
+    throw new TceError('TCE_INVALID_OPTION', `headersTimeoutMs (${resolved.headersTimeoutMs}) must be <= requestTimeoutMs (${resolved.requestTimeoutMs})`);
+  }
+  if (options.apiKey !== undefined) {
+    if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TceError('TCE_INVALID_OPTION', 'apiKey must be a non-empty string');
+    resolved.apiKey = options.apiKey;
+  }
+  if (options.modelId !== undefined) resolved.modelId = String(options.modelId);
+  if (options.log !== undefined) {
+    if (typeof options.log !== 'function') throw new TceError('TCE_INVALID_OPTION', 'log must be a function');
+    resolved.log = options.log;
+  }
+  return resolved;
+}

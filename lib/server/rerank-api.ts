@@ -1,0 +1,60 @@
+/**
+ * The Cohere / Jina rerank API that LiteLLM, LangChain's and LlamaIndex's Cohere and Jina
+ * rerankers and most JS RAG stacks speak: POST /v1/rerank (and /v2/rerank, Cohere's v2 client)
+ *
+ *   { query, documents: [string | {text}], top_n?, return_documents?, model? }
+ *   -> { id, results: [{ index, relevance_score, document?: {text} }], model, usage: {total_tokens},
+ *        meta: {billed_units: {search_units: 1}} }
+ *
+ * best first; relevance_score is the sigmoid of the logit (in [0, 1], as those APIs promise).
+ * Fields those APIs have and a local cross-encoder has no use for (rank_fields, max_chunks_per_doc,
+ * max_tokens_per_doc, priority) are accepted and ignored.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Pair } from '../cross-encoder';
+import { type JsonObject, optionalBoolean } from './body';
+import { HttpError } from './http-error';
+import type { ScoringRequest } from './scoring';
+import { teiActivation } from './tei-routes';
+
+function documentText(value: unknown, index: number): string {
+  if (typeof value === 'string') return value;
+  const text = (value as { text?: unknown } | null)?.text;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && typeof text === 'string') return text;
+  throw new HttpError(422, 'Validation', `\`documents[${index}]\` must be a string or {"text": string}`);
+}
+
+export async function rerankApi(body: JsonObject, request: ScoringRequest) {
+  const { query, documents } = body;
+  if (typeof query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
+  if (!Array.isArray(documents)) throw new HttpError(422, 'Validation', '`documents` must be an array of strings or {"text": string} objects');
+  if (documents.length === 0) throw new HttpError(400, 'Empty', '`documents` cannot be empty');
+  const texts = documents.map(documentText);
+  request.checkBatchSize(texts.length);
+  const topN = body.top_n ?? null;
+  if (topN !== null && (typeof topN !== 'number' || !Number.isInteger(topN) || topN < 1)) {
+    throw new HttpError(422, 'Validation', `\`top_n\` must be an integer >= 1, got ${JSON.stringify(topN)}`);
+  }
+  const returnDocuments = optionalBoolean(body, 'return_documents') ?? false;
+  if (request.model.numLabels !== 1) throw new HttpError(424, 'Backend', `model is not a re-ranker model (it has ${request.model.numLabels} labels)`);
+  const { model } = request;
+  const pairs = texts.map((text): Pair => [query, text]);
+  // usage.total_tokens: the tokens the model reads (each pair truncated as it is scored).
+  const [ranked, encodings] = await Promise.all([
+    request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...teiActivation(1, false) })),
+    model.tokenizer.encodeBatch(pairs, { maxLength: model.maxLength }),
+  ]);
+  if (ranked.some((r) => Number.isNaN(r.score))) throw new HttpError(424, 'Backend', 'score is NaN');
+  const results = ranked.slice(0, topN ?? ranked.length).map((r) => ({
+    index: r.corpusId,
+    relevance_score: r.score,
+    ...(returnDocuments ? { document: { text: texts[r.corpusId] } } : {}),
+  }));
+  return {
+    id: randomUUID(),
+    results,
+    model: typeof body.model === 'string' ? body.model : request.modelId,
+    usage: { total_tokens: encodings.reduce((sum, e) => sum + e.ids.length, 0) },
+    meta: { billed_units: { search_units: 1 } },
+  };
+}

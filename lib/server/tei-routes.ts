@@ -1,0 +1,133 @@
+/**
+ * text-embeddings-inference 1.x's scoring routes on a cross-encoder: POST /rerank (also POST / and
+ * /invocations, as TEI serves a reranker for SageMaker), POST /predict and POST /tokenize, with
+ * TEI's request fields, answers, scores (raw_scores: logits; otherwise sigmoid on one label,
+ * softmax over several) and errors.
+ */
+import type { Pair } from '../cross-encoder';
+import { type JsonObject, optionalBoolean } from './body';
+import { HttpError } from './http-error';
+import type { ScoringRequest } from './scoring';
+
+/** Model-call options that give TEI's scores. */
+export function teiActivation(numLabels: number, rawScores: boolean) {
+  if (rawScores) return { activation: 'identity' as const };
+  return numLabels === 1 ? { activation: 'sigmoid' as const } : { activation: 'identity' as const, applySoftmax: true };
+}
+
+function stringArray(body: JsonObject, name: string): string[] {
+  const value = body[name];
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string')) {
+    throw new HttpError(422, 'Validation', `\`${name}\` must be an array of strings`);
+  }
+  return value as string[];
+}
+
+/** TEI's truncation fields: truncation is always on unless `truncate: false`; only 'right' is done. */
+export function truncation(body: JsonObject): { truncate: boolean } {
+  const truncate = optionalBoolean(body, 'truncate') ?? true;
+  const direction = body.truncation_direction;
+  if (direction !== undefined && direction !== null && !(typeof direction === 'string' && /^right$/i.test(direction))) {
+    throw new HttpError(422, 'Validation', `truncation_direction ${JSON.stringify(direction)} is not supported: pairs are truncated longest-first, keeping their first tokens ('right')`);
+  }
+  return { truncate };
+}
+
+/** TEI's `truncate: false`: a pair longer than the model takes is an error, not cut. */
+export async function checkLengths(request: ScoringRequest, pairs: Pair[]): Promise<void> {
+  const { model } = request;
+  const encodings = await model.tokenizer.encodeBatch(pairs);
+  const longest = Math.max(...encodings.map((e) => e.ids.length));
+  if (longest > model.maxLength) {
+    throw new HttpError(422, 'Validation', `Input validation error: \`inputs\` must have less than ${model.maxLength} tokens. Given: ${longest}`);
+  }
+}
+
+function checkNotNaN(scores: ArrayLike<number>): void {
+  for (let i = 0; i < scores.length; i++) {
+    if (Number.isNaN(scores[i])) throw new HttpError(424, 'Backend', 'score is NaN');
+  }
+}
+
+export async function rerank(body: JsonObject, request: ScoringRequest) {
+  const { query } = body;
+  if (typeof query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
+  const texts = stringArray(body, 'texts');
+  if (texts.length === 0) throw new HttpError(400, 'Empty', '`texts` cannot be empty');
+  request.checkBatchSize(texts.length);
+  if (request.model.numLabels !== 1) throw new HttpError(424, 'Backend', `model is not a re-ranker model (it has ${request.model.numLabels} labels): use /predict`);
+  const rawScores = optionalBoolean(body, 'raw_scores') ?? false;
+  const returnText = optionalBoolean(body, 'return_text') ?? false;
+  const pairs = texts.map((text): Pair => [query, text]);
+  if (!truncation(body).truncate) await checkLengths(request, pairs);
+  const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...teiActivation(1, rawScores) }));
+  checkNotNaN(ranked.map((r) => r.score));
+  return ranked.map((r) => (returnText ? { index: r.corpusId, text: texts[r.corpusId], score: r.score } : { index: r.corpusId, score: r.score }));
+}
+
+/** One TEI predict input: a [query, document] pair (a single text is not something a cross-encoder scores). */
+function pairOf(value: unknown, where: string): Pair {
+  if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') return [value[0], value[1]];
+  if (typeof value === 'string' || (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string')) {
+    throw new HttpError(422, 'Validation', `${where} is a single text: this model is a cross-encoder and scores [query, document] pairs`);
+  }
+  throw new HttpError(422, 'Validation', `${where} must be a [string, string] pair (\`inputs\`: a pair, or an array of pairs)`);
+}
+
+export async function predict(body: JsonObject, request: ScoringRequest) {
+  const { inputs } = body;
+  const single = typeof inputs === 'string' || (Array.isArray(inputs) && inputs.length > 0 && typeof inputs[0] === 'string');
+  if (!single && (!Array.isArray(inputs) || inputs.length === 0)) {
+    throw new HttpError(422, 'Validation', '`inputs` must be a [query, document] pair or a non-empty array of them');
+  }
+  request.method = single ? 'single' : 'batch';
+  const pairs = single ? [pairOf(inputs, '`inputs`')] : (inputs as unknown[]).map((p, i) => pairOf(p, `\`inputs[${i}]\``));
+  if (!single) request.checkBatchSize(pairs.length);
+  const rawScores = optionalBoolean(body, 'raw_scores') ?? false;
+  const { model, labels } = request;
+  if (!truncation(body).truncate) await checkLengths(request, pairs);
+  const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...teiActivation(model.numLabels, rawScores) }));
+  const rows = model.numLabels === 1 ? Array.from(scores as Float32Array, (s) => [s]) : (scores as Float32Array[]).map((row) => Array.from(row));
+  // Each input: every label with its score, best first, as TEI.
+  const predictions = rows.map((row) => {
+    checkNotNaN(row);
+    return row.map((score, i) => ({ score, label: labels.id2label[String(i)] })).sort((a, b) => b.score - a.score);
+  });
+  return single ? predictions[0] : predictions;
+}
+
+export async function tokenize(body: JsonObject, request: ScoringRequest) {
+  const { inputs } = body;
+  const single = typeof inputs === 'string';
+  // TEI tokenizes texts; a [query, document] pair is tokenized as the model sees it.
+  const items = single ? [inputs] : inputs;
+  if (!Array.isArray(items) || items.some((t) => typeof t !== 'string' && !(Array.isArray(t) && t.length === 2 && t.every((s) => typeof s === 'string')))) {
+    throw new HttpError(422, 'Validation', '`inputs` must be a string, or an array of strings or [string, string] pairs');
+  }
+  if (items.length === 0) throw new HttpError(400, 'Empty', '`inputs` cannot be empty');
+  request.checkBatchSize(items.length);
+  const addSpecialTokens = optionalBoolean(body, 'add_special_tokens') ?? true;
+  const texts = items as Array<string | [string, string]>;
+  const { tokenizer } = request.model;
+  const encoded = await tokenizer.encodeBatch(texts, { addSpecialTokens });
+  // TEI's `special`: the tokens the template added (those missing when encoded without it).
+  const plain = addSpecialTokens ? await tokenizer.encodeBatch(texts, { addSpecialTokens: false }) : encoded;
+  return encoded.map((encoding, i) => {
+    const added = addedPositions(encoding.ids, plain[i].ids);
+    const tokens = encoding.tokens;
+    // Character offsets are not tracked by this tokenizer: start and stop are null (TEI allows it).
+    return Array.from(encoding.ids, (id, k) => ({ id, text: tokens[k], special: added.has(k), start: null, stop: null }));
+  });
+}
+
+/** Positions of `withSpecial` that are not part of `plain`, which it holds in order. */
+function addedPositions(withSpecial: ArrayLike<number>, plain: ArrayLike<number>): Set<number> {
+  const added = new Set<number>();
+  let j = 0;
+  for (let k = 0; k < withSpecial.length; k++) {
+    // A greedy walk: the template only inserts tokens ([CLS], a pair's middle [SEP], ...).
+    if (j < plain.length && withSpecial[k] === plain[j]) j++;
+    else added.add(k);
+  }
+  return added;
+}
