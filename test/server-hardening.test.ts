@@ -1,0 +1,139 @@
+// The rerank server against clients that vanish, trickle or never speak, over real loopback
+// sockets. Every check counts events (forwards run, pairs scored, requests in flight, connections
+// closed, metric counters); none depends on how long anything takes.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CrossEncoder } from '../lib/cross-encoder';
+import { RerankServer, type ServerOptions } from '../lib/server/server';
+import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+import { gatedModel, rawSocket, request, until } from './helpers/server-http';
+
+const reason = modelTestsSkipReason();
+if (reason) console.warn(`server hardening tests skipped: ${reason}`);
+
+function metric(text: string, line: RegExp): number {
+  const match = new RegExp(`^${line.source} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** A full HTTP/1.1 request as raw bytes. */
+function rawPost(path: string, body: unknown): string {
+  const text = JSON.stringify(body);
+  return `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+}
+
+describe.skipIf(reason)('rerank server: vanishing, slow and silent clients; shutdown', () => {
+  /** One pair a forward, so that a request of N texts is N forwards: work left is countable. */
+  let slow: CrossEncoder;
+  const servers: RerankServer[] = [];
+  const pairs = bioasqPairs(40);
+  const query = pairs[0][0];
+  const texts = pairs.slice(0, 16).map(([, d]) => d);
+
+  async function start(model: CrossEncoder, options: ServerOptions = {}) {
+    const server = new RerankServer(model, options);
+    servers.push(server);
+    const { port } = await server.listen(0);
+    let seen = 0;
+    server.server.on('request', () => seen++);
+    return { server, port, requestsSeen: () => seen };
+  }
+
+  beforeAll(async () => {
+    slow = await CrossEncoder.load(fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' }), { device: 'cpu', batchSize: 1, cpuThreads: 1 });
+  });
+
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await slow.dispose();
+  });
+
+  test('20 clients that send 16 texts each and disconnect: their requests stop, the engine is free for the next one', async () => {
+    const { server, port } = await start(slow);
+    const before = slow.stats();
+    const clients = Array.from({ length: 20 }, () => rawSocket(port));
+    await Promise.all(clients.map((c) => c.connected));
+    for (const c of clients) c.socket.write(rawPost('/rerank', { query, texts }));
+    await until(() => server.inFlightRequests === 20 && slow.stats().forwards > before.forwards, 'all 20 requests scoring');
+    for (const c of clients) c.socket.destroy();
+    await until(() => server.inFlightRequests === 0, 'the dropped requests to end');
+    const scored = slow.stats().pairs - before.pairs;
+    const answered = clients.filter((c) => c.received().startsWith('HTTP/1.1 200')).length;
+    // At most the forward in progress of each runs on after its client left; the pairs asked for were 320.
+    expect(scored).toBeLessThan(320 - 16 * (20 - answered) / 2);
+    const metrics = (await request(port, 'GET', '/metrics')).body as string;
+    expect(metric(metrics, /te_request_failure\{err="dropped"\}/)).toBe(20 - answered);
+    expect(metric(metrics, /te_queue_size/)).toBe(0);
+    // The next client's one document is one forward, and its answer.
+    const idle = slow.stats();
+    const next = await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 1) });
+    expect(next.status).toBe(200);
+    expect(slow.stats().forwards - idle.forwards).toBe(1);
+    console.log(`disconnect: 20 clients x 16 texts; ${answered} answered before leaving, ${scored} of 320 pairs scored`);
+  });
+
+  test('slow bodies hold no slot: with 6 bodies trickling, 2 slots still serve full requests', async () => {
+    const { server, port, requestsSeen } = await start(slow, { maxConcurrentRequests: 2 });
+    const trickling = Array.from({ length: 6 }, () => rawSocket(port));
+    for (const c of trickling) c.socket.write(rawPost('/rerank', { query, texts }).slice(0, -10));
+    await until(() => requestsSeen() === 6, 'the 6 trickling requests to reach the server');
+    expect(server.inFlightRequests).toBe(0);
+    const replies = await Promise.all([0, 1].map((i) => request(port, 'POST', '/rerank', { query, texts: texts.slice(i, i + 1) })));
+    expect(replies.map((r) => r.status)).toEqual([200, 200]);
+    // The trickling ones finish their bodies and are served too.
+    for (const c of trickling) c.socket.write(rawPost('/rerank', { query, texts }).slice(-10));
+    await until(() => trickling.every((c) => /^HTTP\/1\.1 (200|429)/.test(c.received())), 'answers to the trickling requests');
+    expect(trickling.filter((c) => c.received().startsWith('HTTP/1.1 200')).length).toBeGreaterThanOrEqual(2);
+    for (const c of trickling) c.socket.destroy();
+  });
+
+  test('header and request timeouts: silent, half-headers and half-body connections get 408 and are closed', async () => {
+    const { server, port } = await start(slow, { headersTimeoutMs: 100, requestTimeoutMs: 200 });
+    const silent = rawSocket(port);
+    const halfHeaders = rawSocket(port);
+    halfHeaders.socket.write('POST /rerank HTTP/1.1\r\nHost: x\r\n');
+    const halfBody = rawSocket(port);
+    halfBody.socket.write(rawPost('/rerank', { query, texts }).slice(0, -5));
+    await Promise.all([silent.closed, halfHeaders.closed, halfBody.closed]);
+    for (const c of [silent, halfHeaders, halfBody]) expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(server.inFlightRequests).toBe(0);
+    expect(server.openConnections).toBe(0);
+  });
+
+  test('close(): idle, silent and half-sent connections close at once; the request being scored is answered', async () => {
+    const gated = gatedModel(slow);
+    const { server, port, requestsSeen } = await start(gated.model);
+    const keepAlive = rawSocket(port);
+    keepAlive.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    const silent = rawSocket(port);
+    const halfHeaders = rawSocket(port);
+    halfHeaders.socket.write('POST /rerank HTTP/1.1\r\nHost: x\r\n');
+    const halfBody = rawSocket(port);
+    halfBody.socket.write(rawPost('/rerank', { query, texts }).slice(0, -5));
+    const scoring = request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 3) });
+    await until(() => gated.state.waiting === 1 && requestsSeen() === 3 && /^HTTP\/1\.1 200/.test(keepAlive.received()) && server.openConnections === 5, 'five connections in their states');
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await Promise.all([keepAlive.closed, silent.closed, halfHeaders.closed, halfBody.closed]);
+    expect(server.openConnections).toBe(1);
+    expect(closed).toBe(false);
+    gated.open();
+    const reply = await scoring;
+    expect(reply.status).toBe(200);
+    expect(reply.headers.connection).toBe('close');
+    await closing;
+    expect(server.openConnections).toBe(0);
+  });
+
+  test('close() past shutdownTimeoutMs: the request still scoring is aborted (503) and its remaining forwards never run', async () => {
+    const { server, port } = await start(slow, { shutdownTimeoutMs: 0, maxClientBatchSize: 64 });
+    const many = [...texts, ...texts, ...texts, ...texts];
+    const before = slow.stats();
+    const scoring = request(port, 'POST', '/rerank', { query, texts: many });
+    await until(() => server.inFlightRequests === 1 && slow.stats().forwards > before.forwards, 'the request scoring');
+    await server.close();
+    const reply = await scoring;
+    expect(reply.status).toBe(503);
+    expect(reply.body.error).toMatch(/shutting down/);
+    expect(slow.stats().pairs - before.pairs).toBeLessThan(64);
+  });
+});
