@@ -1,8 +1,12 @@
-// The package as a user gets it: `npm pack` (with the addon prebuilt by prebuildify and the torch
-// cores built by setup.sh), installed into an empty project with no compiler and no cmake on PATH,
-// once with install scripts blocked (--ignore-scripts) and once with them run. It must load its
-// prebuilt addon and cores, and score exactly as the source build does, on Debian's libtorch 1.13
-// and on pip's torch 2.13.
+// The packages as a user gets them: `npm pack` of the main package (with the addon prebuilt by
+// prebuildify and the torch cores built by setup.sh) and of the model package
+// (models/biomed-minilm-ce), installed into empty projects with no compiler and no cmake on PATH:
+// both tarballs with install scripts blocked (--ignore-scripts), and the main one alone with its
+// scripts run. It must load its prebuilt addon and cores, score exactly as the source build does
+// on Debian's libtorch 1.13 and on pip's torch 2.13, find the model package when it is installed
+// and name the command that installs it when it is not, and run README.md's examples as they are
+// written (type-checked under strict ES module and CommonJS settings, test/fixtures/ts-consumer).
+// One pack and one install of each per run: this is the suite's slowest file.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +17,8 @@ import { projectTorchDir } from '../scripts/torch-python.mjs';
 import { repoRoot, runChild } from './helpers/child';
 import { fakeLibtorch, tempDir } from './helpers/fake-libtorch';
 import { fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+import { BUNDLED_MODEL_PACKAGE } from '../lib/bundled-model';
+import { linkNodeTypes, prepareExamples, runExample, tsc, type Examples } from './fixtures/ts-consumer/project';
 
 const npmCli = (() => {
   const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
@@ -39,12 +45,28 @@ function prebuildAge(): number {
   return built.length > 0 ? Math.min(...built.map((f) => fs.statSync(path.join(dir, f)).mtimeMs)) : 0;
 }
 
-/** A PATH holding only `node` and `sh` (npm runs scripts with it): no cc, c++, cmake, make or python3. */
+/**
+ * A PATH holding only `node`, `sh` (npm runs scripts with it) and `npx` (README's command-line
+ * examples): no cc, c++, cmake, make or python3.
+ */
 function bareBin(): string {
   const bin = tempDir('bare-bin');
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
   fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  const npx = spawnSync('sh', ['-c', 'command -v npx'], { encoding: 'utf8' }).stdout.trim();
+  if (npx) fs.symlinkSync(fs.realpathSync(npx), path.join(bin, 'npx'));
   return bin;
+}
+
+/** The packed size and file count `npm pack --json` reports, and the tarball it wrote. */
+interface Packed { filename: string; size: number; unpackedSize: number; entryCount: number }
+
+function pack(args: string[], out: string): Packed {
+  const result = spawnSync(process.execPath, [npmCli!, 'pack', '--json', '--ignore-scripts', '--pack-destination', out, ...args],
+    { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+  if (result.status !== 0) throw new Error(`npm pack ${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
+  const [packed] = JSON.parse(result.stdout) as Packed[];
+  return { ...packed, filename: path.join(out, packed.filename) };
 }
 
 function npm(args: string[], cwd: string, env: NodeJS.ProcessEnv): void {
@@ -78,13 +100,18 @@ function scoreWith(packagePath: string, modelDir: string | undefined, env: NodeJ
   }
 }
 
-describe.skipIf(reason)('the packed package, installed as a user installs it', () => {
-  let tarball: string;
+describe.skipIf(reason)('the packed packages, installed as a user installs them', () => {
+  let main: Packed;
+  let model: Packed;
   let listing: string[];
+  let modelListing: string[];
   let modelDir: string;
+  let examples: Examples;
   const installs: Record<'blocked' | 'scripts', string> = { blocked: '', scripts: '' };
   const bin = bareBin();
   const userEnv = (extra: NodeJS.ProcessEnv = {}) => ({ HOME: process.env.HOME, PATH: bin, ...extra });
+  const tarList = (tarball: string) => execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' })
+    .split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
 
   beforeAll(() => {
     modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
@@ -92,28 +119,43 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
     // source is newer than it (a stale prebuild would be tested in place of the code).
     if (prebuildAge() < newestNativeSource()) npm(['run', 'build:prebuilds'], repoRoot, process.env);
     const out = tempDir('pack');
-    npm(['pack', '--ignore-scripts', '--pack-destination', out], repoRoot, process.env);
-    tarball = path.join(out, fs.readdirSync(out).find((f) => f.endsWith('.tgz'))!);
-    listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    main = pack([], out);
+    model = pack(['--workspace', 'models/biomed-minilm-ce'], out);
+    listing = tarList(main.filename);
+    modelListing = tarList(model.filename);
+    console.log(`packed: ${path.basename(main.filename)} ${main.size} bytes (${main.unpackedSize} unpacked, ${main.entryCount} files); ` +
+      `${path.basename(model.filename)} ${model.size} bytes (${model.unpackedSize} unpacked, ${model.entryCount} files)`);
     for (const mode of ['blocked', 'scripts'] as const) {
       const project = tempDir(`consumer-${mode}`);
       fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: `consumer-${mode}`, private: true }));
-      const flags = ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball];
+      const flags = ['install', '--no-audit', '--no-fund', '--prefer-offline'];
       // No compiler, cmake or python3 on PATH: with scripts, node-gyp-build must find the prebuild
       // and build-core must find the core for the libtorch there, or the install would fail.
-      npm(mode === 'blocked' ? [...flags, '--ignore-scripts'] : flags, project, userEnv({ npm_config_cache: process.env.npm_config_cache }));
+      // Scripts blocked, the model package is installed too; with scripts, the main package alone.
+      npm(mode === 'blocked' ? [...flags, '--ignore-scripts', main.filename, model.filename] : [...flags, main.filename], project,
+        userEnv({ npm_config_cache: process.env.npm_config_cache }));
       installs[mode] = path.join(project, 'node_modules', 'torch-cross-encoder');
     }
+    // README's examples, in the project with both packages (its own @types/node, as a user's devDependency).
+    const blockedProject = path.resolve(installs.blocked, '..', '..');
+    linkNodeTypes(path.join(blockedProject, 'node_modules'));
+    examples = prepareExamples(blockedProject, true);
   });
 
-  test('the tarball holds what a user needs and nothing else', () => {
-    const files = listing.map((f) => f.replace(/^package\//, ''));
+  test('the main tarball holds what a user needs and nothing else; the model is its own tarball', () => {
+    const files = listing;
     const platform = `${process.platform}-${process.arch}`;
     expect(files).toEqual(expect.arrayContaining([
-      'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js',
+      'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/server/server.d.ts',
       'scripts/build-core.mjs', 'scripts/export.py', 'scripts/export_arch.py', 'binding.gyp', 'CMakeLists.txt',
-      ...['model.pt', 'config.json', 'tokenizer.json', 'README.md', 'LICENSE', 'NOTICE'].map((f) => `models/biomed-minilm-ce/${f}`),
     ]));
+    expect(files.filter((f) => f.startsWith('models/') || f.endsWith('.pt'))).toEqual([]);
+    // The size budget that keeps the model out (it alone is 67 MB): prebuilt addon and cores fit in 2 MB.
+    expect(main.size).toBeLessThan(2 * 1024 * 1024);
+    expect(modelListing.sort()).toEqual([
+      'LICENSE', 'NOTICE', 'README.md', 'config.json', 'config_sentence_transformers.json', 'model.pt', 'package.json',
+      'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'training.json', 'vocab.txt',
+    ]);
     expect(files.some((f) => f.startsWith(`prebuilds/${platform}/`) && f.endsWith('.node'))).toBe(true);
     for (const dir of [undefined, torch2, projectTorchDir('cuda')]) {
       if (dir === null) continue;
@@ -123,6 +165,16 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
     const unwanted = files.filter((f) => /^(test|build|build-core|bench|docs|\.venv[^/]*|node_modules)\//.test(f) ||
       f.endsWith('.map') || f === 'scripts/setup.sh' || f.startsWith('scripts/bench/') || f.startsWith('scripts/device/'));
     expect(unwanted).toEqual([]);
+  });
+
+  test('an install brings only run-time dependencies: no cmake-js, no model package unless asked for', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(installs.scripts, 'package.json'), 'utf8'));
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['node-addon-api', 'node-gyp-build', 'prom-client']);
+    for (const mode of ['blocked', 'scripts'] as const) {
+      const nodeModules = path.dirname(installs[mode]);
+      expect(fs.existsSync(path.join(nodeModules, 'cmake-js'))).toBe(false);
+      expect(fs.existsSync(path.join(nodeModules, ...BUNDLED_MODEL_PACKAGE.split('/')))).toBe(mode === 'blocked');
+    }
   });
 
   test('installed without install scripts and without a compiler, it scores as the source build on libtorch 1.13 and 2.13', () => {
@@ -140,11 +192,42 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
         expect(ours.libtorch).toBe(source.libtorch);
         expect(ours.scores).toEqual(source.scores);
       }
-      // The bundled model, loaded with no directory, from the install.
-      const bundled = scoreWith(installed, undefined, userEnv());
-      expect(bundled.error).toBeUndefined();
-      expect(bundled.scores).toEqual(scoreWith(path.join(repoRoot, 'dist', 'index.js'), undefined, userEnv()).scores);
     }
+    // The ready-made model, loaded with no directory, from the model package installed beside it.
+    const bundled = scoreWith(installs.blocked, undefined, userEnv());
+    expect(bundled.error).toBeUndefined();
+    expect(bundled.scores).toEqual(scoreWith(path.join(repoRoot, 'dist', 'index.js'), undefined, userEnv()).scores);
+    const dir = runChild(`report(require(${JSON.stringify(installs.blocked)}).bundledModelDir());`, userEnv()).report;
+    expect(dir).toBe(path.join(path.dirname(installs.blocked), ...BUNDLED_MODEL_PACKAGE.split('/')));
+  });
+
+  test('without the model package, load() and the CLI name the npm command that installs it', () => {
+    const loaded = scoreWith(installs.scripts, undefined, userEnv());
+    expect(loaded.error).toContain('TCE_MODEL_DIR');
+    expect(loaded.error).toContain(`npm install ${BUNDLED_MODEL_PACKAGE}`);
+    const cli = path.join(installs.scripts, '..', '.bin', 'torch-cross-encoder');
+    const rank = spawnSync(cli, ['rank', 'biomed-minilm-ce', '--query', 'q', '/dev/null'], { env: userEnv(), encoding: 'utf8' });
+    expect(rank.status).not.toBe(0);
+    expect(rank.stderr).toContain(`npm install ${BUNDLED_MODEL_PACKAGE}`);
+  });
+
+  test('README.md\'s TypeScript examples and the API type cases compile in a strict ES module project and a CommonJS one', () => {
+    for (const dir of [examples.esm, examples.cjs]) {
+      const result = tsc(dir);
+      expect(result.output).toBe('');
+      expect(result.status).toBe(0);
+    }
+  });
+
+  test('README.md\'s examples run as written in the project that installed both tarballs', () => {
+    const env = userEnv({ npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_cache: process.env.npm_config_cache });
+    const failures: string[] = [];
+    for (const block of [...examples.ts, ...examples.js, ...examples.sh]) {
+      const result = runExample(examples, block, env);
+      if (result.status !== 0) failures.push(`README line ${block.line} (${block.lang}): exit ${result.status}\n${result.stdout}\n${result.stderr}`);
+    }
+    expect(failures).toEqual([]);
+    expect(examples.ts.length + examples.js.length + examples.sh.length).toBeGreaterThanOrEqual(6);
   });
 
   test('a libtorch without a prebuilt core gets the one command that builds it, which exists in the install', () => {
@@ -161,5 +244,11 @@ describe.skipIf(reason)('the packed package, installed as a user installs it', (
     const build = spawnSync(cli, ['build-core', '--libtorch', fake], { env: userEnv(), encoding: 'utf8' });
     expect(build.status).toBe(1);
     expect(build.stderr).toContain('has no CMake config (Torch/TorchConfig.cmake)');
+    // For a real libtorch it gets as far as cmake-js, a development tool the install lacks, and
+    // says which command adds it (before anything is built).
+    const project = path.resolve(installs.blocked, '..', '..');
+    const real = spawnSync(cli, ['build-core'], { env: userEnv(), encoding: 'utf8' });
+    expect(real.status).toBe(1);
+    expect(real.stderr).toContain(`cd ${project} && npm install --save-dev cmake-js@^8.0.0`);
   });
 });
