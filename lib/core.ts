@@ -190,6 +190,25 @@ function loaded(libtorch: LibtorchLocation, corePath: string, core: CoreManifest
   return runtime;
 }
 
+/** The runtime this process loaded (loadRuntime / loadRuntimeAsync), or undefined before. */
+export function loadedRuntime(): LoadedRuntime | undefined {
+  return runtime;
+}
+
+/**
+ * The first libtorch whose cores run AOTInductor packages (model.pt2): its
+ * torch::inductor::AOTIModelPackageLoader. Older cores are built without it and refuse a package
+ * (native/core/aoti_runner.cc says the same).
+ */
+export const PT2_MIN_LIBTORCH = '2.6';
+
+/** Whether a core built for libtorch `torchVersion` runs model.pt2 packages. */
+export function coreRunsPt2(torchVersion: string): boolean {
+  const [major, minor] = torchVersion.split('.').map(Number);
+  const [wantMajor, wantMinor] = PT2_MIN_LIBTORCH.split('.').map(Number);
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+}
+
 /** Finds libtorch and its core and loads them into this process (once), on this thread. */
 export function loadRuntime(options: FindLibtorchOptions = {}): LoadedRuntime {
   const existing = alreadyLoaded(options);

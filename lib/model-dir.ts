@@ -1,18 +1,36 @@
 /**
- * Reads a model directory (README, *Model directory*): a sentence-transformers CrossEncoder save
- * plus model.pt. Everything is checked before libtorch is touched, so that a wrong folder gets one
- * error listing everything that is missing, and config values are checked against LIMITS.
+ * Reads a model directory (README, *Model directory*; docs/EXPORT.md): a sentence-transformers
+ * CrossEncoder save plus model.pt (TorchScript) and/or model.pt2 (AOTInductor package).
+ * Everything is checked before libtorch is touched, so that a wrong folder gets one error listing
+ * everything that is missing, and config values are checked against LIMITS and the model file.
  */
 import path from 'node:path';
+import { coreRunsPt2, loadedRuntime, PT2_MIN_LIBTORCH } from './core';
 import { TceError } from './errors';
 import { fileKind, readJsonObject } from './files';
+import { readExportMetadata } from './torchscript-archive';
 import { describe, LIMITS } from './validate';
+
+/** The model files a directory may hold, by format. */
+export interface ModelFiles {
+  /** model.pt: TorchScript, runs on every core. */
+  torchscript: string | null;
+  /** model.pt2: AOTInductor package, runs on cores for libtorch 2.6 and later. */
+  pt2: string | null;
+}
+
+export type ModelFormat = keyof ModelFiles;
 
 export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
 
 export interface ModelDirInfo {
   dir: string;
-  modelPath: string;
+  modelFiles: ModelFiles;
+  /**
+   * The model file to load, chosen when read (after the runtime is loaded) by modelFileFor:
+   * model.pt2 on a core that runs packages, else model.pt; TCE_MODEL_FORMAT overrides.
+   */
+  readonly modelPath: string;
   numLabels: number;
   /** config.json max_position_embeddings (null when absent). */
   maxPositionEmbeddings: number | null;
@@ -81,13 +99,15 @@ export function readModelDir(dir: string): ModelDirInfo {
     return kinds.get(name)!;
   };
   // Only regular files: libtorch would wait forever on a FIFO named model.pt.
-  const irregular = ['model.pt', 'config.json', 'tokenizer.json', 'vocab.txt', 'config_sentence_transformers.json'].filter((n) => kind(n) === 'other');
+  const irregular = ['model.pt', 'model.pt2', 'config.json', 'tokenizer.json', 'vocab.txt', 'config_sentence_transformers.json'].filter((n) => kind(n) === 'other');
   if (irregular.length > 0) {
     throw new TceError('TCE_MODEL_DIR', `In ${absolute}, ${irregular.join(', ')} must be regular files (not a directory, FIFO or device).`);
   }
   const has = (name: string) => kind(name) === 'file';
   const missing: string[] = [];
-  if (!has('model.pt')) missing.push('model.pt (the TorchScript trace: make it with `python3 scripts/export.py <model dir or hub id> <out dir>`)');
+  if (!has('model.pt') && !has('model.pt2')) {
+    missing.push('model.pt or model.pt2 (the exported model: make it with `python3 scripts/export.py <model dir or hub id> <out dir>`, see docs/EXPORT.md)');
+  }
   if (!has('config.json')) missing.push('config.json');
   if (!has('tokenizer.json') && !has('vocab.txt')) missing.push('tokenizer.json or vocab.txt');
   if (missing.length > 0) {
@@ -99,11 +119,61 @@ export function readModelDir(dir: string): ModelDirInfo {
   // sentence-transformers 5+ keep the activation in their own file; scripts/export.py copies it.
   const stConfigFile = has('config_sentence_transformers.json') ? path.join(absolute, 'config_sentence_transformers.json') : null;
   const stConfig = stConfigFile ? readJson(stConfigFile) : null;
+  const modelFiles: ModelFiles = {
+    torchscript: has('model.pt') ? path.join(absolute, 'model.pt') : null,
+    pt2: has('model.pt2') ? path.join(absolute, 'model.pt2') : null,
+  };
+  const maxPositionEmbeddings = maxPositionsOf(config, configFile);
+  checkPositionTable(modelFiles, maxPositionEmbeddings, configFile);
   return {
     dir: absolute,
-    modelPath: path.join(absolute, 'model.pt'),
+    modelFiles,
+    get modelPath() {
+      return modelFileFor(modelFiles, loadedRuntime()?.core.torchVersion ?? null);
+    },
     numLabels,
-    maxPositionEmbeddings: maxPositionsOf(config, configFile),
+    maxPositionEmbeddings,
     defaultActivation: activationOf(config, stConfig, numLabels, stConfigFile ?? configFile),
   };
+}
+
+/**
+ * config.json's max_position_embeddings must fit the model's position table (its rows, which
+ * scripts/export.py records as max_positions): past it, positions would index outside the table.
+ * Model files exported before the table size was recorded are not checked.
+ */
+function checkPositionTable(files: ModelFiles, declared: number | null, configFile: string): void {
+  if (declared === null) return;
+  for (const file of [files.torchscript, files.pt2]) {
+    if (file === null) continue;
+    const rows = readExportMetadata(file)?.max_positions;
+    if (typeof rows === 'number' && Number.isInteger(rows) && declared > rows) {
+      throw new TceError('TCE_MODEL_DIR',
+        `${configFile}: max_position_embeddings is ${declared}, but ${path.basename(file)}'s position table has ${rows} rows; ` +
+        `set it to ${rows} (or less), or export the model again from the config that matches its weights.`);
+    }
+  }
+}
+
+/**
+ * Which model file to load: TCE_MODEL_FORMAT=torchscript|pt2 when set; else model.pt2 when
+ * present and the core (libtorch `coreTorchVersion`) runs packages, else model.pt when present,
+ * else model.pt2 (which an older core then refuses, naming the libtorch it needs).
+ */
+export function modelFileFor(files: ModelFiles, coreTorchVersion: string | null, env: NodeJS.ProcessEnv = process.env): string {
+  const forced = env.TCE_MODEL_FORMAT;
+  if (forced !== undefined && forced !== '') {
+    if (forced !== 'torchscript' && forced !== 'pt2') {
+      throw new TceError('TCE_INVALID_OPTION', `TCE_MODEL_FORMAT must be 'torchscript' or 'pt2', got ${describe(forced)}`);
+    }
+    const file = files[forced];
+    if (file === null) {
+      throw new TceError('TCE_MODEL_DIR', `TCE_MODEL_FORMAT=${forced}, but the model directory has no ${forced === 'pt2' ? 'model.pt2' : 'model.pt'}.`);
+    }
+    return file;
+  }
+  const runsPt2 = coreTorchVersion !== null && coreRunsPt2(coreTorchVersion);
+  if (files.pt2 !== null && (runsPt2 || files.torchscript === null)) return files.pt2;
+  if (files.torchscript !== null) return files.torchscript;
+  throw new TceError('TCE_MODEL_DIR', `no model.pt or model.pt2 (model.pt2 needs libtorch ${PT2_MIN_LIBTORCH} or later)`);
 }

@@ -1,7 +1,9 @@
 /**
- * Reads one small file (the export metadata) out of a TorchScript archive without libtorch, so
- * that a load failure can say which PyTorch made the model. TorchScript archives are zip files
- * whose entries are stored uncompressed; only the central directory and one entry are read.
+ * Reads one small file (the export metadata) out of a model file without libtorch: a TorchScript
+ * archive (model.pt) or an AOTInductor package (model.pt2). Both are zip files whose entries are
+ * stored uncompressed; only the central directory and one entry are read. The model directory
+ * reader uses it to check config.json against the model, and a load failure to say which PyTorch
+ * made the model and for what.
  */
 import fs from 'node:fs';
 
@@ -16,6 +18,9 @@ function readAt(fd: number, position: number, length: number): Buffer {
   const read = fs.readSync(fd, buffer, 0, length, position);
   return buffer.subarray(0, read);
 }
+
+/** Entries read for metadata are small; anything larger is not what it claims. */
+const MAX_ENTRY_BYTES = 1 << 20;
 
 /** The bytes of the entry whose name ends with `suffix`, or null (not a zip, no such entry). */
 export function readArchiveEntry(file: string, suffix: string): Buffer | null {
@@ -74,7 +79,7 @@ export function readArchiveEntry(file: string, suffix: string): Buffer | null {
           }
           q += 4 + length;
         }
-        if (method !== 0) return null;
+        if (method !== 0 || entrySize > MAX_ENTRY_BYTES) return null;
         const local = readAt(fd, localOffset, 30);
         if (local.length < 30 || local.readUInt32LE(0) !== LOCAL) return null;
         const dataStart = localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
@@ -91,19 +96,56 @@ export function readArchiveEntry(file: string, suffix: string): Buffer | null {
 }
 
 export interface ExportMetadata {
+  /** 'torchscript' (model.pt) or 'pt2' (model.pt2: an AOTInductor package). */
+  format?: 'torchscript' | 'pt2';
   torch_version?: string;
   num_labels?: number;
   input_names?: string[];
+  attn_implementation?: string;
+  /** Rows of the model's position-embedding table, when it has one (scripts/export.py). */
+  max_positions?: number;
+  /** model.pt2 only: the device type it was compiled for ('cpu', 'cuda') and its precision. */
+  device?: string;
+  precision?: string;
   [key: string]: unknown;
 }
 
-/** The metadata scripts/export.py stores in the archive's extra files, or null. */
-export function readExportMetadata(modelPath: string): ExportMetadata | null {
-  const bytes = readArchiveEntry(modelPath, '/extra/metadata.json');
+/** What scripts/export.py stores in a package's AOTInductor metadata (strings only), by key. */
+const PT2_KEYS: Record<string, (value: string) => [keyof ExportMetadata, unknown]> = {
+  tce_torch_version: (v) => ['torch_version', v],
+  tce_num_labels: (v) => ['num_labels', Number(v)],
+  tce_input_names: (v) => ['input_names', v.split(',')],
+  tce_attn_implementation: (v) => ['attn_implementation', v],
+  tce_max_positions: (v) => ['max_positions', Number(v)],
+  tce_precision: (v) => ['precision', v],
+  AOTI_DEVICE_KEY: (v) => ['device', v],
+};
+
+function parseObject(bytes: Buffer | null): Record<string, unknown> | null {
   if (!bytes) return null;
   try {
-    return JSON.parse(bytes.toString('utf8')) as ExportMetadata;
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The metadata scripts/export.py stores in a model file (model.pt: extra/metadata.json; model.pt2:
+ * the package's AOTInductor metadata), or null when it has none or is not a readable archive.
+ */
+export function readExportMetadata(modelPath: string): ExportMetadata | null {
+  const torchscript = parseObject(readArchiveEntry(modelPath, '/extra/metadata.json'));
+  if (torchscript) return { format: 'torchscript', ...torchscript };
+  const pt2 = parseObject(readArchiveEntry(modelPath, 'wrapper_metadata.json'));
+  if (!pt2) return null;
+  const metadata: ExportMetadata = { format: 'pt2' };
+  for (const [key, value] of Object.entries(pt2)) {
+    if (typeof value === 'string' && PT2_KEYS[key]) {
+      const [name, parsed] = PT2_KEYS[key](value);
+      metadata[name] = parsed;
+    }
+  }
+  return metadata;
 }

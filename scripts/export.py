@@ -1,36 +1,52 @@
 #!/usr/bin/env python3
 """Export a cross-encoder to a torch-cross-encoder model directory.
 
-    python3 scripts/export.py SOURCE OUT_DIR [--device cpu|cuda] [--attn sdpa|eager] [--trace-length N]
-                              [--half-storage [all|embeddings]]
+    python3 scripts/export.py SOURCE OUT_DIR [--format torchscript|pt2] [--device cpu|cuda]
+                              [--target-libtorch X.Y] [--attn sdpa|eager] [--precision fp32|fp16|bf16]
+                              [--trace-length N] [--half-storage [all|embeddings]] [--freeze]
 
 SOURCE is a sentence-transformers CrossEncoder directory, a Hugging Face model directory with a
 sequence-classification head, or a hub id. Runs in your own Python with torch and transformers
 (4.x or 5.x). OUT_DIR receives:
-  model.pt                 TorchScript trace: forward(input_ids, attention_mask, token_type_ids),
-                           int64 [batch, seq] -> (logits [batch, num_labels],), traced in eval mode
+  model.pt                 (--format torchscript, the default) TorchScript trace:
+                           forward(<input names>) with int64 [batch, seq] inputs -> (logits [batch, num_labels],),
+                           traced in eval mode; runs on every libtorch the package supports, CPU and CUDA
+  model.pt2                (--format pt2) AOTInductor package: torch.export with dynamic batch and
+                           sequence (2 .. the model's positions), compiled ahead of time for one device
+                           (--device) and one precision (--precision); needs PyTorch 2.6+ here and a
+                           torch core for libtorch 2.6+ to run it
   config.json, config_sentence_transformers.json, tokenizer files (tokenizer.json, vocab.txt,
   tokenizer_config.json, special_tokens_map.json)
                            copied from SOURCE when it has them, so the activation (kept in
                            config_sentence_transformers.json by sentence-transformers 5 and later,
                            in config.json before) and the max length travel with the model
 Options:
-  --device cpu|cuda        where to trace (default cpu; the trace runs on any device)
-  --attn sdpa|eager        attention implementation to trace (default sdpa: fused kernels on GPU)
-  --trace-length N         sequence length of the example traced (default 64)
+  --format torchscript|pt2 the model file to write (default torchscript); both can sit in one
+                           directory (the loader's choice: docs/EXPORT.md)
+  --device cpu|cuda        where to trace (torchscript: the trace runs on any device) or what to
+                           compile for (pt2: the package runs only on that device type)
+  --target-libtorch X.Y    the libtorch that will run the model: picks the attention it can run
+                           (eager before 2.0, e.g. Debian's 1.13; SDPA from 2.0) and refuses a pt2
+                           for a libtorch before 2.6
+  --attn sdpa|eager        attention implementation (default: as --target-libtorch allows, else sdpa)
+  --precision fp32|fp16|bf16
+                           pt2 only: the precision the package computes in (fp16/bf16: the whole
+                           model in that type, as sentence-transformers' half models; load it with the
+                           same precision). TorchScript models are fp32 and run fp16/bf16 under autocast.
+  --trace-length N         sequence length of the example traced or exported (default 64)
   --half-storage [all|embeddings]
-                           store the weights (all, the default, or only the embedding tables) in
-                           float16 (all: half the file size); the graph is traced
-                           in float32 and torch-cross-encoder upcasts the weights at load, so the
-                           model computes as the float32 one with rounded weights. Refused if that
-                           moves any logit by more than 1e-2 times the largest logit (at least 1)
-                           on the check inputs.
-The trace is checked against the eager model on other batch sizes and lengths, with padding,
-before it is written. Metadata (torch and transformers versions, num_labels, input order) is
-stored in the archive's extra files (extra/metadata.json).
-
-A model traced by a newer PyTorch may not load in an older libtorch: export with the PyTorch
-whose libtorch will run it (or an older one).
+                           torchscript only: store the weights (all, the default, or only the embedding
+                           tables) in float16 (all: half the file size); the graph is traced in float32
+                           and torch-cross-encoder upcasts the weights at load, so the model computes as
+                           the float32 one with rounded weights. Refused if that moves any logit by more
+                           than 1e-2 times the largest logit (at least 1) on the check inputs.
+  --freeze                 torchscript only, CPU fp32: torch.jit.freeze + optimize_for_inference (weights
+                           folded into the graph, CPU-specific fusions); such a model.pt runs on the CPU of
+                           the libtorch that exported it, not on CUDA nor under fp16/bf16
+The model written is checked against the eager model on other batch sizes and lengths, with
+padding, before it is written. Metadata (format, torch and transformers versions, num_labels,
+input names, attention, the position table's rows; for pt2 also device and precision) is stored
+in the file: model.pt's extra/metadata.json, model.pt2's AOTInductor metadata.
 """
 import argparse
 import json
@@ -114,66 +130,177 @@ def store_half(torch, traced, wrapped, config, max_len, device, scope):
     return torch.jit.load(buffer, map_location=device), worst
 
 
+# The check inputs (batch, length): batch 1 and the shortest length the package accepts, ragged
+# padding, and the longest sequence the model takes.
+def check_shapes(max_len):
+    return [(1, 5), (3, 17), (8, min(128, max_len)), (2, max_len)]
+
+
+def position_rows(model):
+    """Rows of the model's absolute position-embedding table, or None (relative or rotary)."""
+    for name, module in model.named_modules():
+        if name.endswith("position_embeddings") and hasattr(module, "num_embeddings"):
+            return int(module.num_embeddings)
+    return None
+
+
+def choose_attention(args):
+    """The attention to export: what --target-libtorch runs (SDPA's operator is in libtorch 2.0
+    and later, so 1.13 gets eager), else --attn, else sdpa."""
+    target = tuple(int(x) for x in args.target_libtorch.split(".")[:2]) if args.target_libtorch else None
+    if target is not None and target < (2, 0):
+        if args.attn == "sdpa":
+            fail(f"--attn sdpa cannot run on libtorch {args.target_libtorch} (SDPA needs 2.0+); use --attn eager")
+        return "eager"
+    return args.attn or "sdpa"
+
+
+def check_against_eager(torch, run, wrapped, config, max_len, device, tolerance, what, hint):
+    """The largest logit difference between `run` and the eager model over check_shapes; fails
+    the export when it passes `tolerance` times the largest logit (at least 1)."""
+    worst = 0.0
+    with torch.no_grad():
+        for batch, length in check_shapes(max_len):
+            inputs = export_arch.make_inputs(torch, config, batch, length, batch * 7919 + length, device)
+            eager = wrapped(*inputs)[0].float()
+            got = run(inputs)[0].float()
+            if got.shape != eager.shape:
+                fail(f"{what} returns shape {tuple(got.shape)} where eager returns {tuple(eager.shape)} (batch {batch}, length {length})")
+            diff = (got - eager).abs().max().item()
+            worst = max(worst, diff)
+            if not diff <= tolerance * max(1.0, eager.abs().max().item()):
+                fail(f"{what} differs from eager by {diff:g} at batch {batch}, length {length}; {hint}")
+    return worst
+
+
+def export_torchscript(torch, args, model, wrapped, max_len, metadata):
+    """model.pt: the trace (optionally frozen, or with half storage), checked against eager."""
+    with torch.no_grad():
+        example = export_arch.make_inputs(torch, model.config, 2, min(args.trace_length, max_len), 0, args.device)
+        traced = torch.jit.trace(wrapped, example, check_trace=False)
+        if args.freeze:
+            traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+    metadata["max_abs_diff_vs_eager"] = check_against_eager(
+        torch, lambda inputs: traced(*inputs), wrapped, model.config, max_len, args.device, 1e-4, "trace", "try --attn eager")
+    if args.half_storage:
+        traced, half_worst = store_half(torch, traced, wrapped, model.config, max_len, args.device, args.half_storage)
+        metadata["half_storage_max_abs_logit_diff"] = half_worst
+    metadata["stored_dtype"] = {None: "float32", "all": "float16", "embeddings": "float16 embeddings, float32 rest"}[args.half_storage]
+    metadata["frozen"] = bool(args.freeze)
+    traced.save(os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
+
+
+def export_pt2(torch, args, model, wrapped, max_len, metadata):
+    """model.pt2: torch.export with dynamic batch and sequence, compiled by AOTInductor for
+    args.device, checked against eager before it replaces any model.pt2 in OUT_DIR."""
+    import tempfile
+    import time
+
+    if not hasattr(torch._inductor, "aoti_compile_and_package"):
+        fail(f"--format pt2 needs PyTorch 2.6 or later (this is {torch.__version__})")
+    names = export_arch.input_names(model.config)
+    # Example sizes of at least 2: torch.export specialises a dimension whose example is 0 or 1.
+    example = export_arch.make_inputs(torch, model.config, 2, min(max(args.trace_length, 2), max_len), 0, args.device)
+    batch = torch.export.Dim("batch", min=1)
+    seq = torch.export.Dim("seq", min=2, max=max_len)
+    started = time.perf_counter()
+    with torch.no_grad():
+        # Keyword inputs: the package's call spec then names them, and the loader feeds them so.
+        program = torch.export.export(wrapped, (), kwargs=dict(zip(names, example)),
+                                      dynamic_shapes={name: {0: batch, 1: seq} for name in names})
+    # AOTInductor metadata holds strings only; lib/torchscript-archive.ts reads them back.
+    strings = {
+        "tce_format": "pt2",
+        "tce_torch_version": metadata["torch_version"],
+        "tce_transformers_version": metadata["transformers_version"],
+        "tce_num_labels": str(metadata["num_labels"]),
+        "tce_input_names": ",".join(names),
+        "tce_attn_implementation": metadata["attn_implementation"],
+        "tce_precision": args.precision,
+    }
+    if metadata.get("max_positions") is not None:
+        strings["tce_max_positions"] = str(metadata["max_positions"])
+    with tempfile.TemporaryDirectory(dir=args.out) as scratch:
+        package = os.path.join(scratch, "model.pt2")
+        torch._inductor.aoti_compile_and_package(
+            program, package_path=package, inductor_configs={"aot_inductor.metadata": strings})
+        metadata["compile_seconds"] = round(time.perf_counter() - started, 1)
+        compiled = torch._inductor.aoti_load_package(package)
+        tolerance = 1e-4 if args.precision == "fp32" else 1e-2
+        metadata["max_abs_diff_vs_eager"] = check_against_eager(
+            torch, lambda inputs: compiled(**dict(zip(names, inputs))), wrapped, model.config, max_len, args.device,
+            tolerance, "compiled package", "export with --format torchscript")
+        os.replace(package, os.path.join(args.out, "model.pt2"))
+    metadata["device"] = args.device.split(":")[0]
+    metadata["precision"] = args.precision
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source")
     parser.add_argument("out")
-    parser.add_argument("--device", default="cpu", help="device to trace on (default cpu; the trace runs on any device)")
-    parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"],
-                        help="attention implementation to trace (sdpa: fused kernels on GPU; eager: plain matmuls)")
-    parser.add_argument("--trace-length", type=int, default=64, help="sequence length of the example used to trace")
+    parser.add_argument("--format", default="torchscript", choices=["torchscript", "pt2"],
+                        help="model.pt (TorchScript, default) or model.pt2 (AOTInductor package)")
+    parser.add_argument("--device", default="cpu",
+                        help="torchscript: device to trace on (the trace runs on any device); pt2: the device it runs on")
+    parser.add_argument("--target-libtorch", metavar="X.Y",
+                        help="the libtorch that will run the model (1.13: eager attention, TorchScript only)")
+    parser.add_argument("--attn", choices=["sdpa", "eager"],
+                        help="attention implementation (default: what --target-libtorch runs, else sdpa)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"],
+                        help="pt2 only: the precision the package computes in")
+    parser.add_argument("--trace-length", type=int, default=64, help="sequence length of the example traced or exported")
     parser.add_argument("--half-storage", nargs="?", const="all", choices=["all", "embeddings"],
-                        help="store weights (all, or the embedding tables) in float16, upcast to float32 at load; "
-                             "checked against float32")
+                        help="torchscript only: store weights (all, or the embedding tables) in float16, upcast to "
+                             "float32 at load; checked against float32")
+    parser.add_argument("--freeze", action="store_true",
+                        help="torchscript only: torch.jit.freeze + optimize_for_inference (CPU fp32 only)")
     args = parser.parse_args()
+    if args.target_libtorch and not all(part.isdigit() for part in args.target_libtorch.split(".")[:2]):
+        fail(f"--target-libtorch takes a version such as 1.13 or 2.6, got {args.target_libtorch!r}")
+    if args.format == "pt2":
+        if args.target_libtorch and tuple(int(x) for x in args.target_libtorch.split(".")[:2]) < (2, 6):
+            fail(f"a pt2 package needs libtorch 2.6 or later to run, not {args.target_libtorch}; use --format torchscript")
+        if args.half_storage or args.freeze:
+            fail("--half-storage and --freeze apply to --format torchscript only")
+    elif args.precision != "fp32":
+        fail("--precision applies to --format pt2; a TorchScript model is fp32 and runs fp16/bf16 under autocast")
+    if args.freeze and (args.half_storage or not args.device.startswith("cpu")):
+        fail("--freeze makes a CPU fp32 model: it does not combine with --half-storage or --device cuda")
+    attn = choose_attention(args)
 
     torch, transformers = import_libraries()
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     config = AutoConfig.from_pretrained(args.source)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(args.source, attn_implementation=args.attn)
+        model = AutoModelForSequenceClassification.from_pretrained(args.source, attn_implementation=attn)
     except (TypeError, ValueError):
         # Older transformers without attn_implementation, or a model without SDPA support.
         model = AutoModelForSequenceClassification.from_pretrained(args.source)
-    model = model.to(args.device).eval()
-    num_labels = model.config.num_labels
-
+        attn = getattr(model.config, "_attn_implementation", None) or "eager"
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
+    model = model.to(device=args.device, dtype=dtype).eval()
     wrapped = export_arch.wrap(torch, model)
     max_len = min(getattr(model.config, "max_position_embeddings", 512), 512)
-    with torch.no_grad():
-        example = export_arch.make_inputs(torch, model.config, 2, min(args.trace_length, max_len), 0, args.device)
-        traced = torch.jit.trace(wrapped, example, check_trace=False)
-        worst = 0.0
-        for batch, length in [(1, 5), (3, 17), (8, min(128, max_len)), (2, max_len)]:
-            inputs = export_arch.make_inputs(torch, model.config, batch, length, batch * 7919 + length, args.device)
-            eager = wrapped(*inputs)[0].float()
-            got = traced(*inputs)[0].float()
-            if got.shape != eager.shape:
-                fail(f"trace returns shape {tuple(got.shape)} where eager returns {tuple(eager.shape)} (batch {batch}, length {length})")
-            diff = (got - eager).abs().max().item()
-            worst = max(worst, diff)
-            if diff > 1e-4 * max(1.0, eager.abs().max().item()):
-                fail(f"trace differs from eager by {diff:g} at batch {batch}, length {length}; try --attn eager")
-
-    half_worst = None
-    if args.half_storage:
-        traced, half_worst = store_half(torch, traced, wrapped, model.config, max_len, args.device, args.half_storage)
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {
+        "format": args.format,
         "torch_version": torch.__version__,
         "transformers_version": transformers.__version__,
-        "num_labels": num_labels,
+        "num_labels": model.config.num_labels,
         "input_names": export_arch.input_names(model.config),
         "source": args.source,
-        "attn_implementation": args.attn,
-        "max_abs_diff_vs_eager": worst,
-        "stored_dtype": {None: "float32", "all": "float16", "embeddings": "float16 embeddings, float32 rest"}[args.half_storage],
+        "attn_implementation": attn,
+        "max_positions": position_rows(model),
     }
-    if half_worst is not None:
-        metadata["half_storage_max_abs_logit_diff"] = half_worst
-    traced.save(os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
+    if args.target_libtorch:
+        metadata["target_libtorch"] = args.target_libtorch
+    if args.format == "pt2":
+        export_pt2(torch, args, model, wrapped, max_len, metadata)
+    else:
+        export_torchscript(torch, args, model, wrapped, max_len, metadata)
 
     # The source's own config.json keeps sentence-transformers' activation key verbatim.
     raw_config = source_file(transformers, args.source, "config.json")
