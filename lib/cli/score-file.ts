@@ -3,18 +3,23 @@
  * memory: lines are read and scored a chunk at a time, with two chunks in flight so that the model
  * always has the next one queued, and each chunk is written as soon as those before it are.
  *
- * Input lines: {"query": q, "document": d} or [q, d]; blank lines are skipped.
+ * Input lines: {"query": q, "document": d} or [q, d]; blank lines are skipped, a byte order mark
+ * on line 1 is ignored, a line over maxLineBytes is a bad line.
  * Output lines: {"line": n, "score": s} (one label) or {"line": n, "scores": [...]} (several);
  * with skipBad, a bad line gives {"line": n, "error": "..."}.
  */
-import readline from 'node:readline';
-import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { CrossEncoder, Pair } from '../cross-encoder';
 import { TceError } from '../errors';
+import { DEFAULT_MAX_LINE_BYTES } from './commands';
+import { readLines } from './lines';
+import type { LineSink } from './output';
 
 export interface ScoreFileOptions {
-  input: NodeJS.ReadableStream;
-  output: NodeJS.WritableStream;
+  input: Readable;
+  output: LineSink;
+  /** Bytes a line at most (default DEFAULT_MAX_LINE_BYTES); a longer one is a bad line. */
+  maxLineBytes?: number;
   /** Pairs scored per predict() call (default 1024). */
   chunkPairs?: number;
   /** Go on past a bad line, writing an error row for it (default: stop at it). */
@@ -58,8 +63,8 @@ export function parsePairLine(text: string): Pair | string {
 
 export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions): Promise<ScoreFileResult> {
   const chunkPairs = options.chunkPairs ?? 1024;
-  const lines = readline.createInterface({ input: options.input, crlfDelay: Infinity });
-  const inFlight: Array<Promise<{ text: string; scored: number }>> = [];
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const inFlight: Array<Promise<{ text: string; rows: number; scored: number }>> = [];
   const result: ScoreFileResult = { scored: 0, bad: 0, stopped: false };
   let rows: Row[] = [];
   let lineNumber = 0;
@@ -82,7 +87,7 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
         const score = scores[next++];
         return JSON.stringify(typeof score === 'number' ? { line: row.line, score } : { line: row.line, scores: Array.from(score) });
       }).join('\n');
-      return { text: text ? `${text}\n` : '', scored: pairs.length };
+      return { text: text ? `${text}\n` : '', rows: chunk.length, scored: pairs.length };
     });
     // Awaited in order later; a chunk that fails (or is aborted) before then is not unhandled.
     rendered.catch(() => undefined);
@@ -90,23 +95,22 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
   };
 
   const writeOldest = async () => {
-    const { text, scored } = await (inFlight.shift() as Promise<{ text: string; scored: number }>);
-    // A stalled reader must not keep a stop from happening: the wait for 'drain' ends with it.
-    if (text && !options.output.write(text)) await once(options.output, 'drain', options.signal ? { signal: options.signal } : {});
+    const { text, rows, scored } = await (inFlight.shift() as Promise<{ text: string; rows: number; scored: number }>);
+    if (text) await options.output.write(text, rows);
     result.scored += scored;
     options.onProgress?.(result.scored, bytesRead);
   };
 
   // A stop also ends a read that waits for input that may never come (an idle terminal).
-  const onAbort = () => lines.close();
+  const onAbort = () => options.input.destroy();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const line of lines) {
-      if (options.signal?.aborted) break;
-      lineNumber++;
-      bytesRead += Buffer.byteLength(line) + 1;
-      if (line.trim() === '') continue;
-      const parsed = parsePairLine(line);
+    for await (const line of readLines(options.input, maxLineBytes)) {
+      if (options.signal?.aborted || options.output.readerGone) break;
+      lineNumber = line.number;
+      bytesRead += line.bytes;
+      if (!('tooLong' in line) && line.text.trim() === '') continue;
+      const parsed = 'tooLong' in line ? `longer than ${maxLineBytes} bytes (--max-line-bytes)` : parsePairLine(line.text);
       if (typeof parsed === 'string') {
         if (!options.skipBad) {
           badLine = new TceError('TCE_INVALID_INPUT', `line ${lineNumber}: ${parsed} (--skip-bad writes an error row for it and goes on)`);
@@ -129,6 +133,7 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
       await Promise.allSettled(inFlight);
       return result;
     }
+    if (options.output.readerGone) return result;
     // The lines before a bad one are scored and written: no lost work.
     if (rows.length > 0) submit(rows);
     while (inFlight.length > 0) await writeOldest();
@@ -141,7 +146,6 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-    lines.close();
   }
   if (badLine) throw badLine;
   return result;

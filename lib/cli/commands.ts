@@ -1,0 +1,148 @@
+/**
+ * Every command of the `torch-cross-encoder` CLI with its arguments and options (default and
+ * description each): the one table that both the parser (args.ts) and the help (help.ts) read,
+ * so that `--help` lists exactly what is accepted.
+ */
+import { SERVER_DEFAULTS } from '../server/options';
+
+export interface OptionSpec {
+  name: string;
+  short?: string;
+  /** A boolean is a switch; any other option takes a value, shown as `value` in the help. */
+  type: 'string' | 'boolean';
+  value?: string;
+  /** The default as the help shows it (omitted: none / off). */
+  default?: string;
+  description: string;
+}
+
+export interface ArgumentSpec {
+  name: string;
+  required: boolean;
+  description: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  args: ArgumentSpec[];
+  options: OptionSpec[];
+  /** Paragraphs after the options. */
+  notes?: string;
+}
+
+/** Bytes a JSONL line may hold at most; a longer one is a bad line (never buffered whole). */
+export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+const MODEL_DIR: ArgumentSpec = { name: 'MODEL_DIR', required: true, description: 'a model directory made by `export`, or biomed-minilm-ce for the bundled model' };
+
+const MODEL_OPTIONS: OptionSpec[] = [
+  { name: 'device', type: 'string', value: 'auto|cpu|cuda|cuda:N', default: 'auto', description: 'where the model runs; auto: the first CUDA device if any, else the CPU' },
+  { name: 'precision', type: 'string', value: 'fp32|fp16|bf16', default: 'fp16 on CUDA, fp32 on CPU', description: 'compute precision' },
+  { name: 'max-length', type: 'string', value: 'N', default: "the model's", description: 'tokens a pair is truncated to' },
+  { name: 'batch-size', type: 'string', value: 'N', default: '32 on CPU, 1024 on CUDA', description: 'pairs a forward at most' },
+  { name: 'max-batch-tokens', type: 'string', value: 'N', default: '1024 on CPU, 16384 on CUDA', description: 'tokens a forward at most, padding included' },
+  { name: 'cpu-threads', type: 'string', value: 'N', default: 'every available core', description: "libtorch threads for the model's forwards on the CPU" },
+];
+
+const MAX_LINE_BYTES: OptionSpec = {
+  name: 'max-line-bytes', type: 'string', value: 'N', default: String(DEFAULT_MAX_LINE_BYTES),
+  description: 'a longer input line is a bad line (it is never held in memory whole)',
+};
+
+const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', description: 'show this help and exit' };
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'info',
+    summary: 'what this machine runs on: libtorch, core, CUDA devices, the threads models use',
+    args: [],
+    options: [{ name: 'json', type: 'boolean', description: 'as JSON' }, HELP],
+  },
+  {
+    name: 'score',
+    summary: 'score {"query","document"} or [q, d] JSONL lines into {"line","score"} lines, in input order',
+    args: [MODEL_DIR, { name: 'IN.jsonl', required: false, description: 'the pairs; - or absent: stdin' }],
+    options: [
+      { name: 'output', short: 'o', type: 'string', value: 'OUT.jsonl', default: 'stdout', description: 'where the scores go; never the input file' },
+      { name: 'skip-bad', type: 'boolean', description: 'write {"line","error"} for a bad line and go on (default: stop at it)' },
+      { name: 'raw-scores', type: 'boolean', description: 'logits instead of the activated scores' },
+      { name: 'chunk', type: 'string', value: 'N', default: '1024', description: 'pairs a predict() call; two chunks are in flight' },
+      MAX_LINE_BYTES,
+      ...MODEL_OPTIONS,
+      HELP,
+    ],
+    notes: 'Blank lines are skipped; a UTF-8 byte order mark on line 1 is ignored. Ctrl-C stops it with the lines written so far complete and in order (exit 130). If the output fails (disk full, I/O error) it says how many lines reached it, and no partial last line is left in a file.',
+  },
+  {
+    name: 'rank',
+    summary: 'rank documents for a query, best first ({"corpusId","score","text"?} lines)',
+    args: [MODEL_DIR, { name: 'DOCS.jsonl', required: true, description: 'one document a line: "text" or {"text"|"document": ...}; - is stdin' }],
+    options: [
+      { name: 'query', short: 'q', type: 'string', value: 'Q', description: 'the query (required)' },
+      { name: 'top-k', type: 'string', value: 'K', default: 'all', description: 'keep the best K' },
+      { name: 'return-documents', type: 'boolean', description: "include each document's text" },
+      { name: 'raw-scores', type: 'boolean', description: 'logits instead of the activated scores' },
+      { name: 'output', short: 'o', type: 'string', value: 'OUT.jsonl', default: 'stdout', description: 'where the results go' },
+      MAX_LINE_BYTES,
+      ...MODEL_OPTIONS,
+      HELP,
+    ],
+  },
+  {
+    name: 'serve',
+    summary: 'a text-embeddings-inference compatible rerank server (docs/SERVER.md)',
+    args: [MODEL_DIR],
+    options: [
+      { name: 'port', short: 'p', type: 'string', value: 'PORT', default: '8080', description: 'TCP port (0: any free one)' },
+      { name: 'host', type: 'string', value: 'ADDRESS', default: '127.0.0.1', description: 'address to listen on (0.0.0.0: every interface, as in a container)' },
+      { name: 'max-concurrent-requests', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxConcurrentRequests), description: 'requests scored at once; more are answered 429' },
+      { name: 'max-client-batch-size', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxClientBatchSize), description: 'texts (or pairs) a request at most; more are answered 422' },
+      { name: 'payload-limit', type: 'string', value: 'BYTES', default: String(SERVER_DEFAULTS.maxPayloadBytes), description: 'request body size at most; larger is answered 413' },
+      { name: 'api-key', type: 'string', value: 'KEY', default: 'env TCE_API_KEY', description: 'require `Authorization: Bearer KEY` (probes and /metrics stay open); prefer the environment variable, which `ps` does not show' },
+      { name: 'model-id', type: 'string', value: 'NAME', default: 'the model folder name', description: 'the model name /info and /v1/rerank report' },
+      { name: 'json-output', type: 'boolean', description: 'log one JSON line per request (and the start and stop) on stdout' },
+      { name: 'headers-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.headersTimeoutMs / 1000), description: 'time a client has to send its headers (408 after)' },
+      { name: 'request-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.requestTimeoutMs / 1000), description: 'time a client has to send its whole request, body included (408 after)' },
+      { name: 'shutdown-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.shutdownTimeoutMs / 1000), description: 'on SIGTERM/SIGINT, time the requests being scored have to finish before they are aborted' },
+      ...MODEL_OPTIONS,
+      HELP,
+    ],
+    notes: 'On SIGTERM or SIGINT it stops accepting connections, closes idle and half-sent ones, answers the requests being scored (aborting them after --shutdown-timeout), then exits 0. A second signal exits at once (1).',
+  },
+  {
+    name: 'build-core',
+    summary: 'build the torch core for the libtorch found (or --libtorch DIR)',
+    args: [],
+    options: [{ name: 'libtorch', type: 'string', value: 'DIR', default: 'discovery (README)', description: 'the libtorch folder to build for' }, HELP],
+  },
+  {
+    name: 'export',
+    summary: 'make a model directory from a sentence-transformers save (runs scripts/export.py)',
+    args: [
+      { name: 'SOURCE', required: true, description: 'a sentence-transformers CrossEncoder save (folder or hub name)' },
+      { name: 'OUT', required: true, description: 'the model directory to write' },
+    ],
+    options: [{ name: 'python', type: 'string', value: 'PY', default: 'env TCE_PYTHON, else python3', description: 'the Python with torch and transformers' }, HELP],
+    notes: 'Arguments after `--` go to export.py as they are.',
+  },
+  {
+    name: 'help',
+    summary: 'this overview, or a command\'s help',
+    args: [{ name: 'COMMAND', required: false, description: 'the command to explain' }],
+    options: [],
+  },
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** The flag a library option name stands for, so that errors speak the user's language. */
+export const FLAG_OF_OPTION: Record<string, string> = {
+  device: '--device', precision: '--precision', maxLength: '--max-length', batchSize: '--batch-size',
+  maxBatchTokens: '--max-batch-tokens', cpuThreads: '--cpu-threads', topK: '--top-k',
+  maxConcurrentRequests: '--max-concurrent-requests', maxClientBatchSize: '--max-client-batch-size',
+  maxPayloadBytes: '--payload-limit', apiKey: '--api-key', headersTimeoutMs: '--headers-timeout',
+  requestTimeoutMs: '--request-timeout', shutdownTimeoutMs: '--shutdown-timeout',
+};
