@@ -8,6 +8,17 @@
       model.pt, weights.pt (the eager state dict), config.json, vocab.txt, tokenizer_config.json,
       special_tokens_map.json.
 
+      With --inputs input_ids,attention_mask the graph takes only those two inputs (as DeBERTa-v3 and
+      ModernBERT exports do; token types are all 0) and the metadata names them.
+
+  make-fixture-model.py damage --file FILE --entry SUFFIX [--truncate]
+      Flips one byte in the data of the zip entry whose name ends with SUFFIX, leaving its CRC as
+      it was (a file corrupted after it was written); with --truncate, cuts the file in half.
+
+  make-fixture-model.py fake-pt2 --out FILE [--device cpu|cuda]
+      A zip laid out as an AOTInductor package (archive_format "pt2", metadata naming the device)
+      without compiled code: what a core without AOTInductor, or the device check, sees first.
+
   make-fixture-model.py simulate-newer --model DIR --out DIR2 --torch-version 2.99.0
       Copies a model directory and edits its model.pt the way a newer PyTorch's export differs for
       an older libtorch: the code calls an operator this libtorch lacks, and the metadata names the
@@ -70,6 +81,7 @@ class Layer(nn.Module):
 class BertCrossEncoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
+        self.inputs = cfg.get("inputs", ["input_ids", "attention_mask", "token_type_ids"])
         h = cfg["hidden_size"]
         self.word_embeddings = nn.Embedding(cfg["vocab_size"], h, padding_idx=cfg["pad_token_id"])
         self.position_embeddings = nn.Embedding(cfg["max_position_embeddings"], h)
@@ -83,6 +95,9 @@ class BertCrossEncoder(nn.Module):
         self.classifier = nn.Linear(h, cfg["num_labels"])
 
     def forward(self, input_ids, attention_mask, token_type_ids):
+        return self.logits(input_ids, attention_mask, token_type_ids)
+
+    def logits(self, input_ids, attention_mask, token_type_ids):
         seq_len = input_ids.shape[1]
         x = (
             self.word_embeddings(input_ids)
@@ -95,6 +110,21 @@ class BertCrossEncoder(nn.Module):
             x = layer(x, mask_bias)
         pooled = torch.tanh(self.pooler(x[:, 0]))
         return (self.classifier(pooled),)
+
+
+class TwoInputs(nn.Module):
+    """The model with the graph of an export that takes (input_ids, attention_mask) only."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model.logits(input_ids, attention_mask, torch.zeros_like(input_ids))
+
+
+def graph_of(model):
+    return model if len(model.inputs) == 3 else TwoInputs(model).eval()
 
 
 def read_vocab(path):
@@ -116,7 +146,10 @@ def build(args):
         "type_vocab_size": 2,
         "pad_token_id": pad_id,
         "num_labels": args.num_labels,
+        "inputs": args.inputs.split(","),
     }
+    if cfg["inputs"] not in (["input_ids", "attention_mask", "token_type_ids"], ["input_ids", "attention_mask"]):
+        sys.exit("--inputs: input_ids,attention_mask,token_type_ids or input_ids,attention_mask")
     if args.config:
         # The architecture of a real model (e.g. BiomedBERT-base's config.json), random weights.
         with open(args.config) as f:
@@ -152,18 +185,21 @@ def build(args):
         types[:, length // 3:] = 1
         return ids, mask, types
 
+    graph = graph_of(model)
+    n = len(cfg["inputs"])
     with torch.no_grad():
-        traced = torch.jit.trace(model, example(2, 16))
+        traced = torch.jit.trace(graph, example(2, 16)[:n])
         for batch, length in [(1, 5), (3, 40), (7, 9)]:
-            inputs = example(batch, length)
-            if not torch.allclose(traced(*inputs)[0], model(*inputs)[0], atol=1e-5):
+            inputs = example(batch, length)[:n]
+            if not torch.allclose(traced(*inputs)[0], graph(*inputs)[0], atol=1e-5):
                 sys.exit(f"trace differs from eager at batch={batch} length={length}")
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {
         "torch_version": torch.__version__,
         "num_labels": args.num_labels,
-        "input_names": ["input_ids", "attention_mask", "token_type_ids"],
+        "input_names": cfg["inputs"],
+        "max_positions": cfg["max_position_embeddings"],
         "exported_by": "scripts/make-fixture-model.py",
     }
     torch.jit.save(traced, os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
@@ -214,6 +250,8 @@ def expect(args):
             ids = torch.tensor([pair["ids"]], dtype=torch.long)
             types = torch.tensor([pair["typeIds"]], dtype=torch.long)
             mask = torch.ones_like(ids)
+            if len(model.inputs) == 2:
+                types = torch.zeros_like(ids)  # the graph has no token types: all segment 0
             logits.append(model(ids, mask, types)[0][0].tolist())
     with open(args.out, "w") as f:
         json.dump({"logits": logits}, f)
@@ -236,6 +274,40 @@ def export_onnx(args):
             input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "logits": {0: "batch"}},
         )
+
+
+def damage(args):
+    import zipfile
+
+    if args.truncate:
+        size = os.path.getsize(args.file)
+        with open(args.file, "r+b") as f:
+            f.truncate(size // 2)
+        return
+    with zipfile.ZipFile(args.file) as z:
+        info = next((i for i in z.infolist() if i.filename.endswith(args.entry)), None)
+        if info is None or info.file_size == 0:
+            sys.exit(f"no non-empty entry ending with {args.entry} in {args.file}")
+    with open(args.file, "r+b") as f:
+        f.seek(info.header_offset + 26)
+        name_length, extra_length = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+        at = info.header_offset + 30 + name_length + extra_length + info.file_size // 2
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0x5A]))
+
+
+def fake_pt2(args):
+    import zipfile
+
+    metadata = {"AOTI_DEVICE_KEY": args.device, "tce_precision": "fp32",
+                "tce_input_names": "input_ids,attention_mask,token_type_ids", "tce_torch_version": "2.13.0"}
+    with zipfile.ZipFile(args.out, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("model/archive_format", "pt2")
+        z.writestr("model/archive_version", "1")
+        z.writestr("model/data/aotinductor/model/fake.wrapper_metadata.json", json.dumps(metadata))
+        z.writestr("model/data/aotinductor/model/fake.wrapper.so", b"not a shared library")
 
 
 def simulate_newer(args):
@@ -267,6 +339,8 @@ def main():
     b.add_argument("--max-position-embeddings", type=int, default=512)
     b.add_argument("--model-max-length", type=int, default=512)
     b.add_argument("--legacy-activation-key", action="store_true")
+    b.add_argument("--inputs", default="input_ids,attention_mask,token_type_ids",
+                   help="the inputs the graph takes: all three, or input_ids,attention_mask")
     b.add_argument("--config", help="a Hugging Face config.json whose architecture to use")
     b.add_argument("--init", choices=["wide", "bert"], default="wide",
                    help="wide: every parameter N(0, --init-std), scores spread (tests); bert: BERT's initialisation (benchmarks)")
@@ -278,12 +352,21 @@ def main():
     n.add_argument("--model", required=True)
     n.add_argument("--out", required=True)
     n.add_argument("--torch-version", default="2.99.0")
+    d = sub.add_parser("damage")
+    d.add_argument("--file", required=True)
+    d.add_argument("--entry", default="")
+    d.add_argument("--truncate", action="store_true")
+    f = sub.add_parser("fake-pt2")
+    f.add_argument("--out", required=True)
+    f.add_argument("--device", default="cpu")
     e = sub.add_parser("expect")
     e.add_argument("--model", required=True)
     e.add_argument("--ids", required=True)
     e.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"build": build, "expect": expect, "simulate-newer": simulate_newer, "onnx": export_onnx}[args.command](args)
+    commands = {"build": build, "expect": expect, "simulate-newer": simulate_newer, "onnx": export_onnx,
+                "damage": damage, "fake-pt2": fake_pt2}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

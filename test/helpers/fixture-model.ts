@@ -64,6 +64,8 @@ export interface FixtureOptions {
   vocab: 'biomedbert' | 'bert_base_uncased';
   legacyActivationKey?: boolean;
   maxPositionEmbeddings?: number;
+  /** The inputs the graph takes (default all three; two, as DeBERTa-v3 / ModernBERT exports). */
+  inputs?: 'input_ids,attention_mask';
 }
 
 /** Builds (once per checkout and script version) and returns the model directory. */
@@ -76,6 +78,7 @@ export function fixtureModel(name: string, options: FixtureOptions): string {
   const args = ['build', '--out', dir, '--vocab', vocabFile(options.vocab), '--num-labels', String(options.numLabels)];
   if (options.legacyActivationKey) args.push('--legacy-activation-key');
   if (options.maxPositionEmbeddings) args.push('--max-position-embeddings', String(options.maxPositionEmbeddings));
+  if (options.inputs) args.push('--inputs', options.inputs);
   run(args);
   fs.writeFileSync(stamp, want);
   return dir;
@@ -86,6 +89,28 @@ export function fixtureModel(name: string, options: FixtureOptions): string {
 export function newerTorchModel(modelDir: string, torchVersion: string): string {
   const out = fs.mkdtempSync(path.join(modelsDir, 'newer-'));
   run(['simulate-newer', '--model', modelDir, '--out', out, '--torch-version', torchVersion]);
+  return out;
+}
+
+/**
+ * Damages a model file in place: one byte flipped in the zip entry whose name ends with `entry`
+ * (its CRC left as it was), or with 'truncate' the file cut in half.
+ */
+export function damageModelFile(file: string, how: { entry: string } | 'truncate'): void {
+  run(how === 'truncate' ? ['damage', '--file', file, '--truncate'] : ['damage', '--file', file, '--entry', how.entry]);
+}
+
+/** A zip laid out as an AOTInductor package compiled for `device`, without compiled code. */
+export function fakePt2(out: string, device: 'cpu' | 'cuda'): void {
+  run(['fake-pt2', '--out', out, '--device', device]);
+}
+
+/** A copy of a model directory, in a new temporary folder under the fixtures. */
+export function copyModelDir(dir: string, prefix: string): string {
+  const out = fs.mkdtempSync(path.join(modelsDir, `${prefix}-`));
+  for (const f of fs.readdirSync(dir)) {
+    if (fs.statSync(path.join(dir, f)).isFile()) fs.copyFileSync(path.join(dir, f), path.join(out, f));
+  }
   return out;
 }
 
