@@ -6,6 +6,8 @@
 #   .venv-st41   PyTorch 2.13 (CPU), transformers 4.51, sentence-transformers 4.1  (st41.txt)
 #   .venv-cuda   PyTorch 2.14 with CUDA 13 and its nvidia-* wheels  (cuda.txt); its core is
 #                built only where nvcc is installed (SKIP_CUDA=1 skips this environment)
+#   .venv-deploy kubernetes-validate (deploy/kubernetes checks) and the rerank server's real
+#                clients, cohere and huggingface_hub  (deploy.txt)
 # Idempotent and quiet on success: the second time it only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +61,9 @@ venv() {
 }
 venv .venv scripts/python/st6.txt
 venv .venv-st41 scripts/python/st41.txt
+venv .venv-deploy scripts/python/deploy.txt
+# Not the project's to commit: a venv that ignores itself (.gitignore lists the older ones).
+[ -f .venv-deploy/.gitignore ] || echo '*' > .venv-deploy/.gitignore
 
 # A torch core for each libtorch the tests run on (Debian's was built by npm ci above).
 torch_dir() { "$1/bin/python" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])'; }

@@ -1,0 +1,70 @@
+// The rerank server checked with clients users have, over loopback HTTP: huggingface_hub's
+// InferenceClient (TEI's /info and /health) and Cohere's Python SDK (v1 and v2 rerank), run from
+// .venv-deploy (scripts/setup.sh). Their results are compared with a direct predict.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CrossEncoder, type Pair } from '../lib/cross-encoder';
+import { RerankServer } from '../lib/server/server';
+import { repoRoot } from './helpers/child';
+import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+
+const python = path.join(repoRoot, '.venv-deploy', 'bin', 'python');
+const script = path.join(repoRoot, 'test', 'helpers', 'rerank_clients.py');
+const reason = modelTestsSkipReason() ?? (fs.existsSync(python) ? null : '.venv-deploy (the clients: cohere, huggingface_hub) is missing: run scripts/setup.sh');
+if (reason) console.warn(`server client tests skipped: ${reason}`);
+
+describe.skipIf(reason)('rerank server with real clients (huggingface_hub, cohere)', () => {
+  let model: CrossEncoder;
+  let server: RerankServer;
+  let url: string;
+  const pairs = bioasqPairs(12);
+  const query = pairs[0][0];
+  const documents = pairs.map(([, d]) => d);
+
+  beforeAll(async () => {
+    model = await CrossEncoder.load(fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' }), { device: 'cpu' });
+    server = new RerankServer(model, { apiKey: 'client-key', modelId: 'tiny' });
+    const { port } = await server.listen(0);
+    url = `http://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await model?.dispose();
+  });
+
+  test('each client gets the scores of a direct predict, in its own schema', async () => {
+    // The clients run in a child process while this one serves (spawnSync would block the server).
+    const child = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(python, [script, url, 'client-key'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (c) => (stdout += c));
+      p.stderr.on('data', (c) => (stderr += c));
+      p.on('close', (status) => resolve({ status, stdout, stderr }));
+      p.stdin.end(JSON.stringify({ query, documents }));
+    });
+    expect(child.stderr.split('\n').filter((l) => /Error|Traceback/.test(l))).toEqual([]);
+    expect(child.status).toBe(0);
+    const out = JSON.parse(child.stdout);
+    const expected = (await model.predict(documents.map((d): Pair => [query, d]))) as Float32Array;
+    const best = Array.from(expected, (s, i) => [s, i]).sort((a, b) => b[0] - a[0]).map(([, i]) => i);
+
+    expect(out.hf_info).toEqual(expect.objectContaining({ model_id: 'tiny', model_type: { reranker: { id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } } }, max_input_length: 512 }));
+    expect(out.hf_health).toBe(true);
+    expect(out.hf_health_no_key).toBe(true);
+    expect(out.hf_info_no_key).toBe(401);
+
+    expect(out.cohere_v1.map((r: { index: number }) => r.index)).toEqual(best.slice(0, 3));
+    for (const r of out.cohere_v1) {
+      expect(Math.abs(r.relevance_score - expected[r.index])).toBeLessThanOrEqual(1e-5);
+      expect(r.text).toBe(documents[r.index]);
+    }
+    expect(out.cohere_v1_meta).toBe(1);
+    expect(out.cohere_v2.map((r: { index: number }) => r.index)).toEqual(best);
+    for (const r of out.cohere_v2) expect(Math.abs(r.relevance_score - expected[r.index])).toBeLessThanOrEqual(1e-5);
+    expect(out.cohere_wrong_key).toBe(401);
+  });
+});
