@@ -6,7 +6,7 @@
       "target_name": "tce",
       "sources": [
         "<!@(node -p \"require('fs').readdirSync('native/addon').filter(f => f.endsWith('.cc')).map(f => 'native/addon/' + f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/tokenizer').filter(f => f.endsWith('.cc')).map(f => 'native/tokenizer/' + f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/tokenizer', { recursive: true }).filter(f => f.endsWith('.cc')).map(f => 'native/tokenizer/' + f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/engine').filter(f => f.endsWith('.cc')).map(f => 'native/engine/' + f).join(' ')\")"
       ],
       "include_dirs": [

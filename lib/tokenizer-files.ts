@@ -1,5 +1,5 @@
 /**
- * Reads a BERT WordPiece tokenizer from Hugging Face files: `tokenizer.json`, or `vocab.txt`,
+ * Reads a tokenizer from Hugging Face files: `tokenizer.json` (any supported pipeline), or a BERT `vocab.txt`,
  * plus `tokenizer_config.json` / `special_tokens_map.json` when present. The result is the spec
  * the native tokenizer is built from. Nothing here hard-codes token ids: they come from the files.
  */
@@ -11,7 +11,7 @@ import type { NativeTokenizerSpec } from './native';
 type AddedTokenSpec = NativeTokenizerSpec['addedTokens'][number];
 
 export interface TokenizerFiles {
-  spec: NativeTokenizerSpec;
+  spec: TokenizerSpec;
   /** `model_max_length` from tokenizer_config.json, when it is a real limit. */
   modelMaxLength?: number;
   /** The files that were read, for error messages. */
@@ -82,7 +82,24 @@ type NormalizerFlags = Omit<Pick<NativeTokenizerSpec, NormalizerFlagName>, 'stri
 };
 
 /** The spec while the files are read: the normalizer flags still apart, stripAccents unresolved. */
-type Draft = Omit<NativeTokenizerSpec, NormalizerFlagName> & { flags: NormalizerFlags };
+type Draft = Omit<TokenizerSpec, NormalizerFlagName> & { flags: NormalizerFlags };
+
+/**
+ * A tokenizer.json pipeline for the native side (native/tokenizer/tokenizer.h): the components'
+ * settings as the file gives them, the model's without its tables; Unigram's piece scores and
+ * BPE's merges (left, right, left, right, ...) apart.
+ */
+export interface PipelineSpec {
+  normalizer: unknown;
+  preTokenizer: unknown;
+  model: Record<string, unknown>;
+  postProcessor: unknown;
+  scores?: Float64Array;
+  merges?: string[];
+}
+
+/** What the native Tokenizer is built from: the BERT spec, or (pipeline set) a tokenizer.json pipeline. */
+export type TokenizerSpec = NativeTokenizerSpec & { pipeline?: PipelineSpec };
 
 function specialCandidates(tokens: Array<[string, string]>, vocab: string[]): AddedTokenSpec[] {
   const ids = new Map<string, number>();
@@ -98,16 +115,12 @@ function specialCandidates(tokens: Array<[string, string]>, vocab: string[]): Ad
   return out;
 }
 
-/** Reads tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece, Template/BertProcessing). */
-export function readTokenizerJson(file: string): Draft {
-  const json = readJson(file);
-  const model = json.model;
-  if (!isObject(model) || (model.type !== undefined && model.type !== 'WordPiece') || !isObject(model.vocab)) {
-    throw fileError(file, `model must be a WordPiece model with a vocab (got ${isObject(model) ? String(model.type) : typeof model})`);
-  }
-  // Object.keys and a lookup, not Object.entries: on a vocabulary of millions of tokens the
-  // entry arrays cost seconds of the JS thread.
-  const table = model.vocab;
+/**
+ * Reads a `model.vocab` object ({ token: id }) into vocab[id] = token. Object.keys and a lookup,
+ * not Object.entries: on a vocabulary of millions of tokens the entry arrays cost seconds of the
+ * JS thread.
+ */
+function vocabFromTable(file: string, table: Record<string, unknown>): string[] {
   const tokens = Object.keys(table);
   // Ids index an array: as for added tokens (native/tokenizer/tokenizer.cc), an id far beyond
   // the number of tokens is refused rather than allocated (an id near 2^31 would exhaust memory).
@@ -134,49 +147,113 @@ export function readTokenizerJson(file: string): Draft {
     owner[id] = token;
     vocab[id] = token;
   }
+  return vocab;
+}
 
-  const flags: NormalizerFlags = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
-  const normalizer = json.normalizer;
-  if (normalizer === null || normalizer === undefined) {
-    flags.cleanText = flags.handleChineseChars = flags.lowercase = false;
-    flags.stripAccents = false;
-  } else if (isObject(normalizer) && normalizer.type === 'BertNormalizer') {
-    flags.cleanText = bool(normalizer.clean_text, true);
-    flags.handleChineseChars = bool(normalizer.handle_chinese_chars, true);
-    flags.lowercase = bool(normalizer.lowercase, true);
-    flags.stripAccents = typeof normalizer.strip_accents === 'boolean' ? normalizer.strip_accents : null;
-  } else {
-    throw fileError(file, `normalizer ${JSON.stringify(isObject(normalizer) ? normalizer.type : normalizer)} is not supported (only BertNormalizer)`);
-  }
-  const pre = json.pre_tokenizer;
-  if (!(isObject(pre) && pre.type === 'BertPreTokenizer')) {
-    throw fileError(file, `pre_tokenizer ${JSON.stringify(isObject(pre) ? pre.type : pre)} is not supported (only BertPreTokenizer)`);
-  }
-
-  let clsToken = '[CLS]';
-  let sepToken = '[SEP]';
-  const post = json.post_processor;
-  if (isObject(post) && post.type === 'BertProcessing') {
-    if (Array.isArray(post.cls) && typeof post.cls[0] === 'string') clsToken = post.cls[0];
-    if (Array.isArray(post.sep) && typeof post.sep[0] === 'string') sepToken = post.sep[0];
-  } else if (isObject(post) && post.type === 'TemplateProcessing') {
-    // Single template "[CLS] $A [SEP]": the special token before the sequence is CLS, after it SEP.
-    const single = Array.isArray(post.single) ? post.single : [];
-    const names = single.map((piece) => (isObject(piece) && isObject(piece.SpecialToken) ? piece.SpecialToken.id : undefined));
-    const seqAt = single.findIndex((piece) => isObject(piece) && isObject(piece.Sequence));
-    const specials = isObject(post.special_tokens) ? post.special_tokens : {};
-    const tokenOf = (name: unknown): string | undefined => {
-      if (typeof name !== 'string') return undefined;
-      const entry = specials[name];
-      return isObject(entry) && Array.isArray(entry.tokens) && typeof entry.tokens[0] === 'string' ? entry.tokens[0] : name;
-    };
-    if (names.length !== 3 || seqAt !== 1 || tokenOf(names[0]) === undefined || tokenOf(names[2]) === undefined) {
-      throw fileError(file, 'post_processor: only the BERT template "[CLS] $A [SEP]" / "[CLS] $A [SEP] $B [SEP]" is supported');
+/** Unigram's `model.vocab`: [[piece, score], ...], id = index. */
+function unigramVocab(file: string, list: unknown): { vocab: string[]; scores: Float64Array } {
+  if (!Array.isArray(list) || list.length === 0) throw fileError(file, 'model.vocab must be a non-empty array of [piece, score]');
+  const vocab = new Array<string>(list.length);
+  const scores = new Float64Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i];
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') {
+      throw fileError(file, `model.vocab[${i}] must be [piece, score]`);
     }
-    clsToken = tokenOf(names[0])!;
-    sepToken = tokenOf(names[2])!;
-  } else if (post !== null && post !== undefined) {
-    throw fileError(file, `post_processor ${JSON.stringify(isObject(post) ? post.type : post)} is not supported`);
+    vocab[i] = entry[0];
+    scores[i] = entry[1];
+  }
+  return { vocab, scores };
+}
+
+/** BPE's `model.merges`: "left right" strings (older files) or [left, right] pairs, flattened. */
+function bpeMerges(file: string, list: unknown): string[] {
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw fileError(file, 'model.merges must be an array');
+  const out = new Array<string>(2 * list.length);
+  for (let i = 0; i < list.length; i++) {
+    const m: unknown = list[i];
+    let pair: unknown[] | undefined;
+    if (typeof m === 'string') pair = m.split(' ');
+    else if (Array.isArray(m)) pair = m;
+    if (!pair || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      throw fileError(file, `model.merges[${i}] must be "left right" or [left, right]`);
+    }
+    out[2 * i] = pair[0];
+    out[2 * i + 1] = pair[1];
+  }
+  return out;
+}
+
+function typeOf(component: unknown): string {
+  return JSON.stringify(isObject(component) ? component.type : component);
+}
+
+/**
+ * [CLS]/[SEP] when the post-processor is BERT's own template (BertProcessing, or
+ * TemplateProcessing "[CLS]:0 $A:0 [SEP]:0" / "[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1" with
+ * one-token specials); undefined for any other post-processor.
+ */
+function bertSpecials(post: unknown): { cls: string; sep: string } | undefined {
+  if (isObject(post) && post.type === 'BertProcessing') {
+    const cls = Array.isArray(post.cls) && typeof post.cls[0] === 'string' ? post.cls[0] : '[CLS]';
+    const sep = Array.isArray(post.sep) && typeof post.sep[0] === 'string' ? post.sep[0] : '[SEP]';
+    return { cls, sep };
+  }
+  if (!(isObject(post) && post.type === 'TemplateProcessing')) return undefined;
+  const specials = isObject(post.special_tokens) ? post.special_tokens : {};
+  const describe = (pieces: unknown): string | undefined => {
+    if (!Array.isArray(pieces)) return undefined;
+    const parts: string[] = [];
+    for (const piece of pieces) {
+      if (isObject(piece) && isObject(piece.Sequence)) {
+        parts.push(`$${String(piece.Sequence.id)}:${String(piece.Sequence.type_id ?? 0)}`);
+      } else if (isObject(piece) && isObject(piece.SpecialToken) && typeof piece.SpecialToken.id === 'string') {
+        const entry = specials[piece.SpecialToken.id];
+        if (!isObject(entry) || !Array.isArray(entry.tokens) || entry.tokens.length !== 1 || typeof entry.tokens[0] !== 'string') return undefined;
+        parts.push(`${entry.tokens[0]}:${String(piece.SpecialToken.type_id ?? 0)}`);
+      } else {
+        return undefined;
+      }
+    }
+    return parts.join(' ');
+  };
+  const single = describe(post.single);
+  const pair = describe(post.pair);
+  const m = single === undefined ? null : /^(\S+):0 \$A:0 (\S+):0$/.exec(single);
+  if (!m || pair !== `${m[1]}:0 $A:0 ${m[2]}:0 $B:1 ${m[2]}:1`) return undefined;
+  return { cls: m[1], sep: m[2] };
+}
+
+/** A padding token when no config names one: tokenizer.json's padding block, else [PAD] or <pad> if present. */
+function defaultPadToken(json: Record<string, unknown>, vocab: string[], added: AddedTokenSpec[]): string {
+  if (isObject(json.padding) && typeof json.padding.pad_token === 'string') return json.padding.pad_token;
+  const known = (t: string) => added.some((a) => a.content === t) || vocab.includes(t);
+  return ['[PAD]', '<pad>'].find(known) ?? '[PAD]';
+}
+
+/**
+ * Reads tokenizer.json. A BERT WordPiece file (BertNormalizer or none, BertPreTokenizer,
+ * WordPiece, BERT's template) becomes the plain BERT spec; any other combination of supported
+ * components (docs/TOKENIZER.md lists them) becomes a pipeline the native side builds stage by
+ * stage, and refuses, naming it, a component it does not support.
+ */
+export function readTokenizerJson(file: string): Draft {
+  const json = readJson(file);
+  const model = json.model;
+  if (!isObject(model)) throw fileError(file, `model must be an object (got ${typeof model})`);
+  const type = model.type ?? (isObject(model.vocab) && model.merges === undefined ? 'WordPiece' : undefined);
+  let vocab: string[];
+  let scores: Float64Array | undefined;
+  let merges: string[] | undefined;
+  if (type === 'WordPiece' || type === 'BPE') {
+    if (!isObject(model.vocab)) throw fileError(file, `model.vocab of a ${type} model must be an object of token ids`);
+    vocab = vocabFromTable(file, model.vocab);
+    if (type === 'BPE') merges = bpeMerges(file, model.merges);
+  } else if (type === 'Unigram') {
+    ({ vocab, scores } = unigramVocab(file, model.vocab));
+  } else {
+    throw fileError(file, `model ${JSON.stringify(type)} is not supported (supported: WordPiece, Unigram, BPE)`);
   }
 
   const addedTokens: AddedTokenSpec[] = [];
@@ -196,21 +273,48 @@ export function readTokenizerJson(file: string): Draft {
       rstrip: bool(t.rstrip, false),
     });
   });
+
+  const flags: NormalizerFlags = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
+  const normalizer = json.normalizer ?? null;
+  const pre = json.pre_tokenizer ?? null;
+  const post = json.post_processor ?? null;
+  const bert = type === 'WordPiece' ? bertSpecials(post) : undefined;
+  const plainBert = bert !== undefined && (normalizer === null || (isObject(normalizer) && normalizer.type === 'BertNormalizer')) &&
+    isObject(pre) && pre.type === 'BertPreTokenizer';
   const maxChars = model.max_input_chars_per_word ?? 100;
-  if (typeof maxChars !== 'number' || !Number.isInteger(maxChars) || maxChars < 0) {
+  if (type === 'WordPiece' && (typeof maxChars !== 'number' || !Number.isInteger(maxChars) || maxChars < 0)) {
     throw fileError(file, 'model.max_input_chars_per_word must be a non-negative integer');
   }
-  return {
+  const draft: Draft = {
     vocab,
     flags,
     unkToken: typeof model.unk_token === 'string' ? model.unk_token : '[UNK]',
-    clsToken,
-    sepToken,
-    padToken: '[PAD]',
+    clsToken: bert?.cls ?? '[CLS]',
+    sepToken: bert?.sep ?? '[SEP]',
+    padToken: defaultPadToken(json, vocab, addedTokens),
     continuingSubwordPrefix: typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '##',
-    maxInputCharsPerWord: maxChars,
+    maxInputCharsPerWord: typeof maxChars === 'number' ? maxChars : 100,
     addedTokens,
   };
+  if (plainBert) {
+    if (normalizer === null) {
+      flags.cleanText = flags.handleChineseChars = flags.lowercase = false;
+      flags.stripAccents = false;
+    } else if (isObject(normalizer)) {
+      flags.cleanText = bool(normalizer.clean_text, true);
+      flags.handleChineseChars = bool(normalizer.handle_chinese_chars, true);
+      flags.lowercase = bool(normalizer.lowercase, true);
+      flags.stripAccents = typeof normalizer.strip_accents === 'boolean' ? normalizer.strip_accents : null;
+    }
+    return draft;
+  }
+  // The model's settings travel without its tables (vocab, scores, merges go apart).
+  const { vocab: _vocab, merges: _merges, ...settings } = model;
+  draft.pipeline = { normalizer, preTokenizer: pre, model: { ...settings, type }, postProcessor: post, scores, merges };
+  for (const [what, component] of [['normalizer', normalizer], ['pre_tokenizer', pre], ['post_processor', post]] as const) {
+    if (component !== null && !isObject(component)) throw fileError(file, `${what} must be an object or null (got ${typeOf(component)})`);
+  }
+  return draft;
 }
 
 /** Reads vocab.txt with BERT uncased defaults; special tokens become special added tokens. */
@@ -291,8 +395,9 @@ function applyConfig(p: Draft, dir: string, sources: string[], fromVocabTxt: boo
   return typeof max === 'number' && Number.isInteger(max) && max > 0 && max < NO_LIMIT ? max : undefined;
 }
 
-function finish(p: Draft): NativeTokenizerSpec {
+function finish(p: Draft): TokenizerSpec {
   return {
+    pipeline: p.pipeline,
     vocab: p.vocab,
     cleanText: p.flags.cleanText,
     handleChineseChars: p.flags.handleChineseChars,

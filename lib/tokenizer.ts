@@ -1,6 +1,7 @@
 /**
- * The public BERT WordPiece tokenizer: Hugging Face fast-tokenizer parity, implemented in C++
- * (native/tokenizer). Batches are tokenized on native threads, off the event loop.
+ * The public tokenizer: Hugging Face fast-tokenizer parity for the pipelines tokenizer.json
+ * describes (BERT WordPiece, sentencepiece Unigram, byte-level BPE, ...; docs/TOKENIZER.md),
+ * implemented in C++ (native/tokenizer). Batches are tokenized on native threads, off the event loop.
  */
 import { fromNative, TceError } from './errors';
 import { native, type NativeEncoding, type NativeEncodings, type NativeTokenizer, type NativeTokenizerSpec } from './native';
@@ -12,7 +13,7 @@ import { booleanOption, checkArray, checkString, describe, integerOption, invali
 export interface EncodeOptions {
   /** Truncate to at most this many tokens (special tokens included), longest_first for pairs. */
   maxLength?: number;
-  /** Add [CLS]/[SEP] (default true). */
+  /** Add the post-processor's special tokens, e.g. [CLS]/[SEP] or <s>/</s> (default true). */
   addSpecialTokens?: boolean;
 }
 
@@ -113,8 +114,8 @@ export class Tokenizer {
     checkString('encode(): text', text);
     if (pair !== undefined && pair !== null) checkString('encode(): pair', pair);
     const hasPair = typeof pair === 'string';
-    const [maxLength, special] = readOptions('encode() options', options, hasPair);
     const tokenizer = this[NATIVE];
+    const [maxLength, special] = readOptions('encode() options', options, hasPair, tokenizer);
     try {
       return new EncodingImpl(tokenizer.encode(text, hasPair ? pair : null, maxLength, special), tokenizer);
     } catch (error) {
@@ -126,7 +127,7 @@ export class Tokenizer {
   async encodeBatch(inputs: readonly EncodeInput[], options?: EncodeOptions): Promise<Encoding[]> {
     checkArray('encodeBatch(): inputs', inputs);
     // Options first, then every input, before any tokenizing starts.
-    const [maxLength, special] = readOptions('encodeBatch() options', options, false);
+    const [maxLength, special] = readOptions('encodeBatch() options', options, false, this[NATIVE]);
     let pairs = false;
     const buffer = await transferTexts(inputs.length, (i) => {
       const input: unknown = inputs[i];
@@ -138,8 +139,8 @@ export class Tokenizer {
       }
       throw invalidInput(`encodeBatch(): inputs[${i}] must be a string or a [string, string] tuple, got ${describe(input)}`);
     });
-    // A pair needs room for 3 special tokens where a single text needs 2.
-    if (pairs) readOptions('encodeBatch() options', options, true);
+    // A pair needs room for more special tokens than a single text (BERT 3 and 2, XLM-R 4 and 2).
+    if (pairs) readOptions('encodeBatch() options', options, true, this[NATIVE]);
     const tokenizer = this[NATIVE];
     let flat: NativeEncodings;
     try {
@@ -166,14 +167,17 @@ function tokenizerFileError(files: TokenizerFiles, error: unknown): TceError {
   return new TceError('TCE_TOKENIZER_FILE', `${files.sources.join(', ')}: ${(error as Error).message}`, { cause: error });
 }
 
+/** The native tokenizer's count of the special tokens its post-processor adds. */
+type CountsSpecials = { addedSpecialTokens(pair: boolean): number };
+
 /** [maxLength (0: none), addSpecialTokens] from encode options. */
-function readOptions(where: string, options: unknown, pair: boolean): [number, boolean] {
+function readOptions(where: string, options: unknown, pair: boolean, tokenizer: NativeTokenizer): [number, boolean] {
   const o = optionsObject(where, options, ENCODE_OPTIONS);
   const special = booleanOption('addSpecialTokens', o.addSpecialTokens) ?? true;
   const maxLength = integerOption('encodeMaxLength', o.maxLength, 'maxLength');
   if (maxLength === undefined) return [0, special];
   // Upstream's arithmetic underflows below this (it then stops truncating at all).
-  const needed = special ? (pair ? 3 : 2) : 1;
+  const needed = Math.max(1, special ? (tokenizer as unknown as CountsSpecials).addedSpecialTokens(pair) : 0);
   if (maxLength < needed) {
     throw invalidOption(`maxLength must be at least ${needed} to hold the special tokens${pair ? ' of a pair' : ''}, got ${maxLength}`);
   }

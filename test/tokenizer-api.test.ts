@@ -130,7 +130,8 @@ describe('file errors', () => {
 
   it('malformed tokenizer.json / tokenizer_config.json name the file', () => {
     expectFileError(() => Tokenizer.fromFile(write('h/tokenizer.json', '{"model": ')), 'h/tokenizer.json', 'not valid JSON');
-    expectFileError(() => Tokenizer.fromFile(write('h2/tokenizer.json', { model: { type: 'BPE', vocab: {} } })), 'WordPiece');
+    expectFileError(() => Tokenizer.fromFile(write('h2/tokenizer.json', { model: { type: 'WordLevel', vocab: { a: 0 } } })), 'h2/tokenizer.json', '"WordLevel" is not supported', 'Unigram');
+    expectFileError(() => Tokenizer.fromFile(write('h4/tokenizer.json', { model: { type: 'BPE', vocab: {} } })), 'model.vocab is empty');
     const json = bertTokenizerJson(readVocab(VOCABS.biomedbert));
     write('h3/tokenizer.json', json);
     write('h3/tokenizer_config.json', { do_lower_case: 'yes' });

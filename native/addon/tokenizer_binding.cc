@@ -27,6 +27,61 @@ namespace {
 
 std::string SpecKey(const char* key) { return std::string("tokenizer spec: \"") + key + "\""; }
 
+// A JS value parsed from tokenizer.json (plain objects, arrays, strings, numbers, booleans,
+// null) as a JsonValue. Depth is bounded: tokenizer.json nests a few levels, never hundreds.
+tok::JsonValue ToJsonValue(Napi::Env env, Napi::Value v, const std::string& where, int depth = 0) {
+  if (depth > 64) ThrowCoded(env, where + " is nested too deeply", "TCE_TOKENIZER_FILE");
+  tok::JsonValue out;
+  if (v.IsNull() || v.IsUndefined()) return out;
+  if (v.IsBoolean()) {
+    out.kind = tok::JsonValue::Kind::kBool;
+    out.boolean = v.As<Napi::Boolean>().Value();
+  } else if (v.IsNumber()) {
+    out.kind = tok::JsonValue::Kind::kNumber;
+    out.number = v.As<Napi::Number>().DoubleValue();
+  } else if (v.IsString()) {
+    out.kind = tok::JsonValue::Kind::kString;
+    out.string = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsArray()) {
+    out.kind = tok::JsonValue::Kind::kArray;
+    Napi::Array a = v.As<Napi::Array>();
+    out.items.reserve(a.Length());
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      out.items.push_back(ToJsonValue(env, a.Get(i), where + "[" + std::to_string(i) + "]", depth + 1));
+    }
+  } else if (v.IsObject() && !v.IsTypedArray() && !v.IsFunction()) {
+    out.kind = tok::JsonValue::Kind::kObject;
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const std::string key = keys.Get(i).ToString().Utf8Value();
+      out.fields.emplace_back(key, ToJsonValue(env, o.Get(key), where + "." + key, depth + 1));
+    }
+  } else {
+    ThrowCoded(env, where + " must be JSON data", "TCE_INTERNAL");
+  }
+  return out;
+}
+
+// The tokenizer.json pipeline part of a spec (lib/tokenizer-files.ts: `pipeline`).
+void ReadPipeline(Napi::Env env, Napi::Object p, tok::TokenizerSpec& spec) {
+  spec.pipeline = true;
+  spec.normalizer = ToJsonValue(env, p.Get("normalizer"), "normalizer");
+  spec.pre_tokenizer = ToJsonValue(env, p.Get("preTokenizer"), "pre_tokenizer");
+  spec.model = ToJsonValue(env, p.Get("model"), "model");
+  spec.post_processor = ToJsonValue(env, p.Get("postProcessor"), "post_processor");
+  Napi::Value scores = p.Get("scores");
+  if (!scores.IsUndefined() && !scores.IsNull()) {
+    if (!scores.IsTypedArray() || scores.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      ThrowCoded(env, SpecKey("pipeline.scores") + " must be a Float64Array", "TCE_INTERNAL");
+    }
+    Napi::Float64Array f = scores.As<Napi::Float64Array>();
+    spec.scores.assign(f.Data(), f.Data() + f.ElementLength());
+  }
+  Napi::Value merges = p.Get("merges");
+  if (!merges.IsUndefined() && !merges.IsNull()) AppendStrings(env, merges, SpecKey("pipeline.merges"), spec.merges);
+}
+
 // The spec's fields; its vocabulary too unless `vocab` is given (build() takes it from a
 // TextBuffer, filled in chunks).
 tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value, std::vector<std::string>* vocab = nullptr) {
@@ -68,6 +123,8 @@ tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value, std::vector<std::s
     token.rstrip = ReadBool(env, t.Get("rstrip"), where + ".rstrip");
     spec.added_tokens.push_back(std::move(token));
   }
+  Napi::Value pipeline = o.Get("pipeline");
+  if (pipeline.IsObject()) ReadPipeline(env, pipeline.As<Napi::Object>(), spec);
   return spec;
 }
 
@@ -177,6 +234,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
                            InstanceMethod<&TokenizerWrap::Tokens>("tokens"),
                            InstanceAccessor<&TokenizerWrap::VocabSize>("vocabSize"),
                            InstanceAccessor<&TokenizerWrap::PadId>("padId"),
+                           InstanceMethod<&TokenizerWrap::AddedSpecialTokens>("addedSpecialTokens"),
                        });
   }
 
@@ -329,6 +387,12 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   Napi::Value VocabSize(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(tokenizer_->vocab_size()));
+  }
+
+  // addedSpecialTokens(pair: boolean) -> number: what the post-processor adds.
+  Napi::Value AddedSpecialTokens(const Napi::CallbackInfo& info) {
+    const bool pair = ReadBool(info.Env(), info[0], "pair");
+    return Napi::Number::New(info.Env(), static_cast<double>(tokenizer_->added_special_tokens(pair)));
   }
 
   Napi::Value PadId(const Napi::CallbackInfo& info) {

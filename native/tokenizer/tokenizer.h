@@ -1,6 +1,9 @@
-// BERT WordPiece tokenizer with exact parity with Hugging Face's fast (Rust) tokenizer.
-// The pipeline follows tokenizers' own split: added/special tokens are cut out of the raw text,
-// then normalizer -> pre-tokenizer -> WordPiece model -> post-processor (template, truncation).
+// A tokenizer with exact parity with Hugging Face's fast (Rust) tokenizer, built from
+// tokenizer.json the way tokenizers builds it. The pipeline follows tokenizers' own split:
+// added/special tokens are cut out of the raw text, then normalizer -> pre-tokenizer -> model
+// -> post-processor (template, truncation). Each stage kind is one unit under normalizers/,
+// pre_tokenizers/, models/, processors/. A plain BERT WordPiece tokenizer (the fields of
+// TokenizerSpec, without a pipeline) takes a fused, streaming path through the same stages.
 // docs/TOKENIZER.md describes the behaviour it reproduces.
 //
 // A Tokenizer is immutable after construction and safe to use from many threads at once.
@@ -12,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tokenizer/json_value.h"
 
 namespace tce::tok {
 
@@ -40,6 +45,16 @@ struct TokenizerSpec {
   std::string continuing_subword_prefix = "##";
   size_t max_input_chars_per_word = 100;
   std::vector<AddedToken> added_tokens;
+
+  // A tokenizer.json pipeline. When set, the BERT fields above are unused except vocab,
+  // pad_token and added_tokens: the components come from these settings (tokenizer.json's
+  // "normalizer", "pre_tokenizer", "model" without its vocabulary, "post_processor"; null where
+  // the file has none). Unigram's piece scores and BPE's merges (left, right, left, right, ...)
+  // travel apart from the model settings.
+  bool pipeline = false;
+  JsonValue normalizer, pre_tokenizer, model, post_processor;
+  std::vector<double> scores;
+  std::vector<std::string> merges;
 };
 
 struct Encoding {
@@ -53,8 +68,8 @@ class Tokenizer {
   explicit Tokenizer(TokenizerSpec spec);
   ~Tokenizer();
 
-  // Encodes `a`, or the pair (a, *b) when b != nullptr. With add_special_tokens the template
-  // [CLS] A [SEP] (B [SEP]) is applied. max_length == 0 means no truncation; otherwise the result
+  // Encodes `a`, or the pair (a, *b) when b != nullptr. With add_special_tokens the
+  // post-processor's template (e.g. [CLS] A [SEP] (B [SEP])) is applied. max_length == 0 means no truncation; otherwise the result
   // (special tokens included) is at most max_length tokens, truncated like the fast tokenizer's
   // longest_first. Invalid UTF-8 is decoded with U+FFFD replacement (then dropped by clean text).
   Encoding Encode(std::string_view a, const std::string_view* b, size_t max_length,
@@ -65,10 +80,12 @@ class Tokenizer {
   const std::string& IdToToken(int32_t id) const;
 
   int32_t pad_id() const;
+  // The first / last special token of the single-sequence template (BERT's CLS / SEP), or -1.
   int32_t cls_id() const;
   int32_t sep_id() const;
-  int32_t unk_id() const;
   size_t vocab_size() const;
+  // How many special tokens the post-processor adds to one sequence / a pair.
+  size_t added_special_tokens(bool pair) const;
 
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;

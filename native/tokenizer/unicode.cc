@@ -73,6 +73,78 @@ bool IsWordChar(char32_t c) {
   }
 }
 
+bool IsLetter(char32_t c) {
+  if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  switch (Category(c)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsNumber(char32_t c) {
+  if (c < 0x80) return c >= '0' && c <= '9';
+  switch (Category(c)) {
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsDecimalDigit(char32_t c) {
+  if (c < 0x80) return c >= '0' && c <= '9';
+  return Category(c) == UTF8PROC_CATEGORY_ND;
+}
+
+bool IsMark(char32_t c) {
+  if (c < 0x300) return false;
+  switch (Category(c)) {
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsValidUtf8(const char* text, size_t size) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text);
+  const auto* end = p + size;
+  while (p < end) {
+    if (*p < 0x80) {
+      ++p;
+      continue;
+    }
+    size_t len;
+    if (DecodeUtf8(p, end, &len) == kReplacement) {
+      // U+FFFD itself is valid (EF BF BD); anything else decoding to it was ill-formed.
+      if (!(len == 3 && p[0] == 0xEF && p[1] == 0xBF && p[2] == 0xBD)) return false;
+    }
+    p += len;
+  }
+  return true;
+}
+
+void ReplaceInvalidUtf8(const char* text, size_t size, std::string& fixed) {
+  fixed.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(text);
+  const auto* end = p + size;
+  while (p < end) {
+    size_t len;
+    AppendUtf8(DecodeUtf8(p, end, &len), fixed);
+    p += len;
+  }
+}
+
 int CombiningClass(char32_t c) {
   if (c < 0x300) return 0;
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class;

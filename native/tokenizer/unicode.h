@@ -104,6 +104,18 @@ bool IsWordChar(char32_t c);
 
 int CombiningClass(char32_t c);
 
+// General categories used by the pre-tokenizers' patterns: L* (\p{L}), N* (\p{N}), Nd (\d),
+// M* (StripAccents' combining marks).
+bool IsLetter(char32_t c);
+bool IsNumber(char32_t c);
+bool IsDecimalDigit(char32_t c);
+bool IsMark(char32_t c);
+
+// Whether `text` is well-formed UTF-8; if not, `fixed` receives it with U+FFFD per maximal
+// ill-formed subpart (as DecodeUtf8 reads it).
+bool IsValidUtf8(const char* text, size_t size);
+void ReplaceInvalidUtf8(const char* text, size_t size, std::string& fixed);
+
 // Canonical decomposition (NFD, before reordering) of c into out[0..return); out has room for
 // kMaxDecomposition code points.
 constexpr size_t kMaxDecomposition = 8;

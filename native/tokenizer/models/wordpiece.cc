@@ -1,4 +1,4 @@
-#include "tokenizer/wordpiece.h"
+#include "tokenizer/models/wordpiece.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -11,22 +11,22 @@
 
 namespace tce::tok {
 
-struct NormalizerOptions {
+struct BertNormalizerOptions {
   bool clean_text = true;
   bool handle_chinese_chars = true;
   bool strip_accents = true;
   bool lowercase = true;
 };
 
-class Normalizer {
+class BertNormalizer {
  public:
-  explicit Normalizer(NormalizerOptions options);
+  explicit BertNormalizer(BertNormalizerOptions options);
 
   // Appends the normalized form of `in` to `out`. `pending` is caller-owned scratch (kept by the
   // caller so that steady-state encoding does not allocate).
   void Normalize(std::string_view in, std::string& out, std::vector<char32_t>& pending) const;
 
-  const NormalizerOptions& options() const { return options_; }
+  const BertNormalizerOptions& options() const { return options_; }
 
  private:
   void EmitNonAscii(char32_t c, std::string& out, std::vector<char32_t>& pending) const;
@@ -34,7 +34,7 @@ class Normalizer {
   void EmitFinal(char32_t c, std::string& out) const;
   void Flush(std::string& out, std::vector<char32_t>& pending) const;
 
-  NormalizerOptions options_;
+  BertNormalizerOptions options_;
   // What every ASCII byte turns into; kDrop for bytes clean_text removes. Every step of the
   // pipeline maps ASCII to ASCII one-to-one, which is what makes this table exact.
   static constexpr int16_t kDrop = -1;

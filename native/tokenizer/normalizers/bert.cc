@@ -1,4 +1,4 @@
-#include "tokenizer/normalizer.h"
+#include "tokenizer/normalizers/bert.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 
 namespace tce::tok {
 
-Normalizer::Normalizer(NormalizerOptions options) : options_(options) {
+BertNormalizer::BertNormalizer(BertNormalizerOptions options) : options_(options) {
   for (int b = 0; b < 128; ++b) {
     const char32_t c = static_cast<char32_t>(b);
     int16_t v = static_cast<int16_t>(b);
@@ -22,7 +22,7 @@ Normalizer::Normalizer(NormalizerOptions options) : options_(options) {
   }
 }
 
-void Normalizer::Normalize(std::string_view in, std::string& out,
+void BertNormalizer::Normalize(std::string_view in, std::string& out,
                            std::vector<char32_t>& pending) const {
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   const auto* end = p + in.size();
@@ -44,7 +44,7 @@ void Normalizer::Normalize(std::string_view in, std::string& out,
   if (!pending.empty()) Flush(out, pending);
 }
 
-void Normalizer::EmitNonAscii(char32_t c, std::string& out, std::vector<char32_t>& pending) const {
+void BertNormalizer::EmitNonAscii(char32_t c, std::string& out, std::vector<char32_t>& pending) const {
   if (options_.clean_text) {
     if (c == unicode::kReplacement || unicode::IsControl(c)) return;
     if (unicode::IsWhitespace(c)) c = ' ';
@@ -61,7 +61,7 @@ void Normalizer::EmitNonAscii(char32_t c, std::string& out, std::vector<char32_t
   EmitStripped(c, out, pending);
 }
 
-void Normalizer::EmitStripped(char32_t c, std::string& out, std::vector<char32_t>& pending) const {
+void BertNormalizer::EmitStripped(char32_t c, std::string& out, std::vector<char32_t>& pending) const {
   if (!options_.strip_accents) {
     EmitFinal(c, out);
     return;
@@ -80,7 +80,7 @@ void Normalizer::EmitStripped(char32_t c, std::string& out, std::vector<char32_t
   }
 }
 
-void Normalizer::Flush(std::string& out, std::vector<char32_t>& pending) const {
+void BertNormalizer::Flush(std::string& out, std::vector<char32_t>& pending) const {
   if (pending.size() > 1) {
     std::stable_sort(pending.begin(), pending.end(), [](char32_t a, char32_t b) {
       return unicode::CombiningClass(a) < unicode::CombiningClass(b);
@@ -92,7 +92,7 @@ void Normalizer::Flush(std::string& out, std::vector<char32_t>& pending) const {
   pending.clear();
 }
 
-void Normalizer::EmitFinal(char32_t c, std::string& out) const {
+void BertNormalizer::EmitFinal(char32_t c, std::string& out) const {
   if (options_.lowercase) {
     unicode::AppendLowercase(c, out);
   } else {

@@ -1,0 +1,37 @@
+// A normalizer of tokenizer.json's pipeline (tokenizers' normalizers/): maps the text between
+// added tokens to its normalized form. Input is valid UTF-8 (the tokenizer replaces ill-formed
+// sequences first). Offsets are not tracked yet; a later per-character alignment would be
+// produced here, next to `out`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tokenizer/json_value.h"
+
+namespace tce::tok {
+
+class Normalizer {
+ public:
+  virtual ~Normalizer() = default;
+  // Appends the normalized form of `in` to `out` (`in` never aliases `out`).
+  virtual void Normalize(std::string_view in, std::string& out) const = 0;
+};
+
+// Builds the normalizer tokenizer.json describes (a "type" and its settings). Throws
+// std::invalid_argument naming an unsupported type or a malformed setting.
+std::unique_ptr<Normalizer> MakeNormalizer(const JsonValue& json);
+
+// One factory per kind (normalizers/<kind>.cc).
+std::unique_ptr<Normalizer> MakeBertNormalizerStage(const Settings& s);
+std::unique_ptr<Normalizer> MakePrecompiled(const Settings& s);
+std::unique_ptr<Normalizer> MakeUnicodeForm(const Settings& s);  // NFC, NFD, NFKC, NFKD
+std::unique_ptr<Normalizer> MakeLowercase(const Settings& s);
+std::unique_ptr<Normalizer> MakeStrip(const Settings& s);
+std::unique_ptr<Normalizer> MakeStripAccents(const Settings& s);
+std::unique_ptr<Normalizer> MakeReplace(const Settings& s);
+std::unique_ptr<Normalizer> MakePrepend(const Settings& s);
+std::unique_ptr<Normalizer> MakeNormalizerSequence(const Settings& s);
+
+}  // namespace tce::tok

@@ -1,0 +1,161 @@
+// Precompiled: sentencepiece's normalization rules (nmt_nfkc and the like) as sentencepiece
+// stores them in its model, a "precompiled charsmap": a little-endian u32 byte size of a
+// darts-clone double-array trie, the trie's u32 units, then a blob of NUL-terminated
+// replacement strings. Applied as tokenizers applies it: text is cut into extended grapheme
+// clusters; a cluster shorter than 6 bytes whose bytes start with a trie key is replaced as a
+// whole by the replacement of its shortest such key; otherwise each character is looked up on
+// its own (replaced when it starts with a key, kept when not).
+#include <utf8proc.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/unicode.h"
+
+namespace tce::tok {
+
+namespace {
+
+bool DecodeBase64(const std::string& in, std::string& out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t i = 0;
+  for (; i < in.size() && in[i] != '='; ++i) {
+    const int v = value(in[i]);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  for (; i < in.size(); ++i) {
+    if (in[i] != '=') return false;
+  }
+  return true;
+}
+
+class Precompiled final : public Normalizer {
+ public:
+  Precompiled(std::vector<uint32_t> trie, std::string normalized)
+      : trie_(std::move(trie)), normalized_(std::move(normalized)) {}
+
+  void Normalize(std::string_view in, std::string& out) const override {
+    const auto* base = reinterpret_cast<const unsigned char*>(in.data());
+    const auto* end = base + in.size();
+    size_t at = 0;
+    while (at < in.size()) {
+      // One extended grapheme cluster: [at, stop).
+      utf8proc_int32_t state = 0;
+      size_t len;
+      char32_t prev = unicode::DecodeUtf8(base + at, end, &len);
+      size_t stop = at + len;
+      while (stop < in.size()) {
+        const char32_t c = unicode::DecodeUtf8(base + stop, end, &len);
+        if (utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev),
+                                             static_cast<utf8proc_int32_t>(c), &state)) {
+          break;
+        }
+        prev = c;
+        stop += len;
+      }
+      const std::string_view cluster = in.substr(at, stop - at);
+      std::string_view replacement;
+      if (cluster.size() < 6 && Transform(cluster, &replacement)) {
+        out.append(replacement);
+      } else {
+        for (size_t c = at; c < stop; c += len) {
+          unicode::DecodeUtf8(base + c, end, &len);
+          const std::string_view one = in.substr(c, len);
+          if (Transform(one, &replacement)) {
+            out.append(replacement);
+          } else {
+            out.append(one);
+          }
+        }
+      }
+      at = stop;
+    }
+  }
+
+ private:
+  // darts-clone unit layout.
+  static bool HasLeaf(uint32_t unit) { return ((unit >> 8) & 1) == 1; }
+  static uint32_t Value(uint32_t unit) { return unit & ((1u << 31) - 1); }
+  static uint32_t Label(uint32_t unit) { return unit & ((1u << 31) | 0xFF); }
+  static uint32_t Offset(uint32_t unit) { return (unit >> 10) << ((unit & (1u << 9)) >> 6); }
+
+  // The replacement of the shortest trie key that `chunk` starts with. A position outside the
+  // trie or the blob (a malformed file) counts as no match.
+  bool Transform(std::string_view chunk, std::string_view* replacement) const {
+    if (trie_.empty()) return false;
+    size_t node = 0;
+    uint32_t unit = trie_[node];
+    node ^= Offset(unit);
+    for (char ch : chunk) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == 0) break;
+      node ^= c;
+      if (node >= trie_.size()) return false;
+      unit = trie_[node];
+      if (Label(unit) != c) return false;
+      node ^= Offset(unit);
+      if (HasLeaf(unit)) {
+        if (node >= trie_.size()) return false;
+        const size_t begin = Value(trie_[node]);
+        if (begin > normalized_.size()) return false;
+        size_t stop = normalized_.find('\0', begin);
+        if (stop == std::string::npos) stop = normalized_.size();
+        *replacement = std::string_view(normalized_).substr(begin, stop - begin);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::vector<uint32_t> trie_;
+  std::string normalized_;
+};
+
+}  // namespace
+
+std::unique_ptr<Normalizer> MakePrecompiled(const Settings& s) {
+  std::string bytes;
+  const JsonValue* map = s.value().Get("precompiled_charsmap");
+  if (map == nullptr || map->is_null()) {
+    // tokenizers refuses a missing charsmap; an empty one normalizes nothing.
+    s.Fail("\"precompiled_charsmap\" is missing");
+  }
+  if (!map->is_string() || !DecodeBase64(map->string, bytes)) {
+    s.Fail("\"precompiled_charsmap\" must be a base64 string");
+  }
+  if (bytes.empty()) return std::make_unique<Precompiled>(std::vector<uint32_t>(), std::string());
+  auto u32 = [&](size_t at) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[at])) |
+           static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 1])) << 8 |
+           static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 2])) << 16 |
+           static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 3])) << 24;
+  };
+  if (bytes.size() < 4) s.Fail("\"precompiled_charsmap\" is truncated");
+  const size_t trie_bytes = u32(0);
+  if (trie_bytes / 4 * 4 > bytes.size() - 4) s.Fail("\"precompiled_charsmap\" is truncated");
+  std::vector<uint32_t> trie(trie_bytes / 4);
+  for (size_t i = 0; i < trie.size(); ++i) trie[i] = u32(4 + 4 * i);
+  std::string normalized = bytes.substr(4 + trie.size() * 4);
+  if (!unicode::IsValidUtf8(normalized.data(), normalized.size())) {
+    s.Fail("\"precompiled_charsmap\": the replacement strings are not valid UTF-8");
+  }
+  return std::make_unique<Precompiled>(std::move(trie), std::move(normalized));
+}
+
+}  // namespace tce::tok

@@ -1,0 +1,27 @@
+// StripAccents: drops combining marks (general category M*); usually after NFD/NFKD.
+#include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/unicode.h"
+
+namespace tce::tok {
+
+namespace {
+
+class StripAccents final : public Normalizer {
+ public:
+  void Normalize(std::string_view in, std::string& out) const override {
+    const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+    const auto* end = p + in.size();
+    while (p < end) {
+      size_t len;
+      const char32_t c = unicode::DecodeUtf8(p, end, &len);
+      if (!unicode::IsMark(c)) out.append(reinterpret_cast<const char*>(p), len);
+      p += len;
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Normalizer> MakeStripAccents(const Settings&) { return std::make_unique<StripAccents>(); }
+
+}  // namespace tce::tok
