@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The README's main job: rank real pairs with a cross-encoder and print readable tables.
 //
-//   npm run demo                 the bundled biomedical reranker (models/biomed-minilm-ce)
+//   npm run demo                 the ready-made biomedical reranker (models/biomed-minilm-ce, the
+//                                npm workspace @torch-cross-encoder/biomed-minilm-ce: no download)
 //   npm run demo -- MODEL_DIR    a model directory made by scripts/export.py
 //   options: --device auto|cpu|cuda[:N]  --pairs N (BioASQ pairs to score, default 200)
 import fs from 'node:fs';
@@ -36,7 +37,7 @@ const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text
 
 const info = runtimeInfo();
 const model = await CrossEncoder.load(modelDir, { device });
-console.log(`model: ${path.relative(process.cwd(), model.modelDir) || model.modelDir}${modelDir ? '' : '  (bundled; see its README.md)'}`);
+console.log(`model: ${path.relative(process.cwd(), model.modelDir) || model.modelDir}${modelDir ? '' : '  (the ready-made model; see its README.md)'}`);
 console.log(`libtorch ${info.libtorch.version} (${info.libtorch.source}), device ${model.device}, precision ${model.precision}, maxLength ${model.maxLength}\n`);
 
 const seed = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'demo', 'seed.json'), 'utf8'));

@@ -206,7 +206,9 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
     expect(loaded.error).toContain('TCE_MODEL_DIR');
     expect(loaded.error).toContain(`npm install ${BUNDLED_MODEL_PACKAGE}`);
     const cli = path.join(installs.scripts, '..', '.bin', 'torch-cross-encoder');
-    const rank = spawnSync(cli, ['rank', 'biomed-minilm-ce', '--query', 'q', '/dev/null'], { env: userEnv(), encoding: 'utf8' });
+    const docs = path.join(tempDir('docs'), 'docs.jsonl');
+    fs.writeFileSync(docs, '"CYP1A2 metabolizes caffeine."\n');
+    const rank = spawnSync(cli, ['rank', 'biomed-minilm-ce', '--query', 'q', docs], { env: userEnv(), encoding: 'utf8' });
     expect(rank.status).not.toBe(0);
     expect(rank.stderr).toContain(`npm install ${BUNDLED_MODEL_PACKAGE}`);
   });
