@@ -62,6 +62,16 @@ async function main(argv: string[]): Promise<number> {
   // export passes what follows `--` to export.py untouched.
   const split = command.name === 'export' ? rest.indexOf('--') : -1;
   const own = split < 0 ? rest : rest.slice(0, split);
+  try {
+    return await run(command, own, split < 0 ? [] : rest.slice(split + 1));
+  } catch (error) {
+    // A usage error of a command points at that command's help.
+    if (error instanceof UsageError) error.command ??= command;
+    throw error;
+  }
+}
+
+async function run(command: CommandSpec, own: string[], passThrough: string[]): Promise<number> {
   const parsed = parseCommand(command, own);
   if (parsed.help) return help(command.name);
   switch (command.name) {
@@ -69,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     case 'score': return score(parsed);
     case 'rank': return rank(parsed);
     case 'serve': return serve(parsed);
-    case 'export': return exportModel(parsed, split < 0 ? [] : rest.slice(split + 1));
+    case 'export': return exportModel(parsed, passThrough);
     case 'build-core': return buildCore(parsed);
     case 'help': return help(parsed.positionals[0]);
     default: throw new Error(`command ${command.name} has no implementation`);

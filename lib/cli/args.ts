@@ -10,7 +10,7 @@ import { TceError } from '../errors';
 import { type CommandSpec, FLAG_OF_OPTION } from './commands';
 
 export class UsageError extends Error {
-  constructor(message: string, readonly command?: CommandSpec) {
+  constructor(message: string, public command?: CommandSpec) {
     super(message);
     this.name = 'UsageError';
   }

@@ -57,7 +57,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'info',
     summary: 'what this machine runs on: libtorch, core, CUDA devices, the threads models use',
     args: [],
-    options: [{ name: 'json', type: 'boolean', description: 'as JSON' }, HELP],
+    options: [{ name: 'json', type: 'boolean', description: 'the same facts as JSON, for scripts' }, HELP],
   },
   {
     name: 'score',

@@ -2,10 +2,11 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { CrossEncoder } from '../cross-encoder';
+import { TceError } from '../errors';
 import { flagErrors, integerFlag, type ParsedArgs, UsageError } from './args';
 import { DEFAULT_MAX_LINE_BYTES } from './commands';
 import { loadOptions } from './model-options';
-import { type LineSink, openOutput, OutputError } from './output';
+import { type LineSink, openOutput } from './output';
 import { checkInput, checkOutput } from './paths';
 import { Progress } from './progress';
 import { scoreFile } from './score-file';
@@ -43,6 +44,8 @@ export async function score({ values, positionals }: ParsedArgs): Promise<number
   process.on('SIGTERM', onSignal);
   let readError: Error | null = null;
   stream.on('error', (error) => {
+    // An AbortError is the stream destroyed by us (a stop, or reading ended early at a bad line).
+    if (error.name === 'AbortError') return;
     readError ??= error;
     stop.abort();
   });
@@ -69,11 +72,8 @@ export async function score({ values, positionals }: ParsedArgs): Promise<number
     if (result.bad > 0) console.error(`torch-cross-encoder: ${result.bad} bad line(s) written as error rows`);
     return 0;
   } catch (error) {
-    if (error instanceof OutputError) throw error;
-    if (sink && !(error instanceof UsageError)) {
-      // A bad line: say how far the output got.
-      throw Object.assign(error as Error, { message: `${(error as Error).message}; ${sink.linesWritten} lines were written` });
-    }
+    // A bad line: say how far the output got (an OutputError says it itself).
+    if (sink && error instanceof TceError && error.code === 'TCE_INVALID_INPUT') error.message += `; the ${sink.linesWritten} lines before it were written`;
     throw error;
   } finally {
     process.off('SIGINT', onSignal);

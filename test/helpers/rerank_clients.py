@@ -20,13 +20,13 @@ def main() -> None:
     query, documents = request["query"], request["documents"]
     out = {}
 
-    hf = InferenceClient(model=url, token=api_key)
+    hf = InferenceClient(model=url, token=api_key, provider="hf-inference")
     out["hf_info"] = hf.get_endpoint_info()
     out["hf_health"] = hf.health_check()
     # Without the key: the probe stays open, /info does not.
-    out["hf_health_no_key"] = InferenceClient(model=url).health_check()
+    out["hf_health_no_key"] = InferenceClient(model=url, provider="hf-inference").health_check()
     try:
-        InferenceClient(model=url).get_endpoint_info()
+        InferenceClient(model=url, provider="hf-inference").get_endpoint_info()
         out["hf_info_no_key"] = "answered"
     except Exception as error:  # huggingface_hub raises its HTTP error with the status
         out["hf_info_no_key"] = getattr(getattr(error, "response", None), "status_code", repr(error))
