@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""A random-weight BiomedBERT-base cross-encoder for the GPU benchmark, in both formats.
+"""A random-weight BiomedBERT-base cross-encoder for the benchmarks, in each model format.
 
     python3 scripts/bench/st-model.py OUT_DIR [--vocab V] [--config C] [--seed S]
+                                      [--source HF_DIR] [--formats torchscript,pt2,...]
 
 OUT_DIR/hf   Hugging Face BertForSequenceClassification (1 label) with a BertTokenizerFast:
-             what sentence_transformers.CrossEncoder loads.
-OUT_DIR/tce  the same weights exported by scripts/export.py: what our CrossEncoder loads.
+             what sentence_transformers.CrossEncoder loads (or, with --source, that directory:
+             e.g. a CrossEncoder save of the bundled model, scripts/st-from-export.py).
+OUT_DIR/<format dir>  the same weights exported by scripts/export.py, one directory per format:
+  torchscript    tce            model.pt (the default export)
+  frozen         tce-frozen     model.pt, --freeze (torch.jit.freeze + optimize_for_inference, CPU)
+  pt2            tce-pt2        model.pt2, --format pt2 --device cpu
+  pt2-cuda-fp16  tce-pt2-cuda   model.pt2, --format pt2 --device cuda --precision fp16 (GPU machine)
+Each is exported once; prints one JSON line: {"hf": ..., "tce": ..., "formats": {name: {"dir",
+"file", "bytes", "exportSeconds", "compileSeconds", "maxAbsDiffVsEager"}}} (export figures only
+for formats exported by this run).
 
 Needs torch and transformers (the GPU machine has them; Debian's python3-torch has no
-transformers, so CPU benchmarks build theirs with scripts/make-fixture-model.py instead).
-Random weights are fine for speed; both sides score the very same weights, so their scores can
+transformers, so CPU benchmarks that run on it build theirs with scripts/make-fixture-model.py).
+Random weights are fine for speed; every side scores the very same weights, so their scores can
 also be compared.
 """
 import argparse
@@ -17,29 +26,23 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "tokenizer")
+FORMATS = {
+    "torchscript": ("tce", "model.pt", []),
+    "frozen": ("tce-frozen", "model.pt", ["--freeze"]),
+    "pt2": ("tce-pt2", "model.pt2", ["--format", "pt2", "--device", "cpu"]),
+    "pt2-cuda-fp16": ("tce-pt2-cuda", "model.pt2", ["--format", "pt2", "--device", "cuda", "--precision", "fp16"]),
+}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out")
-    parser.add_argument("--vocab", default=os.path.join(FIXTURES, "biomedbert_vocab.txt"))
-    parser.add_argument("--config", default=os.path.join(FIXTURES, "biomedbert_config.json"))
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-
+def build_hf(args, hf_dir):
     import shutil
 
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    hf_dir = os.path.join(args.out, "hf")
-    tce_dir = os.path.join(args.out, "tce")
-    if os.path.exists(os.path.join(tce_dir, "model.pt")):
-        print(json.dumps({"hf": hf_dir, "tce": tce_dir, "built": False}))
-        return
 
     with open(args.config) as f:
         raw = json.load(f)
@@ -59,11 +62,43 @@ def main():
         sys.exit(f"st-model.py: the tokenizer did not load {args.vocab} ({len(tokenizer)} tokens)")
     tokenizer.save_pretrained(hf_dir)
 
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out")
+    parser.add_argument("--vocab", default=os.path.join(FIXTURES, "biomedbert_vocab.txt"))
+    parser.add_argument("--config", default=os.path.join(FIXTURES, "biomedbert_config.json"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--source", help="an existing Hugging Face / CrossEncoder directory to export instead of a random model")
+    parser.add_argument("--formats", default="torchscript", help=f"comma-separated: {', '.join(FORMATS)}")
+    args = parser.parse_args()
+    wanted = [f for f in args.formats.split(",") if f]
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        sys.exit(f"st-model.py: unknown format(s) {unknown}; known: {list(FORMATS)}")
+
+    hf_dir = os.path.abspath(args.source) if args.source else os.path.join(args.out, "hf")
+    if not args.source and not os.path.exists(os.path.join(hf_dir, "config.json")):
+        build_hf(args, hf_dir)
+
     export = os.path.join(ROOT, "scripts", "export.py")
-    result = subprocess.run([sys.executable, export, hf_dir, tce_dir], stdout=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        sys.exit(f"st-model.py: export.py failed (exit {result.returncode})")
-    print(json.dumps({"hf": hf_dir, "tce": tce_dir, "built": True, "export": json.loads(result.stdout.strip().splitlines()[-1])}))
+    formats = {}
+    for name in wanted:
+        folder, file, flags = FORMATS[name]
+        out = os.path.join(args.out, folder)
+        entry = {"dir": out, "file": os.path.join(out, file)}
+        if not os.path.exists(entry["file"]):
+            started = time.perf_counter()
+            result = subprocess.run([sys.executable, export, hf_dir, out, *flags], stdout=subprocess.PIPE, text=True)
+            if result.returncode != 0:
+                sys.exit(f"st-model.py: export.py {' '.join(flags)} failed (exit {result.returncode})")
+            exported = json.loads(result.stdout.strip().splitlines()[-1])
+            entry["exportSeconds"] = round(time.perf_counter() - started, 1)
+            entry["compileSeconds"] = exported.get("compile_seconds")
+            entry["maxAbsDiffVsEager"] = exported.get("max_abs_diff_vs_eager")
+        entry["bytes"] = os.path.getsize(entry["file"])
+        formats[name] = entry
+    print(json.dumps({"hf": hf_dir, "tce": os.path.join(args.out, "tce"), "formats": formats}))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
 #   bash scripts/device/gpu-checks.sh [checks] [bench]     (default: both, in one device call)
 #
 # checks: runtime-info, the demo on cuda, a real out-of-memory split, the two batches in flight;
-# bench: bench:gpu (with TF32 against fp32). The core is built first (a minute or two). The whole
+# bench: bench:gpu (with TF32 against fp32), then the CUDA fp16 AOTInductor package (model.pt2)
+# against TorchScript and sentence-transformers fp16 (scripts/device/pt2-check.mjs). The core is
+# built first (a minute or two); the package is exported and compiled meanwhile. The whole
 # run stays within GPU_CHECKS_BUDGET_S seconds (default 540, under the tool's 600 s a call): each
 # step gets at most what is left, and a step that would start with less than a minute left is
 # skipped and says so.
@@ -54,21 +56,59 @@ step machine bash -c 'node --version; for t in cmake ninja nvcc gcc; do echo "$t
 # toolkit from nvcc, CUDA libraries and headers the toolkit lacks from pip's nvidia wheels).
 TCE_LIBTORCH=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 export TCE_LIBTORCH
+# The benchmark model (scripts/bench/st-model.py: Hugging Face save and model.pt, then for bench
+# the CUDA fp16 model.pt2), built in the background while the core compiles: AOTInductor's compile
+# takes minutes of CPU, which the core build leaves mostly idle. The steps that use model.pt
+# (oom, pipeline, bench-gpu) wait for it; bench-pt2 waits for the package.
+models_log="$OUT/models.log"
+models_pid=""
+rm -f "$OUT/.torchscript-ready"
+if [[ $groups == *" checks "* || $groups == *" bench "* ]]; then
+  (
+    # Never past the run's budget (less the minute the last steps need to report).
+    limit=$((budget - 60))
+    timeout "$limit" python3 scripts/bench/st-model.py bench/models/biomedbert-st --formats torchscript &&
+      touch "$OUT/.torchscript-ready" &&
+      if [[ $groups == *" bench "* ]] && [ $((limit - SECONDS)) -gt 30 ]; then
+        timeout "$((limit - SECONDS))" python3 scripts/bench/st-model.py bench/models/biomedbert-st --formats torchscript,pt2-cuda-fp16
+      fi
+  ) >"$models_log" 2>&1 &
+  models_pid=$!
+fi
+torchscript_ready() {  # returns once model.pt is there (or its build failed, which it reports)
+  while [ ! -f "$OUT/.torchscript-ready" ] && [ -n "$models_pid" ] && kill -0 "$models_pid" 2>/dev/null; do sleep 1; done
+  [ -f "$OUT/.torchscript-ready" ] && return 0
+  echo "FAILED  models (model.pt):"; tail -n 40 "$models_log" | sed 's/^/    /'; failed=1; return 1
+}
+package_ready() {  # waits for the whole background build (model.pt2 included)
+  [ -n "$models_pid" ] || return 0
+  local started=$SECONDS rc=0
+  wait "$models_pid" || rc=$?
+  models_pid=""
+  if [ "$rc" -eq 0 ]; then
+    echo "ok      models (waited $((SECONDS - started)) s): $(tail -n 1 "$models_log" | cut -c1-400)"
+    return 0
+  fi
+  echo "FAILED  models (exit $rc):"; tail -n 40 "$models_log" | sed 's/^/    /'; failed=1; return 1
+}
+
 step core bash -c 'node scripts/build-core.mjs && ls -l cores/*/' || { echo "no core, nothing else can run"; exit 1; }
 
 if [[ $groups == *" checks "* ]]; then
   step runtime-info node -e "console.log(JSON.stringify(require('./dist/index.js').runtimeInfo(), null, 2))" &&
     cp "$OUT/runtime-info.log" "$OUT/runtime-info.json"
   step demo node scripts/demo.mjs --device cuda
-  step oom node scripts/device/oom-check.mjs
+  torchscript_ready && step oom node scripts/device/oom-check.mjs
   # Two batches in flight give the scores of one at a time; the executor's busy shares.
-  step pipeline node scripts/device/pipeline-check.mjs
+  torchscript_ready && step pipeline node scripts/device/pipeline-check.mjs
 fi
 
 if [[ $groups == *" bench "* ]]; then
   # Writes bench/results/gpu-<date>.json; it fails when parity or TF32 misses its bounds. Sized
   # to leave the rest of the run its time: 4,096 pairs, two rounds, three peer batch sizes.
-  step bench-gpu node scripts/bench/gpu.mjs --rounds 2 --pairs 4096 --peer-batch-sizes 32,128,512
+  torchscript_ready && step bench-gpu node scripts/bench/gpu.mjs --rounds 2 --pairs 4096 --peer-batch-sizes 32,128,512
+  # The package: 2,048 pairs, two interleaved rounds, parity against sentence-transformers fp16.
+  package_ready && step bench-pt2 node scripts/device/pt2-check.mjs --rounds 2 --pairs 2048
   cp bench/results/gpu-*.json "$OUT/" 2>/dev/null
 fi
 exit $failed
