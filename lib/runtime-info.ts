@@ -1,7 +1,8 @@
 /** runtimeInfo(): what this process would run on, for logs and bug reports. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadRuntime, type LoadedRuntime } from './core';
+import { coreRunsPt2, loadRuntime, type LoadedRuntime } from './core';
+import type { ModelFormat } from './model-dir';
 import type { FindLibtorchOptions, LibtorchSource } from './libtorch';
 import { native } from './native';
 
@@ -26,8 +27,11 @@ export interface RuntimeInfo {
     /** The CUDA version of a CUDA build ("13.0"), else null. */
     cudaVersion: string | null;
   };
-  /** The torch core loaded for it; flavour 'cpu' or 'cu<CUDA major>'. */
-  core: { path: string; torchVersion: string; flavour: string };
+  /**
+   * The torch core loaded for it; flavour 'cpu' or 'cu<CUDA major>'; modelFormats: the model
+   * files it runs ('pt2' from libtorch 2.6: docs/EXPORT.md).
+   */
+  core: { path: string; torchVersion: string; flavour: string; modelFormats: ModelFormat[] };
   cuda: { available: boolean; devices: CudaDeviceInfo[] };
   /** Which device `device: 'auto'` picks, and why. */
   autoDevice: { device: string; note: string };
@@ -65,7 +69,12 @@ export function describeRuntime(runtime: LoadedRuntime): RuntimeInfo {
       cudaBuild: runtime.libtorch.cudaBuild,
       cudaVersion: runtime.libtorch.cudaVersion,
     },
-    core: { path: runtime.corePath, torchVersion: runtime.core.torchVersion, flavour: runtime.core.flavour },
+    core: {
+      path: runtime.corePath,
+      torchVersion: runtime.core.torchVersion,
+      flavour: runtime.core.flavour,
+      modelFormats: coreRunsPt2(runtime.core.torchVersion) ? ['torchscript', 'pt2'] : ['torchscript'],
+    },
     cuda: { available, devices },
     autoDevice: available
       ? { device: 'cuda:0', note: `CUDA is available: ${devices[0].name}` }

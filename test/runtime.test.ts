@@ -66,11 +66,24 @@ describe.skipIf(!systemMinor)('on the system libtorch (Debian libtorch-dev)', ()
     expect(fs.existsSync(path.join(info.libtorch.path, fs.readdirSync(info.libtorch.path).find((f: string) => f.startsWith('libtorch_cpu.so'))!))).toBe(true);
     expect(info.core.path).toMatch(/libtce_torch\.so$/);
     expect(info.core.torchVersion.startsWith(systemMinor!)).toBe(true);
+    // Debian's 1.13 has no AOTInductor: its core runs TorchScript only (docs/EXPORT.md).
+    expect(info.core.modelFormats).toEqual(['torchscript']);
     expect(info.cuda).toEqual({ available: false, devices: [] });
     expect(info.autoDevice.device).toBe('cpu');
     expect(info.autoDevice.note).toMatch(/CPU build/);
     expect(info.cpuThreads).toBeGreaterThan(0);
     expect(info.warnings).toEqual([]); // setup.sh installs OpenBLAS
+  });
+});
+
+const torch2 = projectTorchDir('st6');
+
+describe.skipIf(!torch2)("on PyTorch 2.13's libtorch (.venv)", () => {
+  test('its core runs both model formats, TorchScript and AOTInductor packages', () => {
+    const r = runChild('report(pkg.runtimeInfo());', { PATH: noTorchPath, TCE_LIBTORCH: torch2! });
+    expect(r.report?.thrown).toBeUndefined();
+    expect(r.report.libtorch.version).toMatch(/^2\.13\./);
+    expect(r.report.core.modelFormats).toEqual(['torchscript', 'pt2']);
   });
 });
 
