@@ -32,6 +32,7 @@ const OPTIONS: Record<string, string[]> = {
   serve: ['--port', '--host', '--max-concurrent-requests', '--max-client-batch-size', '--payload-limit', '--api-key', '--model-id', '--json-output', '--headers-timeout', '--request-timeout', '--shutdown-timeout', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
   'build-core': ['--libtorch', '--help'],
   export: ['--python', '--help'],
+  help: ['--help'],
 };
 /** Options with a default, and the default the help must show. */
 const DEFAULTS: Record<string, Record<string, string>> = {
@@ -73,6 +74,11 @@ describe('torch-cross-encoder: help, version, argument errors', () => {
     for (const [flag, value] of Object.entries(DEFAULTS[command] ?? {})) {
       expect({ flag, entry: entries.get(flag) }).toEqual({ flag, entry: expect.stringContaining(`(default: ${value})`) });
     }
+  });
+
+  test('docs/CLI.md holds each command\'s help as it prints it', () => {
+    const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'CLI.md'), 'utf8');
+    for (const command of Object.keys(OPTIONS)) expect({ command, inDoc: doc.includes(`\`\`\`\n${run([command, '--help']).stdout}\`\`\``) }).toEqual({ command, inDoc: true });
   });
 
   test('an extra positional argument, an unknown option and a bad number are usage errors (2) that name them', () => {

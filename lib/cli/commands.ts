@@ -130,7 +130,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'help',
     summary: 'this overview, or a command\'s help',
     args: [{ name: 'COMMAND', required: false, description: 'the command to explain' }],
-    options: [],
+    options: [HELP],
   },
 ];
 

@@ -25,6 +25,17 @@ import { ScoringRequest } from './scoring';
 
 export type { RequestLogRecord, ServerOptions } from './options';
 
+/**
+ * The model's batch bounds for /info (max_batch_requests, max_batch_tokens). CrossEncoder keeps
+ * them as its call defaults and does not expose them yet: read them there, else the load defaults
+ * LoadOptions documents.
+ */
+function batchLimits(model: CrossEncoder): { batchSize: number; maxBatchTokens: number } {
+  const exposed = model as unknown as { batchSize?: number; maxBatchTokens?: number; defaults?: { batchSize: number; maxBatchTokens: number } };
+  if (typeof exposed.batchSize === 'number' && typeof exposed.maxBatchTokens === 'number') return { batchSize: exposed.batchSize, maxBatchTokens: exposed.maxBatchTokens };
+  return exposed.defaults ?? { batchSize: model.device === 'cpu' ? 32 : 1024, maxBatchTokens: model.device === 'cpu' ? 1024 : 16384 };
+}
+
 /** A connection's state, for the shutdown: whether a request on it is being served (body read). */
 interface Connection {
   busy: number;
@@ -241,10 +252,7 @@ export class RerankServer {
   }
 
   info(): unknown {
-    // The model's own batch bounds; until CrossEncoder exposes them, the load defaults it documents.
-    const limits = (this.model as unknown as { defaults?: { batchSize: number; maxBatchTokens: number } }).defaults
-      ?? { batchSize: this.model.device === 'cpu' ? 32 : 1024, maxBatchTokens: this.model.device === 'cpu' ? 1024 : 16384 };
-    return serverInfo(this.model, this.labels, this.options, limits);
+    return serverInfo(this.model, this.labels, this.options, batchLimits(this.model));
   }
 
   async metricsText(): Promise<{ contentType: string; text: string }> {
