@@ -124,6 +124,8 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     expect(unknown.body.error).toMatch(/no route GET \/wp-login\.php/);
     const badPair = await request(port, 'POST', '/predict', { inputs: [['q', 7]] });
     expect(badPair.status).toBe(422);
+    const metrics = (await request(port, 'GET', '/metrics')).body as string;
+    expect(metrics).toMatch(/^te_request_failure\{err="batch_size"\} 1$/m);
   });
 
   test('64 concurrent requests of 1-8 texts: each gets its own scores, and forwards are shared', async () => {

@@ -8,6 +8,13 @@ import { HttpError } from './http-error';
 import type { Labels } from './info';
 import type { RequestMethod, ServerMetrics } from './metrics';
 
+/** TEI's batch size error (422), counted apart as te_request_failure{err="batch_size"}. */
+export class BatchSizeError extends HttpError {
+  constructor(count: number, limit: number) {
+    super(422, 'Validation', `batch size ${count} > maximum allowed batch size ${limit}`);
+  }
+}
+
 export class ScoringRequest {
   /** TEI's method label: "single" for a /predict of one input, "batch" otherwise. */
   method: RequestMethod = 'batch';
@@ -26,7 +33,7 @@ export class ScoringRequest {
   /** TEI's batch size check (422, te_request_failure{err="batch_size"}). */
   checkBatchSize(count: number): void {
     if (count > this.maxClientBatchSize) {
-      throw Object.assign(new HttpError(422, 'Validation', `batch size ${count} > maximum allowed batch size ${this.maxClientBatchSize}`), { cause: 'batch_size' });
+      throw new BatchSizeError(count, this.maxClientBatchSize);
     }
   }
 

@@ -21,7 +21,7 @@ import { type Labels, readLabels, serverInfo } from './info';
 import { type FailureCause, ServerMetrics } from './metrics';
 import { type RequestLogRecord, type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options';
 import { findRoute, isOpen, type Route } from './routes';
-import { ScoringRequest } from './scoring';
+import { BatchSizeError, ScoringRequest } from './scoring';
 
 export type { RequestLogRecord, ServerOptions } from './options';
 
@@ -228,7 +228,7 @@ export class RerankServer {
       this.metrics.requestCount.inc({ method: scoring.method });
       const failure = toHttpError(error);
       cause ??= clientGone ? 'dropped'
-        : (error as { cause?: unknown }).cause === 'batch_size' ? 'batch_size'
+        : error instanceof BatchSizeError ? 'batch_size'
         : failure.status < 500 && failure.status !== 424 ? 'validation' : 'inference';
       this.metrics.requestFailure.inc({ err: cause });
       if (clientGone) {
