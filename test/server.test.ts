@@ -84,6 +84,41 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     expect(single.body.error).toMatch(/single text: this model is a cross-encoder/);
   });
 
+  test('POST /v1/rerank (Cohere / Jina): strings or {text}, top_n, return_documents, usage; its errors', async () => {
+    const { port } = await start({ modelId: 'tiny' });
+    const docs = texts.slice(0, 6);
+    const expected = await direct(query, docs);
+    const best = Array.from(expected, (s, i) => [s, i]).sort((a, b) => b[0] - a[0]).map(([, i]) => i);
+    const reply = await request(port, 'POST', '/v1/rerank', {
+      model: 'whatever-the-client-says', query, top_n: 4, return_documents: true,
+      documents: docs.map((d, i) => (i % 2 ? { text: d } : d)), rank_fields: null, max_chunks_per_doc: 10,
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body.model).toBe('whatever-the-client-says');
+    expect(reply.body.results.map((r: { index: number }) => r.index)).toEqual(best.slice(0, 4));
+    for (const r of reply.body.results) {
+      expect(Math.abs(r.relevance_score - expected[r.index])).toBeLessThanOrEqual(TOLERANCE);
+      expect(r.document).toEqual({ text: docs[r.index] });
+    }
+    const tokens = (await model.tokenizer.encodeBatch(docs.map((d): Pair => [query, d]), { maxLength: model.maxLength })).reduce((n, e) => n + e.ids.length, 0);
+    expect(reply.body.usage).toEqual({ total_tokens: tokens });
+    const bare = await request(port, 'POST', '/v1/rerank', { query, documents: docs });
+    expect(bare.body.model).toBe('tiny');
+    expect(bare.body.results).toHaveLength(6);
+    expect(bare.body.results[0].document).toBeUndefined();
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ query, documents: [] }, 400, /`documents` cannot be empty/],
+      [{ query, documents: [3] }, 422, /`documents\[0\]` must be a string or \{"text": string\}/],
+      [{ query, documents: docs, top_n: 0 }, 422, /`top_n` must be an integer >= 1/],
+      [{ documents: docs }, 422, /`query` must be a string/],
+    ];
+    for (const [body, status, message] of cases) {
+      const r = await request(port, 'POST', '/v1/rerank', body);
+      expect({ body, status: r.status }).toEqual({ body, status });
+      expect(r.body.error).toMatch(message);
+    }
+  });
+
   test('bad requests are 4xx with TEI-style errors that say what is wrong', async () => {
     const { port } = await start({ maxClientBatchSize: 4, maxPayloadBytes: 4096 });
     const cases: Array<[unknown, number, RegExp]> = [
