@@ -99,7 +99,8 @@ function findCmakeJs() {
   try {
     return path.join(path.dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
   } catch {
-    const range = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).peerDependencies?.['cmake-js'] ?? 'latest';
+    // The range the package is developed with (devDependencies stay in the published package.json).
+    const range = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).devDependencies?.['cmake-js'] ?? 'latest';
     // Installed as <project>/node_modules/torch-cross-encoder: cmake-js goes into that project.
     const parent = path.dirname(root);
     const project = path.basename(parent) === 'node_modules' ? path.dirname(parent) : root;
