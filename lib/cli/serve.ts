@@ -1,6 +1,7 @@
 /** `serve`: the rerank server (lib/server) on a loaded model, until SIGTERM or SIGINT. */
 import path from 'node:path';
 import { CrossEncoder } from '../cross-encoder';
+import { SERVER_DEFAULTS } from '../server/options';
 import { RerankServer, type ServerOptions } from '../server/server';
 import { flagErrors, integerFlag, type ParsedArgs, secondsFlag, UsageError } from './args';
 import { loadOptions } from './model-options';
@@ -8,8 +9,8 @@ import { loadOptions } from './model-options';
 function serverOptions(values: ParsedArgs['values']): ServerOptions {
   const headersTimeoutMs = secondsFlag('headers-timeout', values['headers-timeout']);
   const requestTimeoutMs = secondsFlag('request-timeout', values['request-timeout']);
-  if (headersTimeoutMs !== undefined && requestTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs) {
-    throw new UsageError('--headers-timeout must not be longer than --request-timeout (which covers the headers too)');
+  if ((headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs) > (requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs)) {
+    throw new UsageError(`--headers-timeout (${(headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs) / 1000} s) must not be longer than --request-timeout (${(requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs) / 1000} s), which covers the headers too`);
   }
   const apiKey = typeof values['api-key'] === 'string' ? values['api-key'] : process.env.TCE_API_KEY || undefined;
   return {
@@ -50,7 +51,13 @@ export async function serve({ values, positionals }: ParsedArgs): Promise<number
     await model.dispose();
     throw flagErrors(error);
   }
-  const address = await server.listen(port, typeof values.host === 'string' ? values.host : '127.0.0.1');
+  let address;
+  try {
+    address = await server.listen(port, typeof values.host === 'string' ? values.host : '127.0.0.1');
+  } catch (error) {
+    await model.dispose();
+    throw new Error(`cannot listen on ${typeof values.host === 'string' ? values.host : '127.0.0.1'}:${port}: ${(error as Error).message}`);
+  }
   say(`serving ${model.modelDir} on ${model.device} at http://${address.address}:${address.port}`, { address: address.address, port: address.port, device: model.device });
   // Graceful shutdown (RerankServer.close()); a second signal exits at once.
   await new Promise<void>((resolve) => {
