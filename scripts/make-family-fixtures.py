@@ -121,23 +121,21 @@ def models_cmd(args):
 
     small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=1)
     bert_vocab = os.path.join(FIXTURES, "tokenizer", "biomedbert_vocab.txt")
-    with open(bert_vocab, encoding="utf-8") as f:
-        bert_vocab_size = sum(1 for _ in f)
     families = {
         "xlm-roberta": ("xlmr", lambda v, t: transformers.XLMRobertaConfig(
-            vocab_size=v, max_position_embeddings=130, type_vocab_size=1, pad_token_id=t.pad_token_id,
+            vocab_size=v, max_position_embeddings=514, type_vocab_size=1, pad_token_id=t.pad_token_id,
             bos_token_id=t.cls_token_id, eos_token_id=t.sep_token_id, **small)),
         "deberta-v2": ("deberta-v3", lambda v, t: transformers.DebertaV2Config(
-            vocab_size=v, max_position_embeddings=128, type_vocab_size=0, relative_attention=True,
+            vocab_size=v, max_position_embeddings=512, type_vocab_size=0, relative_attention=True,
             position_buckets=32, max_relative_positions=-1, pos_att_type=["p2c", "c2p"], position_biased_input=False,
             norm_rel_ebd="layer_norm", share_att_key=True, pad_token_id=t.pad_token_id, **small)),
         "modernbert": ("modernbert", lambda v, t: transformers.ModernBertConfig(
-            vocab_size=v, max_position_embeddings=128, pad_token_id=t.pad_token_id, cls_token_id=t.cls_token_id,
+            vocab_size=v, max_position_embeddings=512, pad_token_id=t.pad_token_id, cls_token_id=t.cls_token_id,
             sep_token_id=t.sep_token_id, bos_token_id=t.cls_token_id, eos_token_id=t.sep_token_id,
             global_attn_every_n_layers=2, local_attention=16, hidden_size=32, num_hidden_layers=2,
             num_attention_heads=2, intermediate_size=64, num_labels=1)),
         "electra": (None, lambda v, t: transformers.ElectraConfig(
-            vocab_size=v, embedding_size=32, max_position_embeddings=128, pad_token_id=t.pad_token_id, **small)),
+            vocab_size=v, embedding_size=32, max_position_embeddings=512, pad_token_id=t.pad_token_id, **small)),
     }
     only = set(args.only.split(",")) if args.only else None
     os.makedirs(args.out, exist_ok=True)
@@ -145,7 +143,12 @@ def models_cmd(args):
         if only and arch not in only:
             continue
         if tok_name is None:
-            tokenizer = transformers.BertTokenizerFast(vocab_file=bert_vocab, do_lower_case=True)
+            vocab_dir = tempfile.mkdtemp()
+            shutil.copy(bert_vocab, os.path.join(vocab_dir, "vocab.txt"))
+            with open(os.path.join(vocab_dir, "tokenizer_config.json"), "w") as f:
+                json.dump({"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": 512}, f)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(vocab_dir)
+            shutil.rmtree(vocab_dir, ignore_errors=True)
         else:
             tokenizer = transformers.AutoTokenizer.from_pretrained(os.path.join(args.tokenizers, tok_name))
         vocab_size = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1)

@@ -1,11 +1,14 @@
 /**
  * The reference: Hugging Face's Rust tokenizer (npm `tokenizers`), set up the way transformers'
- * BertTokenizerFast sets it up, and the data the comparisons run on.
+ * BertTokenizerFast sets it up or loaded from the tokenizer.json of another family, and the data
+ * the comparisons run on.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as hf from 'tokenizers';
+import { projectPython } from '../../scripts/torch-python.mjs';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/tokenizer');
@@ -194,4 +197,32 @@ export function adversarialText(rand: () => number, vocab: string[]): string {
     }
   }
   return parts.join(rand() < 0.5 ? '' : ' ');
+}
+
+/**
+ * The tokenizer directories of scripts/make-family-fixtures.py (XLM-R and DeBERTa-v3
+ * sentencepiece Unigrams converted by transformers, a ModernBERT byte-level BPE), built once per
+ * checkout and script version under test/fixtures/models/ by the project environment `env`
+ * (.venv: transformers 5's converters; .venv-st41: transformers 4.51's, as most published
+ * rerankers were saved). Returns null with the reason when that environment is missing.
+ */
+export function familyTokenizers(env: 'st6' | 'st41'): { dir: string } | { skip: string } {
+  const python = projectPython(env);
+  if (!python) return { skip: `no ${env === 'st6' ? '.venv' : '.venv-st41'} (run scripts/setup.sh)` };
+  const script = path.join(REPO_ROOT, 'scripts', 'make-family-fixtures.py');
+  const dir = path.join(REPO_ROOT, 'test', 'fixtures', 'models', `families-tokenizers-${env}`);
+  const stamp = path.join(dir, '.built-from');
+  const want = JSON.stringify({ script: fs.statSync(script).mtimeMs });
+  if (!(fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    const result = spawnSync(python, [script, 'tokenizers', '--out', dir], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`make-family-fixtures.py tokenizers failed:\n${result.stderr.slice(-4000)}`);
+    fs.writeFileSync(stamp, want);
+  }
+  return { dir };
+}
+
+/** The texts of test/fixtures/families/multilingual.jsonl (Greek, CJK, Arabic, Devanagari, emoji, ...). */
+export function multilingualTexts(): string[] {
+  return readJsonl<{ text: string }>(path.join(REPO_ROOT, 'test', 'fixtures', 'families', 'multilingual.jsonl')).map((r) => r.text);
 }

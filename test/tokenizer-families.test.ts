@@ -1,0 +1,248 @@
+/**
+ * Parity with Hugging Face's Rust tokenizer (npm `tokenizers`) for the reranker families that are
+ * not BERT WordPiece: XLM-R and DeBERTa-v3 (sentencepiece Unigram with a Precompiled charsmap,
+ * Metaspace) and ModernBERT (byte-level BPE), as transformers 5 and 4.51 convert them
+ * (scripts/make-family-fixtures.py), plus variants of their tokenizer.json that real files use
+ * (RobertaProcessing, byte fallback, ByteLevel post-processors, GPT-2's prefix space) or that
+ * exercise the remaining components. Ids and type ids must be identical on multilingual text,
+ * Unicode edge cases, PubMed text and random strings, single and paired, truncated or not.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as hf from 'tokenizers';
+import { TceError } from '../lib/errors';
+import { Tokenizer } from '../lib/tokenizer';
+import {
+  FIXTURES, HAVE_SHARED, SHARED_DATA, adversarialText, familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng,
+  readJsonl, tempDir, type Ref,
+} from './helpers/hf-reference';
+
+const MAX_LENGTHS = [0, 512, 64, 16]; // 0: no truncation
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+interface Variant {
+  name: string;
+  /** A model directory (tokenizer_config.json read too) or a lone tokenizer.json. */
+  load: () => Tokenizer;
+  ref: () => hf.Tokenizer;
+}
+
+function corpus(): { texts: string[]; pairs: Array<[string, string]> } {
+  const texts = [
+    ...multilingualTexts(),
+    ...readJsonl<{ text: string }>(path.join(FIXTURES, 'unicode_edge_cases_sample.jsonl')).map((r) => r.text),
+    ...readJsonl<{ text: string }>(path.join(FIXTURES, 'pubmed_sample.jsonl')).map((r) => r.text).slice(0, 60),
+    // Added tokens in running text, whitespace runs, empty and blank texts.
+    'a <mask> b [MASK] c <s>x</s> [CLS] [SEP]<pad>', '  leading and trailing  ', '', ' ', '\t\n', '▁already ▁marked',
+  ];
+  if (HAVE_SHARED) {
+    texts.push(...readJsonl<{ text: string }>(path.join(SHARED_DATA, 'unicode_edge_cases.jsonl')).map((r) => r.text));
+  }
+  const rand = prng(18);
+  const words = multilingualTexts().join(' ').split(/\s+/);
+  for (let i = 0; i < 200; i++) texts.push(adversarialText(rand, words));
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < texts.length; i++) pairs.push([texts[i]!, texts[(i * 7 + 3) % texts.length]!]);
+  return { texts, pairs };
+}
+
+function diffs(ours: Array<{ ids: Int32Array; typeIds: Int32Array }>, ref: Ref[], label: (i: number) => string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    const a = ours[i]!;
+    const r = ref[i]!;
+    if (Array.from(a.ids).join() !== r.ids.join() || Array.from(a.typeIds).join() !== r.typeIds.join()) {
+      out.push(`${label(i)}\n  ours: ${Array.from(a.ids).join(' ')} / ${Array.from(a.typeIds).join('')}\n  hf:   ${r.ids.join(' ')} / ${r.typeIds.join('')}`);
+    }
+  }
+  return out;
+}
+
+const scratch = tempDir('tce-tok-families-');
+
+/** A variant whose tokenizer.json is `edit` applied to a family's file. */
+function edited(name: string, source: string, edit: (json: Json) => void): Variant {
+  const file = path.join(scratch, name.replace(/[^a-z0-9]+/gi, '-'), 'tokenizer.json');
+  return {
+    name,
+    load: () => {
+      if (!fs.existsSync(file)) {
+        const json = JSON.parse(fs.readFileSync(source, 'utf8')) as Json;
+        edit(json);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, JSON.stringify(json));
+      }
+      return Tokenizer.fromFile(file);
+    },
+    ref: () => hf.Tokenizer.fromFile(file),
+  };
+}
+
+function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
+  const fam = (f: string): Variant => ({
+    name: `${f} (${env === 'st6' ? 'transformers 5' : 'transformers 4.51'})`,
+    load: () => Tokenizer.fromModelDir(path.join(dir, f)),
+    ref: () => hf.Tokenizer.fromFile(path.join(dir, f, 'tokenizer.json')),
+  });
+  const out = [fam('xlmr'), fam('deberta-v3'), fam('modernbert')];
+  if (env !== 'st41') return out;
+  const json = (f: string) => path.join(dir, f, 'tokenizer.json');
+  out.push(
+    // bge-reranker / xlm-roberta-base as published: RobertaProcessing (every type id 0).
+    edited('xlmr with RobertaProcessing', json('xlmr'), (j) => {
+      j.post_processor = { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: true };
+    }),
+    // DeBERTa-v3's pieces include <0x00>..<0xFF>: byte fallback instead of [UNK].
+    edited('deberta-v3 with byte_fallback', json('deberta-v3'), (j) => {
+      j.model.byte_fallback = true;
+    }),
+    // DeBERTa-v2's split_by_punct and a lowercasing config.
+    edited('deberta-v3 with Punctuation and Lowercase', json('deberta-v3'), (j) => {
+      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Punctuation', behavior: 'Isolated' }, j.pre_tokenizer] };
+      j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, j.normalizer] };
+    }),
+    // ModernBERT as its hub file: ByteLevel then the template.
+    edited('modernbert with Sequence[ByteLevel, Template]', json('modernbert'), (j) => {
+      j.post_processor = { type: 'Sequence', processors: [{ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }, j.post_processor] };
+    }),
+    // roberta-base / GPT-2 style: a space before each word, RobertaProcessing.
+    edited('byte-level BPE as RoBERTa', json('modernbert'), (j) => {
+      j.normalizer = null;
+      j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true };
+      j.post_processor = { type: 'RobertaProcessing', sep: ['[SEP]', 2], cls: ['[CLS]', 1], trim_offsets: true, add_prefix_space: true };
+    }),
+    // No post-processor specials: ids as the model gives them, B with type id 1.
+    edited('byte-level BPE without regex, ByteLevel post-processor', json('modernbert'), (j) => {
+      j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
+      j.post_processor = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+    }),
+    // The remaining normalizers and pre-tokenizers, on the Unigram model.
+    edited('Unigram with NFKD, StripAccents, Prepend, Replace, Split, Digits, Whitespace', json('xlmr'), (j) => {
+      j.normalizer = { type: 'Sequence', normalizers: [
+        { type: 'NFKD' }, { type: 'StripAccents' }, { type: 'Replace', pattern: { String: '``' }, content: '"' },
+        { type: 'Replace', pattern: { Regex: '[\\n\\t]+|\\s{3,}' }, content: ' ' }, { type: 'Prepend', prepend: '▁' }, { type: 'NFC' },
+      ] };
+      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [
+        { type: 'Split', pattern: { Regex: '\\d+' }, behavior: 'Isolated', invert: false },
+        { type: 'Digits', individual_digits: true }, { type: 'Whitespace' },
+      ] };
+    }),
+    edited('Unigram with NFKC, Strip, NFD, WhitespaceSplit, Split (merged with previous)', json('xlmr'), (j) => {
+      j.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Strip', strip_left: true, strip_right: false }, { type: 'NFD' }] };
+      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [
+        { type: 'WhitespaceSplit' }, { type: 'Split', pattern: { String: '-' }, behavior: 'MergedWithPrevious', invert: false },
+        { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: false },
+      ] };
+    }),
+  );
+  return out;
+}
+
+const { texts, pairs } = corpus();
+
+for (const env of ['st6', 'st41'] as const) {
+  describe(`tokenizer parity: families converted by ${env === 'st6' ? 'transformers 5 (.venv)' : 'transformers 4.51 (.venv-st41)'}`, () => {
+    const built = familyTokenizers(env);
+    if ('skip' in built) {
+      it.skip(`skipped: ${built.skip}`, () => {});
+      return;
+    }
+    for (const v of variantsOf(env, built.dir)) {
+      describe(v.name, () => {
+        let ours: Tokenizer;
+        let ref: hf.Tokenizer;
+        let trunc: hf.Tokenizer;
+        beforeAll(() => {
+          ours = v.load();
+          ref = v.ref();
+          trunc = v.ref();
+        });
+        for (const maxLength of MAX_LENGTHS) {
+          it(`single texts, maxLength ${maxLength || 'none'}: identical ids and type ids (${texts.length} texts)`, async () => {
+            const mine = await ours.encodeBatch(texts, maxLength ? { maxLength } : {});
+            const theirs = await hfSingles(ref, texts, maxLength);
+            expect(diffs(mine, theirs, (i) => JSON.stringify(texts[i]).slice(0, 160))).toEqual([]);
+            expect(theirs.length).toBe(texts.length);
+          });
+          it(`pairs, maxLength ${maxLength || 'none'} (longest_first): identical ids and type ids (${pairs.length} pairs)`, async () => {
+            const mine = await ours.encodeBatch(pairs, maxLength ? { maxLength } : {});
+            const theirs = await hfPairs(ref, trunc, pairs, maxLength);
+            expect(diffs(mine, theirs, (i) => JSON.stringify(pairs[i]).slice(0, 160))).toEqual([]);
+          });
+        }
+        it('encode() without special tokens matches too', async () => {
+          for (const t of texts.slice(0, 40)) {
+            const r = await ref.encode(t, null, { addSpecialTokens: false });
+            expect(Array.from(ours.encode(t, null, { addSpecialTokens: false }).ids)).toEqual(r.getIds());
+          }
+        });
+      });
+    }
+  });
+}
+
+describe('family specifics', () => {
+  const built = familyTokenizers('st41');
+  if ('skip' in built) {
+    it.skip(`skipped: ${built.skip}`, () => {});
+    return;
+  }
+  it('XLM-R pairs carry 4 special tokens (<s> A </s></s> B </s>), all type id 0, and maxLength must leave room for them', () => {
+    const tok = Tokenizer.fromModelDir(path.join(built.dir, 'xlmr'));
+    const e = tok.encode('insulin', 'glucose');
+    expect(e.tokens[0]).toBe('<s>');
+    expect(e.tokens.filter((t) => t === '</s>').length).toBe(3);
+    expect(Array.from(e.typeIds).every((t) => t === 0)).toBe(true);
+    expect(tok.padId).toBe(1);
+    expect(tok.encode('insulin', 'glucose', { maxLength: 4 }).ids.length).toBe(4);
+    expect(() => tok.encode('insulin', 'glucose', { maxLength: 3 })).toThrow(/at least 4/);
+  });
+  it('DeBERTa-v3 pairs: [CLS] A [SEP] B [SEP] with type ids 0 then 1', () => {
+    const tok = Tokenizer.fromModelDir(path.join(built.dir, 'deberta-v3'));
+    const e = tok.encode('insulin', 'glucose');
+    expect([e.tokens[0], e.tokens[e.tokens.length - 1]]).toEqual(['[CLS]', '[SEP]']);
+    const firstB = e.tokens.indexOf('[SEP]') + 1;
+    expect(Array.from(e.typeIds)).toEqual(e.tokens.map((_, i) => (i >= firstB ? 1 : 0)));
+  });
+  it('an unsupported component is a TCE_TOKENIZER_FILE error that names it', () => {
+    const source = JSON.parse(fs.readFileSync(path.join(built.dir, 'xlmr', 'tokenizer.json'), 'utf8')) as Json;
+    const bpe = JSON.parse(fs.readFileSync(path.join(built.dir, 'modernbert', 'tokenizer.json'), 'utf8')) as Json;
+    const cases: Array<[string, (j: Json) => void, RegExp]> = [
+      ['normalizer', (j) => { j.normalizer = { type: 'ByteLevel' }; }, /normalizer ByteLevel.*not supported/],
+      ['pre_tokenizer', (j) => { j.pre_tokenizer = { type: 'UnicodeScripts' }; }, /pre_tokenizer UnicodeScripts.*not supported/],
+      ['post_processor', (j) => { j.post_processor = { type: 'Fancy' }; }, /post_processor Fancy.*not supported/],
+      ['model', (j) => { j.model = { type: 'WordLevel', vocab: { a: 0 } }; }, /model "WordLevel" is not supported/],
+      ['regex', (j) => { j.normalizer = { type: 'Replace', pattern: { Regex: '(?<=a)b' }, content: 'c' }; }, /regex "\(\?<=a\)b" is not supported/],
+      ['dropout', (j) => { j.model = { ...bpe.model, dropout: 0.1 }; j.normalizer = null; }, /dropout is not supported/],
+      ['charsmap', (j) => { j.normalizer = { type: 'Precompiled', precompiled_charsmap: '***' }; }, /precompiled_charsmap.*base64/],
+    ];
+    for (const [name, edit, message] of cases) {
+      const json = structuredClone(source);
+      edit(json);
+      const file = path.join(scratch, `bad-${name}`, 'tokenizer.json');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify(json));
+      let error: unknown;
+      try {
+        Tokenizer.fromFile(file);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, name).toBeInstanceOf(TceError);
+      expect((error as TceError).code).toBe('TCE_TOKENIZER_FILE');
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).toContain(file);
+    }
+  });
+  it('loadFromModelDir (off the event loop) builds the same tokenizer as fromModelDir', async () => {
+    for (const f of ['xlmr', 'deberta-v3', 'modernbert']) {
+      const a = Tokenizer.fromModelDir(path.join(built.dir, f));
+      const b = await Tokenizer.loadFromModelDir(path.join(built.dir, f));
+      const x = await a.encodeBatch(pairs.slice(0, 50), { maxLength: 64 });
+      const y = await b.encodeBatch(pairs.slice(0, 50), { maxLength: 64 });
+      expect(y.map((e) => Array.from(e.ids).join())).toEqual(x.map((e) => Array.from(e.ids).join()));
+    }
+  });
+});
