@@ -20,6 +20,8 @@ export class ScoringRequest {
   method: RequestMethod = 'batch';
   /** Pairs this request asked for (logs). */
   pairs = 0;
+  /** Whether TEI counts it in te_request_* (its scoring routes do; /tokenize does not). */
+  counted = true;
 
   constructor(
     readonly model: CrossEncoder,

@@ -215,9 +215,11 @@ export class RerankServer {
         throw new HttpError(429, 'Overloaded', `Model is overloaded: ${this.scoring.size - 1} requests in flight (--max-concurrent-requests ${this.options.maxConcurrentRequests})`);
       }
       const result = await run(body, scoring);
-      this.metrics.requestCount.inc({ method: scoring.method });
-      this.metrics.requestSuccess.inc({ method: scoring.method });
-      this.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      if (scoring.counted) {
+        this.metrics.requestCount.inc({ method: scoring.method });
+        this.metrics.requestSuccess.inc({ method: scoring.method });
+        this.metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      }
       const elapsed = String(Math.round(Number(process.hrtime.bigint() - started) / 1e6));
       response.setHeader('x-compute-type', this.model.device === 'cpu' ? 'cpu' : 'gpu');
       response.setHeader('x-compute-time', elapsed);
@@ -225,12 +227,14 @@ export class RerankServer {
       this.send(response, 200, result);
       return 200;
     } catch (error) {
-      this.metrics.requestCount.inc({ method: scoring.method });
       const failure = toHttpError(error);
       cause ??= clientGone ? 'dropped'
         : error instanceof BatchSizeError ? 'batch_size'
         : failure.status < 500 && failure.status !== 424 ? 'validation' : 'inference';
-      this.metrics.requestFailure.inc({ err: cause });
+      if (scoring.counted) {
+        this.metrics.requestCount.inc({ method: scoring.method });
+        this.metrics.requestFailure.inc({ err: cause });
+      }
       if (clientGone) {
         log.client_gone = true;
         throw new HttpError(499, 'Unhealthy', 'the client closed the connection; its request was aborted');

@@ -97,6 +97,7 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
 }
 
 export async function tokenize(body: JsonObject, request: ScoringRequest) {
+  request.counted = false;
   const { inputs } = body;
   const single = typeof inputs === 'string';
   // TEI tokenizes texts; a [query, document] pair is tokenized as the model sees it.
