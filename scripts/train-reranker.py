@@ -466,7 +466,14 @@ def main():
 def export_model(st_dir, out, base, half_storage):
     """export.py with eager attention: PyTorch's fused attention op (SDPA) is not in libtorch 1.13,
     and an eager trace made by this PyTorch loads and runs in 1.13 as in 2.x. The base model's
-    LICENSE and NOTICE and the training settings go with it."""
+    LICENSE and NOTICE and the training settings go with it. The files written by hand are kept:
+    the npm package's package.json and the model card (README.md)."""
+    kept = {}
+    for name in ("package.json", "README.md"):
+        path = os.path.join(out, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                kept[name] = f.read()
     if os.path.exists(out):
         shutil.rmtree(out)
     export = [sys.executable, os.path.join(ROOT, "scripts", "export.py"), st_dir, out, "--attn", "eager"]
@@ -475,6 +482,9 @@ def export_model(st_dir, out, base, half_storage):
     for name in ("LICENSE", "NOTICE"):
         shutil.copy(os.path.join(base, name), os.path.join(out, name))
     shutil.copy(os.path.join(st_dir, "training.json"), os.path.join(out, "training.json"))
+    for name, content in kept.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(content)
     log(f"exported to {out}")
 
 
