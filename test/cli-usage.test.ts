@@ -37,7 +37,7 @@ const OPTIONS: Record<string, string[]> = {
 /** Options with a default, and the default the help must show. */
 const DEFAULTS: Record<string, Record<string, string>> = {
   score: { '--chunk': '1024', '--max-line-bytes': String(4 * 1024 * 1024), '--device': 'auto', '--output': 'stdout' },
-  serve: { '--port': '8080', '--host': '127.0.0.1', '--max-concurrent-requests': '512', '--max-client-batch-size': '32', '--payload-limit': '2000000', '--shutdown-timeout': '30', '--headers-timeout': '10', '--request-timeout': '30' },
+  serve: { '--port': '8080', '--host': '127.0.0.1', '--max-concurrent-requests': '512', '--max-client-batch-size': '32', '--payload-limit': '2000000', '--shutdown-timeout': '25', '--headers-timeout': '10', '--request-timeout': '30' },
 };
 
 describe('torch-cross-encoder: help, version, argument errors', () => {

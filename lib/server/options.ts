@@ -30,9 +30,9 @@ export interface ServerOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * On close(): milliseconds the requests being scored have to finish (default 30 s, below
-   * Kubernetes' 30 s terminationGracePeriodSeconds plus its SIGKILL margin); then they are aborted
-   * (503) and every connection is closed.
+   * On close(): milliseconds the requests being scored have to finish (default 25 s, so that the
+   * server is done before Kubernetes' default terminationGracePeriodSeconds of 30 ends in
+   * SIGKILL); then they are aborted (503) and every connection is closed.
    */
   shutdownTimeoutMs?: number;
   /** Called once per answered request with its log record (the CLI's --json-output). */
@@ -62,7 +62,7 @@ export const SERVER_DEFAULTS = {
   maxPayloadBytes: 2_000_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
-  shutdownTimeoutMs: 30_000,
+  shutdownTimeoutMs: 25_000,
 } as const;
 
 export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log'>;
