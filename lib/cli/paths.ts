@@ -18,6 +18,15 @@ export function checkInput(input: string): void {
   }
 }
 
+/** A standard stream's file, or null when the process was started without it. */
+function fstat(fd: number): fs.Stats | null {
+  try {
+    return fs.fstatSync(fd);
+  } catch {
+    return null;
+  }
+}
+
 function sameFile(a: fs.Stats, b: fs.Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
@@ -27,16 +36,16 @@ function sameFile(a: fs.Stats, b: fs.Stats): boolean {
  * the input, through any name (a symbolic or hard link, or stdin redirected from it).
  */
 export function checkOutput(output: string, input: string): void {
-  const inputStat = input === '-' ? fs.fstatSync(0) : fs.statSync(input);
+  const inputStat = input === '-' ? fstat(0) : fs.statSync(input);
   if (output === '-') {
-    const stdout = fs.fstatSync(1);
-    if (stdout.isFile() && inputStat.isFile() && sameFile(stdout, inputStat)) throw new UsageError('stdout is the input file: scores would overwrite the pairs');
+    const stdout = fstat(1);
+    if (stdout?.isFile() && inputStat?.isFile() && sameFile(stdout, inputStat)) throw new UsageError('stdout is the input file: scores would overwrite the pairs');
     return;
   }
   const existing = fs.statSync(output, { throwIfNoEntry: false });
   if (existing) {
     if (existing.isDirectory()) throw new UsageError(`--output ${output} is a folder`);
-    if (inputStat.isFile() && sameFile(existing, inputStat)) {
+    if (inputStat?.isFile() && sameFile(existing, inputStat)) {
       throw new UsageError(`--output ${output} is the input file${input === '-' ? ' (stdin)' : ` ${input}`}: it would be overwritten before it is read`);
     }
   }
