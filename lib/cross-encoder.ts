@@ -8,6 +8,7 @@ import { loadRuntimeAsync } from './core';
 import { resolveDevice } from './device';
 import { abortError, fromNative, TceError } from './errors';
 import { loadFailure } from './load-failure';
+import { aggregate, documentProgress, LONG_DOCUMENTS, planWindows, type LongDocuments, type Span } from './long-documents';
 import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel, type NativeModelStats } from './native';
 import { runNativeCall, type ProgressCallback } from './native-call';
@@ -22,6 +23,7 @@ import type { Device } from './device';
 export type { Device } from './device';
 export type Precision = 'fp16' | 'bf16' | 'fp32';
 export type { Activation } from './model-dir';
+export type { LongDocuments } from './long-documents';
 
 /**
  * What predict() gives for one pair: a number on a one-label model (`MultiLabel` false), a
@@ -134,6 +136,21 @@ export interface PredictOptions {
   onProgress?: (done: number, total: number) => unknown;
   /** When aborted, no further batch of this call starts and the call rejects with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * A document whose pair is longer than maxLength (docs/LONG-DOCUMENTS.md): 'truncate' (default)
+   * cuts the pair to maxLength, longest first, as sentence-transformers; 'max', 'mean' and 'first'
+   * split the document at whitespace into windows that fit beside the whole query, score every
+   * window (in the same batches as the other pairs) and give the best window's score, the mean of
+   * the windows' scores, or the first window's. A pair that fits is scored as it is in every mode.
+   * 'max' needs a one-label model. onProgress then counts documents, not windows.
+   */
+  longDocuments?: LongDocuments;
+  /**
+   * Tokens consecutive windows share at most (whole words), 0 to the window's size - 1. Default: a
+   * quarter of the window (maxLength minus the query's tokens and the special tokens). Only with
+   * longDocuments 'max', 'mean' or 'first'.
+   */
+  stride?: number;
 }
 
 /** Options of `rank()`: predict()'s, and what to return. */
@@ -142,6 +159,19 @@ export interface RankOptions extends PredictOptions {
   topK?: number;
   /** Include each document's text in its result (`text`). Default false. */
   returnDocuments?: boolean;
+  /**
+   * Include the best window of each document in its result (`passage`): the highest-scoring
+   * window with 'max' and 'mean', the first with 'first'; the whole document when it fits in one
+   * window. Needs longDocuments 'max', 'mean' or 'first'. Default false.
+   */
+  returnPassage?: boolean;
+}
+
+/** A window of a document: `document.slice(start, end) === text` (UTF-16 indices). */
+export interface Passage {
+  start: number;
+  end: number;
+  text: string;
 }
 
 /** One document of a `rank()` result. */
@@ -152,6 +182,8 @@ export interface RankResult {
   score: number;
   /** The document, with `returnDocuments: true`. */
   text?: string;
+  /** The document's best window, with `returnPassage: true`. */
+  passage?: Passage;
 }
 
 /** A (query, document) pair. Readonly, so that `[q, d] as const` and `docs.map((d) => [q, d])` fit. */
@@ -171,9 +203,9 @@ const LOAD_OPTIONS = Object.keys({
   multiLabel: 1,
 } satisfies Record<keyof LoadOptions, 1>);
 const PREDICT_OPTIONS = Object.keys({
-  batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1,
+  batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1, longDocuments: 1, stride: 1,
 } satisfies Record<keyof PredictOptions, 1>);
-const RANK_OPTIONS = [...PREDICT_OPTIONS, ...Object.keys({ topK: 1, returnDocuments: 1 } satisfies Record<Exclude<keyof RankOptions, keyof PredictOptions>, 1>)];
+const RANK_OPTIONS = [...PREDICT_OPTIONS, ...Object.keys({ topK: 1, returnDocuments: 1, returnPassage: 1 } satisfies Record<Exclude<keyof RankOptions, keyof PredictOptions>, 1>)];
 
 export interface DisposeOptions {
   /**
@@ -354,7 +386,10 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     if (!Array.isArray(input)) throw invalidInput(`predict() takes a [query, document] pair or an array of them, got ${describe(input)}`);
     const single = typeof input[0] === 'string';
     const pairs = (single ? [checkPair('predict(): the pair', input)] : input) as readonly unknown[];
-    const scores = await this.score(pairs.length, (i) => checkPair(`pairs[${i}]`, pairs[i]), o);
+    const where = (i: number) => (single ? 'predict(): the pair' : `pairs[${i}]`);
+    const scores = o.longDocuments === 'truncate'
+      ? await this.score(pairs.length, (i) => checkPair(`pairs[${i}]`, pairs[i]), o)
+      : (await this.scoreLong(pairs.map((p, i) => checkPair(where(i), p)), where, o)).scores;
     if (this.numLabels === 1) return single ? scores[0] : scores;
     const rows = Array.from({ length: pairs.length }, (_, i) => scores.subarray(i * this.numLabels, (i + 1) * this.numLabels));
     return single ? rows[0] : rows;
@@ -365,14 +400,32 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     const o = this.checkCallOptions('rank() options', options, RANK_OPTIONS);
     const topK = integerOption('topK', (options as RankOptions | undefined)?.topK);
     const returnDocuments = booleanOption('returnDocuments', (options as RankOptions | undefined)?.returnDocuments) ?? false;
+    const returnPassage = booleanOption('returnPassage', (options as RankOptions | undefined)?.returnPassage) ?? false;
+    if (returnPassage && o.longDocuments === 'truncate') {
+      throw invalidOption("returnPassage needs longDocuments 'max', 'mean' or 'first' (with 'truncate' no window is chosen).");
+    }
     if (this.numLabels !== 1) {
       throw invalidOption('CrossEncoder.rank() only works for models with num_labels=1. Consider using CrossEncoder.predict() with input pairs instead.');
     }
     checkString('rank(): query', query);
     checkArray('rank(): documents', documents);
-    const scores = await this.score(documents.length, (i) => [query, checkString(`documents[${i}]`, documents[i])], o);
-    const results: RankResult[] = Array.from(scores, (score, corpusId) =>
-      returnDocuments ? { corpusId, score, text: documents[corpusId] } : { corpusId, score });
+    if (o.longDocuments === 'truncate') {
+      const scores = await this.score(documents.length, (i) => [query, checkString(`documents[${i}]`, documents[i])], o);
+      const results: RankResult[] = Array.from(scores, (score, corpusId) =>
+        returnDocuments ? { corpusId, score, text: documents[corpusId] } : { corpusId, score });
+      results.sort(byScoreDescending);
+      return topK === undefined ? results : results.slice(0, topK);
+    }
+    const items = documents.map((d, i): [string, string] => [query, checkString(`documents[${i}]`, d)]);
+    const { scores, passages } = await this.scoreLong(items, (i) => `documents[${i}]`, o);
+    const results: RankResult[] = Array.from(scores, (score, corpusId) => {
+      const result: RankResult = returnDocuments ? { corpusId, score, text: documents[corpusId] } : { corpusId, score };
+      if (returnPassage) {
+        const { start, end } = passages[corpusId]!;
+        result.passage = { start, end, text: items[corpusId]![1].slice(start, end) };
+      }
+      return result;
+    });
     results.sort(byScoreDescending);
     return topK === undefined ? results : results.slice(0, topK);
   }
@@ -387,7 +440,61 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
       applySoftmax: booleanOption('applySoftmax', o.applySoftmax) ?? false,
       onProgress: functionOption<ProgressCallback>('onProgress', o.onProgress),
       signal: signalOption('signal', o.signal),
+      ...this.longDocumentOptions(o),
     };
+  }
+
+  /** longDocuments and stride, checked against each other and the model. */
+  private longDocumentOptions(o: Record<string, unknown>): { longDocuments: LongDocuments; stride: number | undefined } {
+    const longDocuments = enumOption('longDocuments', o.longDocuments, LONG_DOCUMENTS) ?? 'truncate';
+    const stride = integerOption('stride', o.stride);
+    if (stride !== undefined && longDocuments === 'truncate') {
+      throw invalidOption("stride applies to longDocuments 'max', 'mean' or 'first'; with 'truncate' (the default) there are no windows.");
+    }
+    if (longDocuments === 'max' && this.numLabels !== 1) {
+      throw invalidOption(
+        `longDocuments 'max' needs a one-label model (this one has ${this.numLabels} labels: no single best window). ` +
+          "Use 'mean' (each label averaged over the windows) or 'first'.",
+      );
+    }
+    return { longDocuments, stride };
+  }
+
+  /**
+   * Scores (query, document) items window by window (long-documents.ts): every window of every
+   * item goes into one engine call, so windows share the length-sorted batches with each other and
+   * with other calls; each item's windows are then aggregated into its row of scores.
+   */
+  private async scoreLong(
+    items: ReadonlyArray<readonly [string, string]>,
+    where: (i: number) => string,
+    o: ReturnType<CrossEncoder['checkCallOptions']>,
+  ): Promise<{ scores: Float32Array; passages: Span[] }> {
+    this.requireModel();
+    if (o.signal?.aborted) throw abortError(o.signal);
+    const mode = o.longDocuments as Exclude<LongDocuments, 'truncate'>;
+    const windows = await planWindows(
+      this.tokenizer,
+      items,
+      { maxLength: this.maxLength, stride: o.stride, firstOnly: mode === 'first', mode, signal: o.signal },
+      where,
+    );
+    const firstWindow = new Int32Array(items.length + 1);
+    for (let i = 0; i < items.length; i++) firstWindow[i + 1] = firstWindow[i]! + windows[i]!.length;
+    const total = firstWindow[items.length]!;
+    const owner = new Int32Array(total);
+    for (let i = 0; i < items.length; i++) owner.fill(i, firstWindow[i]!, firstWindow[i + 1]!);
+    const windowScores = await this.score(total, (w) => {
+      const [query, doc] = items[owner[w]!]!;
+      const { start, end } = windows[owner[w]!]![w - firstWindow[owner[w]!]!]!;
+      return [query, start === 0 && end === doc.length ? doc : doc.slice(start, end)];
+    }, { ...o, onProgress: documentProgress(o.onProgress, items.length, total) });
+    const scores = new Float32Array(items.length * this.numLabels);
+    const passages = items.map((_, i) => {
+      const best = aggregate(mode, windowScores, firstWindow[i]!, windows[i]!.length, this.numLabels, scores, i);
+      return windows[i]![best]!;
+    });
+    return { scores, passages };
   }
 
   private async score(

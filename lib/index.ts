@@ -14,6 +14,8 @@ export {
   type PredictOptions,
   type RankOptions,
   type RankResult,
+  type Passage,
+  type LongDocuments,
   type DisposeOptions,
   type Pair,
   type PairScore,

@@ -27,6 +27,8 @@ export const LIMITS = {
   cpuThreads: { min: 1, max: 1024 },
   maxWaitMs: { min: 0, max: 60_000 },
   topK: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  /** Tokens consecutive long-document windows share; also below the window, checked per call. */
+  stride: { min: 0, max: 1 << 20 },
   /** config.json num_labels: scores are rows x labels floats a forward. */
   numLabels: { min: 1, max: 10_000 },
 } as const satisfies Record<string, Range>;
