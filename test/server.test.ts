@@ -245,6 +245,24 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     expect(plain.body[0].every((t: { special: boolean }) => !t.special)).toBe(true);
   });
 
+  test('CORS as TEI: any origin by default, a preflight answered 200; a list of origins allows only those', async () => {
+    const { port } = await start();
+    const preflight = await request(port, 'OPTIONS', '/rerank', undefined, { origin: 'https://app.example', 'access-control-request-method': 'POST' });
+    expect(preflight.status).toBe(200);
+    expect(preflight.headers).toMatchObject({ 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET,POST' });
+    expect(preflight.headers['access-control-allow-headers']).toContain('content-type');
+    const simple = await request(port, 'GET', '/info', undefined, { origin: 'https://app.example' });
+    expect(simple.headers['access-control-allow-origin']).toBe('*');
+    expect((await request(port, 'GET', '/info')).headers['access-control-allow-origin']).toBeUndefined();
+    expect((await request(port, 'OPTIONS', '/rerank')).status).toBe(405); // not a preflight
+    const listed = await start({ corsAllowOrigin: ['https://app.example'] });
+    const allowed = await request(listed.port, 'GET', '/health', undefined, { origin: 'https://app.example' });
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example');
+    const other = await request(listed.port, 'GET', '/health', undefined, { origin: 'https://evil.example' });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    expect(other.headers.vary).toBe('origin');
+  });
+
   test('GET /health, /info (TEI schema) and /metrics (TEI names)', async () => {
     const { port } = await start({ modelId: 'tiny', maxConcurrentRequests: 7 });
     const health = await request(port, 'GET', '/health');

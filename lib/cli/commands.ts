@@ -100,6 +100,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'max-client-batch-size', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxClientBatchSize), description: 'texts (or pairs) a request at most; more are answered 422' },
       { name: 'payload-limit', type: 'string', value: 'BYTES', default: String(SERVER_DEFAULTS.maxPayloadBytes), description: 'request body size at most; larger is answered 413' },
       { name: 'api-key', type: 'string', value: 'KEY', default: 'env TCE_API_KEY', description: 'require `Authorization: Bearer KEY` (probes and /metrics stay open); prefer the environment variable, which `ps` does not show' },
+      { name: 'cors-allow-origin', type: 'string', value: 'ORIGIN,...', default: '* (any, as TEI)', description: 'origins browsers may call from (CORS), comma-separated' },
       { name: 'model-id', type: 'string', value: 'NAME', default: 'the model folder name', description: 'the model name /info and /v1/rerank report' },
       { name: 'json-output', type: 'boolean', description: 'log one JSON line per request (and the start and stop) on stdout' },
       { name: 'headers-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.headersTimeoutMs / 1000), description: 'time a client has to send its headers (408 after)' },
@@ -144,5 +145,5 @@ export const FLAG_OF_OPTION: Record<string, string> = {
   maxBatchTokens: '--max-batch-tokens', cpuThreads: '--cpu-threads', topK: '--top-k',
   maxConcurrentRequests: '--max-concurrent-requests', maxClientBatchSize: '--max-client-batch-size',
   maxPayloadBytes: '--payload-limit', apiKey: '--api-key', headersTimeoutMs: '--headers-timeout',
-  requestTimeoutMs: '--request-timeout', shutdownTimeoutMs: '--shutdown-timeout',
+  requestTimeoutMs: '--request-timeout', shutdownTimeoutMs: '--shutdown-timeout', corsAllowOrigin: '--cors-allow-origin',
 };

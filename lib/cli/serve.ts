@@ -22,6 +22,7 @@ function serverOptions(values: ParsedArgs['values']): ServerOptions {
     requestTimeoutMs,
     shutdownTimeoutMs: secondsFlag('shutdown-timeout', values['shutdown-timeout'], 0),
     ...(typeof values['model-id'] === 'string' ? { modelId: values['model-id'] } : {}),
+    ...(typeof values['cors-allow-origin'] === 'string' ? { corsAllowOrigin: values['cors-allow-origin'].split(',').map((o) => o.trim()).filter(Boolean) } : {}),
   };
 }
 

@@ -35,6 +35,11 @@ export interface ServerOptions {
    * SIGKILL); then they are aborted (503) and every connection is closed.
    */
   shutdownTimeoutMs?: number;
+  /**
+   * Origins a browser may call from (CORS), e.g. ['https://app.example']; default ['*'], any, as
+   * TEI's --cors-allow-origin.
+   */
+  corsAllowOrigin?: string[];
   /** Called once per answered request with its log record (the CLI's --json-output). */
   log?: (record: RequestLogRecord) => void;
 }
@@ -65,11 +70,11 @@ export const SERVER_DEFAULTS = {
   shutdownTimeoutMs: 25_000,
 } as const;
 
-export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log'>;
+export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log'> & { corsAllowOrigin: string[] };
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (options === null || typeof options !== 'object') throw new TceError('TCE_INVALID_OPTION', 'server options must be an object');
-  const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS };
+  const resolved: ResolvedServerOptions = { ...SERVER_DEFAULTS, corsAllowOrigin: ['*'] };
   for (const name of Object.keys(SERVER_DEFAULTS) as Array<keyof typeof SERVER_DEFAULTS>) {
     const value = options[name];
     if (value === undefined) continue;
@@ -87,6 +92,13 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   if (options.apiKey !== undefined) {
     if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TceError('TCE_INVALID_OPTION', 'apiKey must be a non-empty string');
     resolved.apiKey = options.apiKey;
+  }
+  if (options.corsAllowOrigin !== undefined) {
+    const origins = options.corsAllowOrigin;
+    if (!Array.isArray(origins) || origins.length === 0 || origins.some((o) => typeof o !== 'string' || o === '')) {
+      throw new TceError('TCE_INVALID_OPTION', 'corsAllowOrigin must be a non-empty array of origins (or ["*"])');
+    }
+    resolved.corsAllowOrigin = [...origins];
   }
   if (options.modelId !== undefined) resolved.modelId = String(options.modelId);
   if (options.log !== undefined) {

@@ -5,6 +5,7 @@
  * - a request counts against maxConcurrentRequests only once its body is read, and a client has
  *   headersTimeoutMs to send its headers and requestTimeoutMs to send its whole request (408);
  * - a client that closes its connection aborts its request: no further forward runs for it;
+ * - CORS as TEI: any origin unless corsAllowOrigin says otherwise (cors.ts);
  * - close() stops accepting, closes idle and half-sent connections at once, lets the requests being
  *   scored finish for up to shutdownTimeoutMs, then aborts them (503) and closes every connection.
  *
@@ -15,6 +16,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { CrossEncoder } from '../cross-encoder';
 import { checkApiKey } from './auth';
+import { isPreflight, setCorsHeaders } from './cors';
 import { parseJsonObject, readBody } from './body';
 import { HttpError, toHttpError } from './http-error';
 import { type Labels, readLabels, serverInfo } from './info';
@@ -141,7 +143,13 @@ export class RerankServer {
       // While shutting down, each connection closes once its answer is out.
       if (this.closing) socket.destroy();
     });
+    const preflight = isPreflight(request);
+    setCorsHeaders(request, response, this.options.corsAllowOrigin, preflight);
     try {
+      if (preflight && route) {
+        this.send(response, 200, '');
+        return;
+      }
       if (!route) throw new HttpError(404, 'NotFound', `no route ${request.method} ${path}; see GET /info and the README for the routes`);
       // HEAD is answered wherever GET is (Node sends the headers only).
       const method = request.method === 'HEAD' && route.methods.GET ? 'GET' : request.method ?? '';
