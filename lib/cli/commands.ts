@@ -34,7 +34,7 @@ export interface CommandSpec {
 /** Bytes a JSONL line may hold at most; a longer one is a bad line (never buffered whole). */
 export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-const MODEL_DIR: ArgumentSpec = { name: 'MODEL_DIR', required: true, description: 'a model directory made by `export`, or biomed-minilm-ce for the bundled model' };
+const MODEL_DIR: ArgumentSpec = { name: 'MODEL_DIR', required: true, description: 'a model directory made by `export`, or biomed-minilm-ce for the ready-made model (npm install @torch-cross-encoder/biomed-minilm-ce)' };
 
 const MODEL_OPTIONS: OptionSpec[] = [
   { name: 'device', type: 'string', value: 'auto|cpu|cuda|cuda:N', default: 'auto', description: 'where the model runs; auto: the first CUDA device if any, else the CPU' },
