@@ -5,29 +5,13 @@
  * rejects with unchanged. README's *Errors* table lists the codes.
  */
 
-export type TceErrorCode =
-  | 'TCE_ADDON_NOT_FOUND'
-  | 'TCE_LIBTORCH_NOT_FOUND'
-  | 'TCE_CORE_NOT_FOUND'
-  | 'TCE_CORE_VERSION_MISMATCH'
-  | 'TCE_CORE_LOAD_FAILED'
-  | 'TCE_MODEL_DIR'
-  | 'TCE_MODEL_FILE'
-  | 'TCE_MODEL_LOAD_FAILED'
-  | 'TCE_CUDA_UNAVAILABLE'
-  | 'TCE_INVALID_OPTION'
-  | 'TCE_INVALID_INPUT'
-  | 'TCE_TOKENIZER_FILE'
-  | 'TCE_DISPOSED'
-  | 'TCE_FORWARD_FAILED'
-  | 'TCE_INTERNAL';
-
-/** Every code, for README's table and its test. */
-export const TCE_ERROR_CODES: readonly TceErrorCode[] = [
+/** Every code, in README's *Errors* table order (one list: the type below is derived from it). */
+export const TCE_ERROR_CODES = [
   'TCE_ADDON_NOT_FOUND', 'TCE_LIBTORCH_NOT_FOUND', 'TCE_CORE_NOT_FOUND', 'TCE_CORE_VERSION_MISMATCH',
   'TCE_CORE_LOAD_FAILED', 'TCE_MODEL_DIR', 'TCE_MODEL_FILE', 'TCE_MODEL_LOAD_FAILED', 'TCE_CUDA_UNAVAILABLE', 'TCE_INVALID_OPTION',
   'TCE_INVALID_INPUT', 'TCE_TOKENIZER_FILE', 'TCE_DISPOSED', 'TCE_FORWARD_FAILED', 'TCE_INTERNAL',
-];
+] as const;
+export type TceErrorCode = (typeof TCE_ERROR_CODES)[number];
 const CODES: ReadonlySet<string> = new Set(TCE_ERROR_CODES);
 
 export class TceError extends Error {
