@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Throughput of our encodeBatch against Hugging Face's `tokenizers` (npm) on the same pairs:
-// BioASQ (question, snippet) pairs plus (question, PubMed abstract) pairs, maxLength 512.
+// BioASQ (question, snippet) pairs plus (question, PubMed abstract) pairs, maxLength 512, with
+// the BiomedBERT WordPiece tokenizer; then the same documents as single texts through the other
+// families' tokenizers (XLM-R and DeBERTa-v3 sentencepiece Unigrams, a ModernBERT byte-level BPE,
+// as scripts/make-family-fixtures.py trains them: small vocabularies, real pipelines).
 // Both run in this process, in alternating rounds; medians are reported. Prints one JSON line
 // and writes it to bench/results/tokenizer-<date>.json.
 //
@@ -12,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { bertTokenizerJson, readVocab } from '../hf-bert-tokenizer.mjs';
 import { median, writeResult } from './common.mjs';
+import { spawnSync } from 'node:child_process';
+import { projectPython } from '../torch-python.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -109,4 +114,38 @@ const result = {
   },
 };
 result.singleTexts.ratio = +(result.singleTexts.ours.textsPerSec / result.singleTexts.tokenizers.textsPerSec).toFixed(2);
+
+// The other families: the tokenizer directories the parity tests build (built here when absent).
+const familyDir = path.join(root, 'test', 'fixtures', 'models', 'families-tokenizers-st6');
+if (!fs.existsSync(path.join(familyDir, 'xlmr', 'tokenizer.json'))) {
+  const python = projectPython('st6');
+  const r = python ? spawnSync(python, [path.join(root, 'scripts', 'make-family-fixtures.py'), 'tokenizers', '--out', familyDir], { encoding: 'utf8' }) : null;
+  if (!r || r.status !== 0) console.error(`note: family tokenizers not built (${python ? r.stderr.slice(-300) : 'no .venv'}); families skipped`);
+}
+if (fs.existsSync(path.join(familyDir, 'xlmr', 'tokenizer.json'))) {
+  result.families = {};
+  for (const name of ['xlmr', 'deberta-v3', 'modernbert']) {
+    const mine = Tokenizer.fromModelDir(path.join(familyDir, name));
+    const theirs = hf.Tokenizer.fromFile(path.join(familyDir, name, 'tokenizer.json'));
+    theirs.setTruncation(maxLength);
+    const runMine = () => mine.encodeBatch(docs, { maxLength });
+    const runTheirs = () => theirs.encodeBatch(docs);
+    await runMine();
+    await runTheirs();
+    const mineMs = [];
+    const theirsMs = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        mineMs.push(await time(runMine));
+        theirsMs.push(await time(runTheirs));
+      } else {
+        theirsMs.push(await time(runTheirs));
+        mineMs.push(await time(runMine));
+      }
+    }
+    const m = stats(mineMs, docs.length, docBytes, 'textsPerSec');
+    const t = stats(theirsMs, docs.length, docBytes, 'textsPerSec');
+    result.families[name] = { vocab: mine.vocabSize, ours: m, tokenizers: { ...t, path: 'encodeBatch(texts)' }, ratio: +(m.textsPerSec / t.textsPerSec).toFixed(2) };
+  }
+}
 writeResult('tokenizer', result);
