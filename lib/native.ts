@@ -162,7 +162,7 @@ export interface NativeAddon {
      */
     build(spec: NativeTokenizerSpec, vocab: NativeTextBuffer | { bytes: Uint8Array; lengths: Uint32Array }): Promise<NativeTokenizer>;
   };
-  /** Construction is cheap; load() reads model.pt on the model's own thread. */
+  /** Construction is cheap; load() reads the model file (model.pt or model.pt2) on the model's own thread. */
   Model: new (tokenizer: NativeTokenizer, options: NativeModelLoadOptions) => NativeModel;
   TextBuffer: new () => NativeTextBuffer;
   /** The precision and activation codes of the core's C API (native/core/tce_core.h). */

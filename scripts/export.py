@@ -3,7 +3,7 @@
 
     python3 scripts/export.py SOURCE OUT_DIR [--format torchscript|pt2] [--device cpu|cuda]
                               [--target-libtorch X.Y] [--attn sdpa|eager] [--precision fp32|fp16|bf16]
-                              [--trace-length N] [--half-storage [all|embeddings]] [--freeze]
+                              [--trace-length N] [--half-storage [all|embeddings]]
 
 SOURCE is a sentence-transformers CrossEncoder directory, a Hugging Face model directory with a
 sequence-classification head, or a hub id. Runs in your own Python with torch and transformers
@@ -40,9 +40,6 @@ Options:
                            and torch-cross-encoder upcasts the weights at load, so the model computes as
                            the float32 one with rounded weights. Refused if that moves any logit by more
                            than 1e-2 times the largest logit (at least 1) on the check inputs.
-  --freeze                 torchscript only, CPU fp32: torch.jit.freeze + optimize_for_inference (weights
-                           folded into the graph, CPU-specific fusions); such a model.pt runs on the CPU of
-                           the libtorch that exported it, not on CUDA nor under fp16/bf16
 The model written is checked against the eager model on other batch sizes and lengths, with
 padding, before it is written. Metadata (format, torch and transformers versions, num_labels,
 input names, attention, the position table's rows; for pt2 also device and precision) is stored
@@ -177,16 +174,15 @@ def export_torchscript(torch, args, model, wrapped, max_len, metadata):
     """model.pt: the trace (optionally frozen, or with half storage), checked against eager."""
     with torch.no_grad():
         example = export_arch.make_inputs(torch, model.config, 2, min(args.trace_length, max_len), 0, args.device)
+        # torch.jit.freeze + optimize_for_inference was measured on the CPU (docs/EXPORT.md):
+        # no faster than the plain trace, and CPU-only, so the trace stays as it is.
         traced = torch.jit.trace(wrapped, example, check_trace=False)
-        if args.freeze:
-            traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
     metadata["max_abs_diff_vs_eager"] = check_against_eager(
         torch, lambda inputs: traced(*inputs), wrapped, model.config, max_len, args.device, 1e-4, "trace", "try --attn eager")
     if args.half_storage:
         traced, half_worst = store_half(torch, traced, wrapped, model.config, max_len, args.device, args.half_storage)
         metadata["half_storage_max_abs_logit_diff"] = half_worst
     metadata["stored_dtype"] = {None: "float32", "all": "float16", "embeddings": "float16 embeddings, float32 rest"}[args.half_storage]
-    metadata["frozen"] = bool(args.freeze)
     traced.save(os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
 
 
@@ -253,20 +249,16 @@ def main():
     parser.add_argument("--half-storage", nargs="?", const="all", choices=["all", "embeddings"],
                         help="torchscript only: store weights (all, or the embedding tables) in float16, upcast to "
                              "float32 at load; checked against float32")
-    parser.add_argument("--freeze", action="store_true",
-                        help="torchscript only: torch.jit.freeze + optimize_for_inference (CPU fp32 only)")
     args = parser.parse_args()
     if args.target_libtorch and not all(part.isdigit() for part in args.target_libtorch.split(".")[:2]):
         fail(f"--target-libtorch takes a version such as 1.13 or 2.6, got {args.target_libtorch!r}")
     if args.format == "pt2":
         if args.target_libtorch and tuple(int(x) for x in args.target_libtorch.split(".")[:2]) < (2, 6):
             fail(f"a pt2 package needs libtorch 2.6 or later to run, not {args.target_libtorch}; use --format torchscript")
-        if args.half_storage or args.freeze:
-            fail("--half-storage and --freeze apply to --format torchscript only")
+        if args.half_storage:
+            fail("--half-storage applies to --format torchscript only")
     elif args.precision != "fp32":
         fail("--precision applies to --format pt2; a TorchScript model is fp32 and runs fp16/bf16 under autocast")
-    if args.freeze and (args.half_storage or not args.device.startswith("cpu")):
-        fail("--freeze makes a CPU fp32 model: it does not combine with --half-storage or --device cuda")
     attn = choose_attention(args)
 
     torch, transformers = import_libraries()

@@ -74,7 +74,7 @@ describe.skipIf(reason)('export.py --target-libtorch (run on libtorch 1.13)', ()
       [['--target-libtorch', '1.13', '--attn', 'sdpa'], /--attn sdpa cannot run on libtorch 1\.13 \(SDPA needs 2\.0\+\); use --attn eager/],
       [['--format', 'pt2', '--target-libtorch', '1.13'], /a pt2 package needs libtorch 2\.6 or later to run, not 1\.13; use --format torchscript/],
       [['--precision', 'fp16'], /--precision applies to --format pt2/],
-      [['--format', 'pt2', '--half-storage'], /--half-storage and --freeze apply to --format torchscript only/],
+      [['--format', 'pt2', '--half-storage'], /--half-storage applies to --format torchscript only/],
     ];
     for (const [flags, expected] of cases) {
       const result = exportModel(seed.st, out, flags);

@@ -304,7 +304,11 @@ std::vector<InputKind> input_kinds(const std::vector<std::string>& names, const 
 std::optional<std::vector<std::string>> json_string_list(const std::string& json, const std::string& key) {
   const size_t pos = after_key(json, key);
   if (pos == std::string::npos) return std::nullopt;
-  return parse_string_list(json, pos);
+  try {
+    return parse_string_list(json, pos);
+  } catch (const std::runtime_error&) {
+    throw std::runtime_error("\"" + key + "\" must be a list of input names");
+  }
 }
 
 std::optional<std::vector<std::string>> call_spec_keywords(const std::string& in_spec) {

@@ -43,10 +43,14 @@ class TorchScriptRunner : public Runner {
     torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
     module_ = torch::jit::load(file.path(), device, extra);
     module_.eval();
-    const auto names = extra["metadata.json"].empty() ? std::nullopt
-                                                      : json_string_list(extra["metadata.json"], "input_names");
-    inputs_ = names ? input_kinds(*names, "model.pt's metadata (extra/metadata.json)")
-                    : std::vector<InputKind>{kInputIds, kAttentionMask, kTokenTypeIds};
+    const std::string where = "model.pt's metadata (extra/metadata.json)";
+    std::optional<std::vector<std::string>> names;
+    try {
+      if (!extra["metadata.json"].empty()) names = json_string_list(extra["metadata.json"], "input_names");
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(where + ": " + e.what());
+    }
+    inputs_ = names ? input_kinds(*names, where) : std::vector<InputKind>{kInputIds, kAttentionMask, kTokenTypeIds};
     // The graph must take what the metadata names: say so at load rather than at the first forward.
     const size_t takes = module_.get_method("forward").function().getSchema().arguments().size() - 1;
     if (takes != inputs_.size()) {

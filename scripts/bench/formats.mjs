@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // The model formats side by side on the CPU, on one PyTorch (the project's .venv, torch 2.x):
-// our predict() on TorchScript (model.pt), on frozen TorchScript (export.py --freeze:
-// torch.jit.freeze + optimize_for_inference) and on an AOTInductor package (model.pt2), against
+// our predict() on TorchScript (model.pt) and on an AOTInductor package (model.pt2), against
 // sentence_transformers.CrossEncoder.predict in fp32 on the same weights, in the same run, rounds
 // interleaved (the order rotates each round), so that the ratios hold on a loaded machine.
 // Models: a random-weight BERT-base (BiomedBERT's config, scripts/bench/st-model.py) and the
 // bundled model (models/biomed-minilm-ce, rebuilt as a CrossEncoder save by
 // scripts/st-from-export.py); pairs: BioASQ questions against PubMed abstracts (~300 tokens).
-// Reports pairs/s per engine and its ratio to sentence-transformers, each export's compile time
-// and file size, and the largest score difference from sentence-transformers.
+// Reports pairs/s per engine and its ratio to sentence-transformers (the median of the rounds'
+// ratios: each round's engines ran back to back, under the same load), each export's compile
+// time and file size, and the largest score difference from sentence-transformers.
 //
 //   node scripts/bench/formats.mjs [--models base,bundled] [--pairs N (24)] [--bundled-pairs N (96)]
 //                                  [--rounds N (3)]
@@ -31,7 +31,7 @@ const { CrossEncoder, runtimeInfo } = require(path.join(root, 'dist', 'index.js'
 
 const which = arg('models', 'base,bundled').split(',');
 const rounds = Number(arg('rounds', '3'));
-const ENGINES = ['torchscript', 'frozen', 'pt2'];
+const ENGINES = ['torchscript', 'pt2'];
 
 function run(script, args) {
   const result = spawnSync(python, [path.join(root, 'scripts', ...script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
@@ -107,7 +107,8 @@ async function measure(name, count) {
     engines[engine] = {
       pairsPerSec: Number(median(rates[engine]).toFixed(3)),
       roundsPairsPerSec: rates[engine].map((r) => Number(r.toFixed(3))),
-      ratioToSentenceTransformers: Number((median(rates[engine]) / stRate).toFixed(3)),
+      ratioToSentenceTransformers: Number(median(rates[engine].map((r, i) => r / rates.sentenceTransformers[i])).toFixed(3)),
+      ratioToTorchScript: Number(median(rates[engine].map((r, i) => r / rates.torchscript[i])).toFixed(3)),
       maxAbsScoreDiffVsSentenceTransformers: maxDiff,
       fileBytes: format.bytes,
       compileSeconds: format.compileSeconds ?? null,

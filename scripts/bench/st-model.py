@@ -9,7 +9,6 @@ OUT_DIR/hf   Hugging Face BertForSequenceClassification (1 label) with a BertTok
              e.g. a CrossEncoder save of the bundled model, scripts/st-from-export.py).
 OUT_DIR/<format dir>  the same weights exported by scripts/export.py, one directory per format:
   torchscript    tce            model.pt (the default export)
-  frozen         tce-frozen     model.pt, --freeze (torch.jit.freeze + optimize_for_inference, CPU)
   pt2            tce-pt2        model.pt2, --format pt2 --device cpu
   pt2-cuda-fp16  tce-pt2-cuda   model.pt2, --format pt2 --device cuda --precision fp16 (GPU machine)
 Each is exported once; prints one JSON line: {"hf": ..., "tce": ..., "formats": {name: {"dir",
@@ -32,7 +31,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "tokenizer")
 FORMATS = {
     "torchscript": ("tce", "model.pt", []),
-    "frozen": ("tce-frozen", "model.pt", ["--freeze"]),
     "pt2": ("tce-pt2", "model.pt2", ["--format", "pt2", "--device", "cpu"]),
     "pt2-cuda-fp16": ("tce-pt2-cuda", "model.pt2", ["--format", "pt2", "--device", "cuda", "--precision", "fp16"]),
 }
