@@ -35,9 +35,10 @@ def family(config):
     """The input family of config's architecture; raises UnsupportedArchitecture."""
     model_type = getattr(config, "model_type", None)
     if model_type not in SUPPORTED:
+        architectures = ", ".join(getattr(config, "architectures", None) or [])
         raise UnsupportedArchitecture(
-            f"export: architecture {model_type!r} ({', '.join(getattr(config, 'architectures', None) or [])}) is not "
-            f"supported yet; supported model types: {', '.join(sorted(SUPPORTED))}")
+            f"export: architecture {model_type!r}{f' ({architectures})' if architectures else ''} is not supported yet; "
+            f"supported model types: {', '.join(sorted(SUPPORTED))}")
     return SUPPORTED[model_type]
 
 
