@@ -54,10 +54,13 @@ export function loadFailure(info: ModelDirInfo, message: string): TceError {
     // An operator this libtorch lacks: most often SDPA attention (PyTorch 2.0+) traced into a model
     // for libtorch 1.13, or any operator of a newer PyTorch. The export flags pick what it can run.
     const sdpa = metadata?.attn_implementation === 'sdpa' && compareVersions(minorVersion(libtorchVersion), '2.0') < 0;
-    hint = `\nmodel.pt ${exportedBy ? `was exported by PyTorch ${exportedBy} and ` : ''}uses an operator this libtorch (${libtorchVersion}) lacks` +
+    const runsOn = newer ? minorVersion(exportedBy) : sdpa ? '2.0' : null;
+    hint = (newer
+      ? `\nmodel.pt was exported by PyTorch ${exportedBy}, newer than this libtorch (${libtorchVersion}), and uses an operator it lacks`
+      : `\nmodel.pt uses an operator this libtorch (${libtorchVersion}) lacks`) +
       `${sdpa ? ' (it was traced with SDPA attention, which libtorch 1.13 does not have)' : ''}. ` +
-      `Export it for this libtorch: ${forThisLibtorch} (eager attention; or --attn eager), ` +
-      `or run on a libtorch >= ${minorVersion(exportedBy ?? libtorchVersion)} (TCE_LIBTORCH, see README).`;
+      `Export it for this libtorch: ${forThisLibtorch} (eager attention; or --attn eager)` +
+      (runsOn ? `, or run on a libtorch >= ${runsOn} (TCE_LIBTORCH, see README).` : '.');
   } else if (/zip archive|central directory|PytorchStreamReader|constants\.pkl|data\.pkl/i.test(message)) {
     hint = `\n${pt2 ? 'model.pt2 is not a readable AOTInductor package' : 'model.pt is not a readable TorchScript archive'}. Export it again with scripts/export.py.`;
   }
