@@ -5,7 +5,7 @@
  * printable excerpt: it may quote the file's own text (TorchScript code, names), never at length.
  */
 import { loadRuntime } from './core';
-import { TceError, type TceErrorCode } from './errors';
+import { TceError } from './errors';
 import { minorVersion } from './libtorch';
 import type { ModelDirInfo } from './model-dir';
 import { readExportMetadata } from './torchscript-archive';
@@ -39,7 +39,7 @@ export function loadFailure(info: ModelDirInfo, message: string): TceError {
   const libtorchVersion = runtime.libtorch.version ?? runtime.core.torchVersion;
   const excerpt = printableExcerpt(message);
   if (DAMAGED.test(message)) {
-    return new TceError(modelFileCode, `Could not load ${modelPath}: ${excerpt}`);
+    return new TceError('TCE_MODEL_FILE', `Could not load ${modelPath}: ${excerpt}`);
   }
   const metadata = readExportMetadata(modelPath);
   const pt2 = metadata?.format === 'pt2' || modelPath.endsWith('.pt2');
@@ -66,9 +66,6 @@ export function loadFailure(info: ModelDirInfo, message: string): TceError {
   }
   return new TceError('TCE_MODEL_LOAD_FAILED', `Could not load ${modelPath}: ${excerpt}${hint}`);
 }
-
-/** TCE_MODEL_FILE: the model file is damaged (lib/errors.ts lists the code). */
-const modelFileCode: TceErrorCode = 'TCE_MODEL_FILE';
 
 function compareVersions(x: string, y: string): number {
   const a = x.split('.').map(Number);

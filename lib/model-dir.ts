@@ -148,7 +148,7 @@ function checkPositionTable(files: ModelFiles, declared: number | null, configFi
     if (file === null) continue;
     const rows = readExportMetadata(file)?.max_positions;
     if (typeof rows === 'number' && Number.isInteger(rows) && declared > rows) {
-      throw new TceError('TCE_MODEL_DIR',
+      throw new TceError('TCE_MODEL_FILE',
         `${configFile}: max_position_embeddings is ${declared}, but ${path.basename(file)}'s position table has ${rows} rows; ` +
         `set it to ${rows} (or less), or export the model again from the config that matches its weights.`);
     }

@@ -72,7 +72,7 @@ describe.skipIf(reason)('model files (libtorch 1.13 core)', () => {
     const rows = config.max_position_embeddings as number;
     fs.writeFileSync(configFile, JSON.stringify({ ...config, max_position_embeddings: rows * 2 }));
     await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({
-      code: 'TCE_MODEL_DIR',
+      code: 'TCE_MODEL_FILE',
       message: expect.stringContaining(`max_position_embeddings is ${rows * 2}, but model.pt's position table has ${rows} rows`),
     });
     // At the table's size it loads.
