@@ -37,6 +37,19 @@ and, with --exported, the largest difference between sentence-transformers' scor
 exported TorchScript model.pt's (run in Python with the same tokenizer) on the first
 --check-pairs pairs.
 
+Long documents (--long-documents; docs/LONG-DOCUMENTS.md): the same pools, each candidate snippet
+made into a long document. BioASQ's gold documents are almost never among the full abstracts of
+../shared/data/pubmed_abstracts.jsonl (3 of 1573 questions), so a document is built from what
+there is: real PubMed abstracts unrelated to the question (drawn with the seed; never one of the
+question's own pmids), joined until they hold at least --filler-words words, with the candidate
+snippet inserted whole at a sentence boundary drawn uniformly among the filler's sentence
+boundaries (its start, its end and each ". " between). Gold and negative documents are built the
+same way, so only the inserted snippet tells them apart, and a gold snippet lies past the first
+window of its document more often the shorter the window. The pools are scored by this package's
+library (scripts/bench/long-doc-scores.mjs, built dist/, CPU) in each --long-runs run (maxLength and
+longDocuments modes), and ranked by that score alone; reported: nDCG@10 and MRR@10 per
+(maxLength, mode), the pairs (windows) scored, and where the gold snippets lie.
+
 --json writes the figures; --pairs writes every scored pair as JSONL
 {qid, query, document, label, bm25, st_score} (BioASQ text: keep it out of the repository), so
 another implementation can score the same pairs and be compared.
@@ -163,6 +176,95 @@ def build_pools(args, rng):
     return pools
 
 
+def build_long_documents(args, pools, rng):
+    """Each candidate snippet inserted at a random sentence boundary of real unrelated abstracts."""
+    abstracts = []
+    with open(os.path.join(DATA, "pubmed_abstracts.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            a = json.loads(line)
+            abstracts.append((a["pmid"], " ".join(a["text"].split())))
+    questions = {}
+    with open(os.path.join(DATA, "bioasq_questions_all.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            questions[q["id"]] = q
+    positions = []
+    for p in pools:
+        q = questions[p["qid"]]
+        own = {d.rstrip("/").split("/")[-1] for d in (q.get("documents") or [])} | {s.get("pmid") for s in q["snippets"]}
+        for c in p["pool"]:
+            parts, words = [], 0
+            while words < args.filler_words:
+                pmid, text = abstracts[rng.randrange(len(abstracts))]
+                if pmid in own:
+                    continue
+                parts.append(text)
+                words += len(text.split())
+            filler = " ".join(parts)
+            cuts = [0] + [m.end() for m in re.finditer(r"\. ", filler)] + [len(filler)]
+            cut = cuts[rng.randrange(len(cuts))]
+            c["snippet"] = c["document"]
+            c["document"] = (filler[:cut] + c["snippet"] + " " + filler[cut:]).strip()
+            c["snippet_at"] = cut / len(filler)
+            if c["label"]:
+                positions.append(c["snippet_at"])
+    return positions
+
+
+def long_documents_eval(args, pools, rng):
+    import numpy as np
+
+    positions = build_long_documents(args, pools, rng)
+    work = tempfile.mkdtemp(prefix="eval-reranker-long-")
+    atexit.register(shutil.rmtree, work, True)
+    source, scored = os.path.join(work, "pools.jsonl"), os.path.join(work, "scores.json")
+    with open(source, "w", encoding="utf-8") as f:
+        for p in pools:
+            f.write(json.dumps({"query": p["query"], "documents": [c["document"] for c in p["pool"]]}, ensure_ascii=False) + "\n")
+    if not os.path.exists(os.path.join(ROOT, "dist", "index.js")):
+        sys.exit("eval-reranker.py: dist/index.js is missing: run `npx tsc -p tsconfig.json` first")
+    run = subprocess.run(["node", os.path.join(ROOT, "scripts", "bench", "long-doc-scores.mjs"), args.model, source, scored,
+                          args.long_runs])
+    if run.returncode != 0:
+        sys.exit("eval-reranker.py: long-doc-scores.mjs failed")
+    with open(scored) as f:
+        scores = json.load(f)
+    words = [len(c["document"].split()) for p in pools for c in p["pool"]]
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "model": args.model_name or os.path.basename(os.path.normpath(args.model)),
+        "variant": "long documents: each candidate snippet inserted whole at a random sentence boundary of real, "
+                   "unrelated PubMed abstracts (pubmed_abstracts.jsonl, never one of the question's own pmids) joined "
+                   f"until they hold at least {args.filler_words} words; gold and negatives built the same way; "
+                   "ranked by the package's score alone (no BM25 in the ranking)",
+        "data": "bioasq_questions_all.jsonl (BioASQ Task B golden; evaluation only), pubmed_abstracts.jsonl",
+        "questions": len(pools), "pool": args.pool, "hard_negatives": args.hard, "max_gold": args.max_gold,
+        "documents": len(words), "gold_documents": len(positions), "seed": args.seed,
+        "document_words": {"median": int(np.median(words)), "min": int(min(words)), "max": int(max(words))},
+        "gold_snippet_position_in_filler": {
+            "first_sentence_boundary_share": round(float(np.mean([x == 0 for x in positions])), 4),
+            "past_a_quarter_share": round(float(np.mean([x > 0.25 for x in positions])), 4),
+            "past_half_share": round(float(np.mean([x > 0.5 for x in positions])), 4),
+        },
+        "scoring": "torch-cross-encoder rank() per question, CPU, 2 threads, stride default (a quarter of the window)",
+        "results": {},
+    }
+    for max_length, by_mode in scores.items():
+        result["results"][f"maxLength {max_length}"] = {}
+        for mode, r in by_mode.items():
+            key = f"{max_length}:{mode}"
+            for p, row in zip(pools, r["scores"]):
+                for c, v in zip(p["pool"], row):
+                    c[key] = v
+            nd = [ndcg_at(ranked_labels(p["pool"], key)) for p in pools]
+            mr = [mrr_at(ranked_labels(p["pool"], key)) for p in pools]
+            result["results"][f"maxLength {max_length}"][mode] = {
+                "ndcg@10": round(float(np.mean(nd)), 4), "mrr@10": round(float(np.mean(mr)), 4),
+                "pairs_scored": r["windows"], "seconds": r["seconds"]}
+            log(f"maxLength {max_length} {mode}: nDCG@10 {np.mean(nd):.4f} MRR@10 {np.mean(mr):.4f} ({r['windows']} pairs)")
+    return result
+
+
 def st_model_dir(model, work):
     """A CrossEncoder save for `model`: itself, or rebuilt from an exported model directory."""
     if not os.path.exists(os.path.join(model, "model.pt")):
@@ -210,6 +312,11 @@ def main():
     parser.add_argument("--json", help="figures (e.g. bench/results/rerank-eval-DATE.json)")
     parser.add_argument("--pairs", help="scored pairs, JSONL")
     parser.add_argument("--model-name", default=None, help="name for the model in the JSON")
+    parser.add_argument("--long-documents", action="store_true",
+                        help="the long-document variant (snippets inside real abstracts), scored by the package")
+    parser.add_argument("--filler-words", type=int, default=250, help="long documents: words of filler at least")
+    parser.add_argument("--long-runs", default="512:truncate+max,128:truncate+max+mean",
+                        help="long documents: maxLength:mode+mode,... (longDocuments modes per maxLength)")
     args = parser.parse_args()
 
     import numpy as np
@@ -222,6 +329,14 @@ def main():
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     pools = build_pools(args, rng)
+    if args.long_documents:
+        result = long_documents_eval(args, pools, rng)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+                f.write("\n")
+        return
     pairs = [(p["query"], c["document"]) for p in pools for c in p["pool"]]
     log(f"{len(pools)} questions, {len(pairs)} pairs "
         f"({sum(c['label'] for p in pools for c in p['pool'])} gold)")
