@@ -6,7 +6,6 @@
  * by a signal.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from './native';
 import { type ParsedArgs, parseCommand, UsageError } from './cli/args';
@@ -16,10 +15,7 @@ import { info } from './cli/info';
 import { rank } from './cli/rank';
 import { score } from './cli/score';
 import { serve } from './cli/serve';
-
-function version(): string {
-  return String(JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version);
-}
+import { packageVersion } from './server/info';
 
 function exportModel({ values, positionals }: ParsedArgs, passThrough: string[]): number {
   const python = typeof values.python === 'string' ? values.python : process.env.TCE_PYTHON ?? 'python3';
@@ -53,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (name === '--version' || name === '-V') {
-    console.log(version());
+    console.log(packageVersion());
     return 0;
   }
   if (name === '--help' || name === '-h') return help(undefined);

@@ -180,23 +180,31 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     expect(model.stats().sharedForwards).toBeGreaterThan(before);
   });
 
-  test('beyond max concurrent requests: 429, and the requests in flight still succeed', async () => {
+  test('max concurrent requests counts pairs, as TEI counts inputs: beyond it 429 (TEI\'s body), and the pairs in flight still succeed', async () => {
     const gated = gatedModel(model);
-    const server = new RerankServer(gated.model, { maxConcurrentRequests: 2 });
+    const server = new RerankServer(gated.model, { maxConcurrentRequests: 3 });
     servers.push(server);
     const { port } = await server.listen(0);
-    const held = [request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 2) }), request(port, 'POST', '/rerank', { query, texts: texts.slice(2, 4) })];
+    // Two requests, three pairs: the limit is taken though only two requests are in flight.
+    const held = [request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 2) }), request(port, 'POST', '/predict', { inputs: [query, texts[2]] })];
     await until(() => gated.state.waiting === 2, 'two requests at the gate');
     expect(server.inFlightRequests).toBe(2);
+    expect(server.inFlightPairs).toBe(3);
     const third = await request(port, 'POST', '/rerank', { query, texts: [texts[5]] });
     expect(third.status).toBe(429);
-    expect(third.body).toEqual({ error: expect.stringMatching(/Model is overloaded/), error_type: 'Overloaded' });
+    expect(third.body).toEqual({ error: 'Model is overloaded', error_type: 'Overloaded' });
     gated.open();
     const replies = await Promise.all(held);
     expect(replies.map((r) => r.status)).toEqual([200, 200]);
-    expect((await request(port, 'POST', '/rerank', { query, texts: [texts[5]] })).status).toBe(200);
+    expect(server.inFlightPairs).toBe(0);
+    expect((await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 3) })).status).toBe(200);
+    // A request of more pairs than the limit could never fit: 429 too, as TEI, saying why.
+    const tooMany = await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 4) });
+    expect(tooMany.status).toBe(429);
+    expect(tooMany.body).toEqual({ error: expect.stringMatching(/^Model is overloaded: 4 pairs in one request are more than max_concurrent_requests \(3\)/), error_type: 'Overloaded' });
     const metrics = (await request(port, 'GET', '/metrics')).body as string;
-    expect(metrics).toMatch(/^te_request_failure\{err="overloaded"\} 1$/m);
+    expect(metrics).toMatch(/^te_request_failure\{err="overloaded"\} 2$/m);
+    expect(metrics).toMatch(/^te_queue_size 0$/m);
   });
 
   test('--api-key: 401 without the key or with another, 200 with it (scheme in any case); probes and /metrics stay open', async () => {
@@ -277,13 +285,17 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
       version: expect.any(String), sha: null, docker_label: null, device: 'cpu', precision: 'fp32',
     }));
     await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 3) });
-    await request(port, 'POST', '/rerank', { query, texts: [] });
+    // As TEI: an empty list is a failure (validation) but not counted in te_request_count; a
+    // request TEI's JSON parser refuses (a field of the wrong type) is counted nowhere.
+    expect((await request(port, 'POST', '/rerank', { query, texts: [] })).status).toBe(400);
+    expect((await request(port, 'POST', '/rerank', { query: 3, texts })).status).toBe(422);
+    expect((await request(port, 'POST', '/predict', { inputs: [] })).status).toBe(422);
     await request(port, 'POST', '/predict', { inputs: [query, texts[0]] });
     await request(port, 'POST', '/tokenize', { inputs: query }); // not a scoring request for TEI's counters
     const metrics = await request(port, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
-    expect(metrics.body).toMatch(/^te_request_count\{method="batch"\} 2$/m);
+    expect(metrics.body).toMatch(/^te_request_count\{method="batch"\} 1$/m);
     expect(metrics.body).toMatch(/^te_request_count\{method="single"\} 1$/m);
     expect(metrics.body).toMatch(/^te_request_success\{method="batch"\} 1$/m);
     expect(metrics.body).toMatch(/^te_request_failure\{err="validation"\} 1$/m);
@@ -306,6 +318,66 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     const after = (await request(port, 'GET', '/metrics')).body as string;
     expect(after).toMatch(/^tce_http_requests\{route="other",status="404"\} 1$/m);
     expect(after).not.toContain('wp-login');
+  });
+
+  test('empty lists as TEI: /rerank `texts` and /tokenize `inputs` are 400 Empty; /predict `inputs` is 422 (TEI\'s JSON parser refuses it)', async () => {
+    const { port } = await start();
+    const cases: Array<[string, unknown, number, string, RegExp]> = [
+      ['/rerank', { query, texts: [] }, 400, 'Empty', /^`texts` cannot be empty$/],
+      ['/tokenize', { inputs: [] }, 400, 'Empty', /^`inputs` cannot be empty$/],
+      ['/v1/rerank', { query, documents: [] }, 400, 'Empty', /^`documents` cannot be empty$/],
+      ['/predict', { inputs: [] }, 422, 'Validation', /non-empty array/],
+    ];
+    for (const [path, body, status, type, message] of cases) {
+      const reply = await request(port, 'POST', path, body);
+      expect({ path, status: reply.status, type: reply.body.error_type }).toEqual({ path, status, type });
+      expect(reply.body.error).toMatch(message);
+    }
+  });
+
+  test('a multi-label model on /rerank and /v1/rerank: 424, counted as te_request_failure{err="model_type"} and not in te_request_count (TEI)', async () => {
+    const multi = await CrossEncoder.load(fixtureModel('tiny-3', { numLabels: 3, vocab: 'bert_base_uncased', legacyActivationKey: true }), { device: 'cpu' });
+    try {
+      const server = new RerankServer(multi);
+      servers.push(server);
+      const { port } = await server.listen(0);
+      for (const [path, body] of [['/rerank', { query, texts: texts.slice(0, 2) }], ['/v1/rerank', { query, documents: texts.slice(0, 2) }]] as const) {
+        const reply = await request(port, 'POST', path, body);
+        expect({ path, status: reply.status }).toEqual({ path, status: 424 });
+        expect(reply.body).toEqual({ error: expect.stringMatching(/^model is not a re-ranker model/), error_type: 'Backend' });
+      }
+      const predicted = await request(port, 'POST', '/predict', { inputs: [query, texts[0]] });
+      expect(predicted.status).toBe(200);
+      expect(predicted.body).toHaveLength(3);
+      const metrics = (await request(port, 'GET', '/metrics')).body as string;
+      expect(metrics).toMatch(/^te_request_failure\{err="model_type"\} 2$/m);
+      expect(metrics).not.toMatch(/^te_request_failure\{err="inference"\}/m);
+      expect(metrics).not.toMatch(/^te_request_count\{method="batch"\}/m);
+      expect(metrics).toMatch(/^te_request_count\{method="single"\} 1$/m);
+      await server.close();
+    } finally {
+      await multi.dispose();
+    }
+  });
+
+  test('a log option that throws: the answer is sent, a warning is emitted per request, and the server goes on', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if ((warning as Error & { code?: string }).code === 'TCE_SERVER_LOG') warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    try {
+      const { port } = await start({ log: () => { throw new Error('log sink is broken'); } });
+      expect((await request(port, 'GET', '/health')).status).toBe(200);
+      const scored = await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 2) });
+      expect(scored.status).toBe(200);
+      expect(scored.body).toHaveLength(2);
+      await until(() => warnings.length === 2, 'a warning for each of the two requests');
+      expect(warnings[0].message).toMatch(/log sink is broken/);
+      expect((await request(port, 'GET', '/health')).status).toBe(200);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   test('graceful shutdown: no new connections, the request in flight is answered, then close() resolves', async () => {

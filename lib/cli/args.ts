@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { TceError } from '../errors';
+import { MAX_TIMER_MS } from '../server/options';
 import { type CommandSpec, FLAG_OF_OPTION } from './commands';
 
 export class UsageError extends Error {
@@ -52,12 +53,17 @@ export function integerFlag(flag: string, value: string | boolean | undefined): 
   return number;
 }
 
-/** A duration in seconds given to `--flag`, as milliseconds. */
+/**
+ * A duration in seconds given to `--flag`, as milliseconds, from `min` seconds to the longest
+ * timeout Node's timers keep (MAX_TIMER_MS, 2147483.647 s): the error speaks in seconds, as the
+ * flag does.
+ */
 export function secondsFlag(flag: string, value: string | boolean | undefined, min = 0.001): number | undefined {
   if (value === undefined || typeof value === 'boolean') return undefined;
   const seconds = Number(value);
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < min) {
-    throw new UsageError(`--${flag} must be a number of seconds >= ${min}, got ${JSON.stringify(value)}`);
+  const max = MAX_TIMER_MS / 1000;
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < min || seconds > max) {
+    throw new UsageError(`--${flag} must be a number of seconds from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return Math.round(seconds * 1000);
 }

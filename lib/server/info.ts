@@ -40,7 +40,8 @@ export function readLabels(modelDir: string, numLabels: number): Labels {
 
 const DTYPES = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' } as const;
 
-function packageVersion(): string {
+/** This package's version, from its package.json (`--version`, /info's `version`). */
+export function packageVersion(): string {
   try {
     return String(JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version);
   } catch {

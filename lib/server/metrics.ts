@@ -29,7 +29,7 @@ const BATCH_SIZE_BUCKETS = Array.from({ length: 13 }, (_, i) => 2 ** i);
 const BATCH_TOKENS_BUCKETS = Array.from({ length: 21 }, (_, i) => 2 ** i);
 
 export type RequestMethod = 'single' | 'batch';
-export type FailureCause = 'validation' | 'batch_size' | 'overloaded' | 'inference' | 'dropped';
+export type FailureCause = 'validation' | 'batch_size' | 'model_type' | 'overloaded' | 'inference' | 'dropped';
 
 export class ServerMetrics {
   readonly registry = new Registry();

@@ -5,7 +5,11 @@
 import { TceError } from '../errors';
 
 export interface ServerOptions {
-  /** Scoring requests served at once; more are answered 429 (TEI's default, 512). */
+  /**
+   * Pairs being scored at once, over all requests (TEI's default, 512). As TEI, which takes one
+   * permit per input: a request whose pairs would take the pairs in flight over this is answered
+   * 429 (`Model is overloaded`), and so is a request of more pairs than this at all.
+   */
   maxConcurrentRequests?: number;
   /** Texts (or pairs) in one request at most; more are answered 422 (TEI's default, 32). */
   maxClientBatchSize?: number;
@@ -19,20 +23,21 @@ export interface ServerOptions {
   /** The name /info reports (default: the model directory). */
   modelId?: string;
   /**
-   * Milliseconds a client has to send a request's headers (default 10 s): a connection that
-   * sends nothing, or trickles its headers, is answered 408 and closed.
+   * Milliseconds a client has to send a request's headers (default 10 s; at most MAX_TIMER_MS,
+   * and at most requestTimeoutMs): a connection that sends nothing, or trickles its headers, is
+   * answered 408 and closed.
    */
   headersTimeoutMs?: number;
   /**
    * Milliseconds a client has to send a whole request, body included (default 30 s; Node's own
-   * default is 300 s). A request is counted against maxConcurrentRequests only once its body is
-   * read, so a slow body never holds a slot.
+   * default is 300 s; at most MAX_TIMER_MS). A request is counted against maxConcurrentRequests
+   * only once its body is read, so a slow body never holds a slot.
    */
   requestTimeoutMs?: number;
   /**
    * On close(): milliseconds the requests being scored have to finish (default 25 s, so that the
    * server is done before Kubernetes' default terminationGracePeriodSeconds of 30 ends in
-   * SIGKILL); then they are aborted (503) and every connection is closed.
+   * SIGKILL; 0 to MAX_TIMER_MS); then they are aborted (503) and every connection is closed.
    */
   shutdownTimeoutMs?: number;
   /**
@@ -40,7 +45,10 @@ export interface ServerOptions {
    * TEI's --cors-allow-origin.
    */
   corsAllowOrigin?: string[];
-  /** Called once per answered request with its log record (the CLI's --json-output). */
+  /**
+   * Called once per answered request with its log record (the CLI's --json-output). If it throws,
+   * the error is reported as a process warning (TCE_SERVER_LOG) and the server goes on.
+   */
   log?: (record: RequestLogRecord) => void;
 }
 
@@ -61,6 +69,15 @@ export interface RequestLogRecord {
   client_gone?: boolean;
 }
 
+/**
+ * The longest timeout, in milliseconds, that Node's timers keep (2^31 - 1, about 24.8 days): a
+ * longer one would fire after 1 ms.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** The options that are timeouts in milliseconds, bounded by MAX_TIMER_MS. */
+const TIMEOUTS: ReadonlySet<string> = new Set(['headersTimeoutMs', 'requestTimeoutMs', 'shutdownTimeoutMs']);
+
 export const SERVER_DEFAULTS = {
   maxConcurrentRequests: 512,
   maxClientBatchSize: 32,
@@ -80,14 +97,16 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     if (value === undefined) continue;
     // The shutdown grace may be 0 (abort at once); every other limit must let something through.
     const min = name === 'shutdownTimeoutMs' ? 0 : 1;
-    if (!Number.isSafeInteger(value) || value < min) {
-      throw new TceError('TCE_INVALID_OPTION', `${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+    if (!Number.isSafeInteger(value) || value < min || (TIMEOUTS.has(name) && value > MAX_TIMER_MS)) {
+      const range = TIMEOUTS.has(name) ? `from ${min} to ${MAX_TIMER_MS} (ms)` : `>= ${min}`;
+      throw new TceError('TCE_INVALID_OPTION', `${name} must be an integer ${range}, got ${JSON.stringify(value)}`);
     }
     resolved[name] = value;
   }
   // Node refuses a headers timeout above the request timeout (the whole request, headers included).
+  // The message names no values, so that the CLI can say it in its flags and seconds.
   if (resolved.headersTimeoutMs > resolved.requestTimeoutMs) {
-    throw new TceError('TCE_INVALID_OPTION', `headersTimeoutMs (${resolved.headersTimeoutMs}) must be <= requestTimeoutMs (${resolved.requestTimeoutMs})`);
+    throw new TceError('TCE_INVALID_OPTION', 'headersTimeoutMs must not be longer than requestTimeoutMs, which covers the headers too');
   }
   if (options.apiKey !== undefined) {
     if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TceError('TCE_INVALID_OPTION', 'apiKey must be a non-empty string');

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pair } from '../cross-encoder';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
-import type { ScoringRequest } from './scoring';
+import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
 import { teiActivation } from './tei-routes';
 
 function documentText(value: unknown, index: number): string {
@@ -28,23 +28,27 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
   const { query, documents } = body;
   if (typeof query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
   if (!Array.isArray(documents)) throw new HttpError(422, 'Validation', '`documents` must be an array of strings or {"text": string} objects');
-  if (documents.length === 0) throw new HttpError(400, 'Empty', '`documents` cannot be empty');
   const texts = documents.map(documentText);
-  request.checkBatchSize(texts.length);
   const topN = body.top_n ?? null;
   if (topN !== null && (typeof topN !== 'number' || !Number.isInteger(topN) || topN < 1)) {
     throw new HttpError(422, 'Validation', `\`top_n\` must be an integer >= 1, got ${JSON.stringify(topN)}`);
   }
   const returnDocuments = optionalBoolean(body, 'return_documents') ?? false;
-  if (request.model.numLabels !== 1) throw new HttpError(424, 'Backend', `model is not a re-ranker model (it has ${request.model.numLabels} labels)`);
-  const { model } = request;
+  // Checked and counted in the order of TEI's /rerank (tei-routes.ts).
+  if (texts.length === 0) throw new EmptyError('documents');
+  if (request.model.numLabels !== 1) throw new ModelTypeError(request.model.numLabels, '');
+  request.count('batch');
+  request.checkBatchSize(texts.length);
+  const { model, signal } = request;
   const pairs = texts.map((text): Pair => [query, text]);
-  // usage.total_tokens: the tokens the model reads (each pair truncated as it is scored).
-  const [ranked, encodings] = await Promise.all([
-    request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...teiActivation(1, false) })),
-    model.tokenizer.encodeBatch(pairs, { maxLength: model.maxLength }),
-  ]);
+  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...teiActivation(1, false) }));
   if (ranked.some((r) => Number.isNaN(r.score))) throw new HttpError(424, 'Backend', 'score is NaN');
+  // usage.total_tokens: the tokens the model read (each pair truncated as it was scored). The
+  // engine does not report them per call, so the pairs are tokenized again, once they are scored
+  // and only for a client still there (the tokenizer takes no signal: checked before and after).
+  if (signal.aborted) throw signal.reason;
+  const encodings = await model.tokenizer.encodeBatch(pairs, { maxLength: model.maxLength });
+  if (signal.aborted) throw signal.reason;
   const results = ranked.slice(0, topN ?? ranked.length).map((r) => ({
     index: r.corpusId,
     relevance_score: r.score,

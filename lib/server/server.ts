@@ -2,8 +2,9 @@
  * A rerank server over one loaded CrossEncoder, on node:http, that speaks text-embeddings-inference
  * 1.x's HTTP API (routes.ts lists the routes), hardened against clients that are slow or go away:
  *
- * - a request counts against maxConcurrentRequests only once its body is read, and a client has
- *   headersTimeoutMs to send its headers and requestTimeoutMs to send its whole request (408);
+ * - maxConcurrentRequests counts pairs being scored, as TEI counts inputs (permits.ts); a request
+ *   takes its pairs' permits only once its body is read, and a client has headersTimeoutMs to
+ *   send its headers and requestTimeoutMs to send its whole request (408);
  * - a client that closes its connection aborts its request: no further forward runs for it;
  * - CORS as TEI: any origin unless corsAllowOrigin says otherwise (cors.ts);
  * - close() stops accepting, closes idle and half-sent connections at once, lets the requests being
@@ -20,10 +21,11 @@ import { isPreflight, setCorsHeaders } from './cors';
 import { parseJsonObject, readBody } from './body';
 import { HttpError, toHttpError } from './http-error';
 import { type Labels, readLabels, serverInfo } from './info';
-import { type FailureCause, ServerMetrics } from './metrics';
+import { ServerMetrics } from './metrics';
 import { type RequestLogRecord, type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options';
 import { findRoute, isOpen, type Route } from './routes';
-import { BatchSizeError, ScoringRequest } from './scoring';
+import { PairPermits } from './permits';
+import { failureCause, ScoringRequest } from './scoring';
 
 export type { RequestLogRecord, ServerOptions } from './options';
 
@@ -56,18 +58,27 @@ export class RerankServer {
   private readonly connections = new Map<Socket, Connection>();
   /** Scoring requests being served (bodies read), each with the controller that stops it. */
   private readonly scoring = new Map<AbortController, Promise<void>>();
+  /** maxConcurrentRequests' permits, one per pair being scored. */
+  private readonly permits: PairPermits;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly model: CrossEncoder, options: ServerOptions = {}) {
     this.options = resolveServerOptions(options);
     this.labels = readLabels(model.modelDir, model.numLabels);
     this.metrics = new ServerMetrics(model);
+    this.permits = new PairPermits(this.options.maxConcurrentRequests);
     this.server = http.createServer({
       headersTimeout: this.options.headersTimeoutMs,
       requestTimeout: this.options.requestTimeoutMs,
       connectionsCheckingInterval: checkingInterval(this.options),
     }, (request, response) => {
-      void this.handle(request, response);
+      // handle() answers every error it expects; anything else is a bug of ours, answered 500
+      // (or the connection dropped if the answer had begun), never an unhandled rejection.
+      this.handle(request, response).catch((error: unknown) => {
+        process.emitWarning(`rerank server: ${(error as Error)?.stack ?? String(error)}`, { code: 'TCE_SERVER_ERROR' });
+        if (!response.headersSent && !response.destroyed) this.send(response, 500, { error: 'internal server error', error_type: 'Backend' });
+        else response.destroy();
+      });
     });
     // Node closes an idle keep-alive connection after 5 s, which races with a client that reuses
     // it just then (ECONNRESET). Outlast the usual 60 s idle timeout of proxies and clients.
@@ -85,6 +96,11 @@ export class RerankServer {
   /** Scoring requests being served now (bodies read, answers not yet sent). */
   get inFlightRequests(): number {
     return this.scoring.size;
+  }
+
+  /** Pairs being scored now, over all requests: what maxConcurrentRequests bounds. */
+  get inFlightPairs(): number {
+    return this.permits.inFlight;
   }
 
   /** Open client connections. */
@@ -140,8 +156,12 @@ export class RerankServer {
     let status = 200;
     let busy = false;
     response.on('finish', () => {
-      // While shutting down, each connection closes once its answer is out.
-      if (this.closing) socket.destroy();
+      // While shutting down, each connection closes once its answer is out. An answer sent while
+      // closing says `connection: close`, and Node ends the connection itself (its own 'finish'
+      // listener runs first); one whose headers went out before gets a FIN here. Never
+      // destroy(): with unread input left on the socket that is a reset, which can make the
+      // client lose the answer.
+      if (this.closing && !socket.writableEnded && !socket.destroyed) socket.end();
     });
     const preflight = isPreflight(request);
     setCorsHeaders(request, response, this.options.corsAllowOrigin, preflight);
@@ -181,7 +201,7 @@ export class RerankServer {
     } finally {
       if (busy && connection) connection.busy--;
       this.metrics.http.inc({ route: route?.label ?? 'other', status: String(status) });
-      this.options.log?.({
+      this.writeLog({
         timestamp: new Date().toISOString(),
         level: status >= 500 ? 'ERROR' : status >= 400 ? 'WARN' : 'INFO',
         method: request.method ?? '',
@@ -190,6 +210,16 @@ export class RerankServer {
         duration_ms: Number(process.hrtime.bigint() - arrived) / 1e6,
         ...log,
       });
+    }
+  }
+
+  /** Hands a record to the log option; a log that throws is reported, and serving goes on. */
+  private writeLog(record: RequestLogRecord): void {
+    if (!this.options.log) return;
+    try {
+      this.options.log(record);
+    } catch (error) {
+      process.emitWarning(`rerank server: the log option threw: ${(error as Error)?.message ?? String(error)}`, { code: 'TCE_SERVER_LOG' });
     }
   }
 
@@ -203,7 +233,7 @@ export class RerankServer {
   ): Promise<number> {
     const started = process.hrtime.bigint();
     const controller = new AbortController();
-    const scoring = new ScoringRequest(this.model, this.labels, this.options.modelId ?? this.model.modelDir, this.options.maxClientBatchSize, controller.signal, this.metrics);
+    const scoring = new ScoringRequest(this.model, this.labels, this.options.modelId ?? this.model.modelDir, this.options.maxClientBatchSize, controller.signal, this.metrics, this.permits);
     // The client going away (its connection closed before the answer) stops the request's work.
     let clientGone = false;
     const onClose = () => {
@@ -215,13 +245,10 @@ export class RerankServer {
     let done!: () => void;
     this.scoring.set(controller, new Promise<void>((resolve) => (done = resolve)));
     this.metrics.inFlight.inc();
-    let cause: FailureCause | null = null;
     try {
       if (this.closing) throw new HttpError(503, 'Unhealthy', 'the server is shutting down');
-      if (this.scoring.size > this.options.maxConcurrentRequests) {
-        cause = 'overloaded';
-        throw new HttpError(429, 'Overloaded', `Model is overloaded: ${this.scoring.size - 1} requests in flight (--max-concurrent-requests ${this.options.maxConcurrentRequests})`);
-      }
+      // The handler takes a permit per pair before its model call (ScoringRequest.run): 429 when
+      // the pairs in flight would go over maxConcurrentRequests.
       const result = await run(body, scoring);
       if (scoring.counted) {
         this.metrics.requestCount.inc({ method: scoring.method });
@@ -236,13 +263,9 @@ export class RerankServer {
       return 200;
     } catch (error) {
       const failure = toHttpError(error);
-      cause ??= clientGone ? 'dropped'
-        : error instanceof BatchSizeError ? 'batch_size'
-        : failure.status < 500 && failure.status !== 424 ? 'validation' : 'inference';
-      if (scoring.counted) {
-        this.metrics.requestCount.inc({ method: scoring.method });
-        this.metrics.requestFailure.inc({ err: cause });
-      }
+      const { cause, always } = clientGone ? { cause: 'dropped' as const, always: false } : failureCause(error, failure.status);
+      if (scoring.counted) this.metrics.requestCount.inc({ method: scoring.method });
+      if (scoring.counted || always) this.metrics.requestFailure.inc({ err: cause });
       if (clientGone) {
         log.client_gone = true;
         throw new HttpError(499, 'Unhealthy', 'the client closed the connection; its request was aborted');

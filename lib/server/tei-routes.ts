@@ -7,7 +7,7 @@
 import type { Pair } from '../cross-encoder';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
-import type { ScoringRequest } from './scoring';
+import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
 
 /** Model-call options that give TEI's scores. */
 export function teiActivation(numLabels: number, rawScores: boolean) {
@@ -50,16 +50,20 @@ function checkNotNaN(scores: ArrayLike<number>): void {
 }
 
 export async function rerank(body: JsonObject, request: ScoringRequest) {
+  // TEI's order: its JSON parsing (the fields' types), the empty list, the model's type, then
+  // the request counts (te_request_count) and its size is checked.
   const { query } = body;
   if (typeof query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
   const texts = stringArray(body, 'texts');
-  if (texts.length === 0) throw new HttpError(400, 'Empty', '`texts` cannot be empty');
-  request.checkBatchSize(texts.length);
-  if (request.model.numLabels !== 1) throw new HttpError(424, 'Backend', `model is not a re-ranker model (it has ${request.model.numLabels} labels): use /predict`);
   const rawScores = optionalBoolean(body, 'raw_scores') ?? false;
   const returnText = optionalBoolean(body, 'return_text') ?? false;
+  const { truncate } = truncation(body);
+  if (texts.length === 0) throw new EmptyError('texts');
+  if (request.model.numLabels !== 1) throw new ModelTypeError(request.model.numLabels, ': use /predict');
+  request.count('batch');
+  request.checkBatchSize(texts.length);
   const pairs = texts.map((text): Pair => [query, text]);
-  if (!truncation(body).truncate) await checkLengths(request, pairs);
+  if (!truncate) await checkLengths(request, pairs);
   const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...teiActivation(1, rawScores) }));
   checkNotNaN(ranked.map((r) => r.score));
   return ranked.map((r) => (returnText ? { index: r.corpusId, text: texts[r.corpusId], score: r.score } : { index: r.corpusId, score: r.score }));
@@ -77,15 +81,18 @@ function pairOf(value: unknown, where: string): Pair {
 export async function predict(body: JsonObject, request: ScoringRequest) {
   const { inputs } = body;
   const single = typeof inputs === 'string' || (Array.isArray(inputs) && inputs.length > 0 && typeof inputs[0] === 'string');
+  // An empty `inputs` is a 422, not a 400: TEI's JSON parser refuses it before any check of its own.
   if (!single && (!Array.isArray(inputs) || inputs.length === 0)) {
     throw new HttpError(422, 'Validation', '`inputs` must be a [query, document] pair or a non-empty array of them');
   }
-  request.method = single ? 'single' : 'batch';
   const pairs = single ? [pairOf(inputs, '`inputs`')] : (inputs as unknown[]).map((p, i) => pairOf(p, `\`inputs[${i}]\``));
-  if (!single) request.checkBatchSize(pairs.length);
   const rawScores = optionalBoolean(body, 'raw_scores') ?? false;
+  const { truncate } = truncation(body);
+  // Counted (te_request_count) once parsed, before the size check, as TEI.
+  request.count(single ? 'single' : 'batch');
+  if (!single) request.checkBatchSize(pairs.length);
   const { model, labels } = request;
-  if (!truncation(body).truncate) await checkLengths(request, pairs);
+  if (!truncate) await checkLengths(request, pairs);
   const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...teiActivation(model.numLabels, rawScores) }));
   const rows = model.numLabels === 1 ? Array.from(scores as Float32Array, (s) => [s]) : (scores as Float32Array[]).map((row) => Array.from(row));
   // Each input: every label with its score, best first, as TEI.
@@ -97,7 +104,7 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
 }
 
 export async function tokenize(body: JsonObject, request: ScoringRequest) {
-  request.counted = false;
+  // Not counted in te_request_count (as TEI), nor does it take concurrency permits.
   const { inputs } = body;
   const single = typeof inputs === 'string';
   // TEI tokenizes texts; a [query, document] pair is tokenized as the model sees it.
@@ -105,7 +112,7 @@ export async function tokenize(body: JsonObject, request: ScoringRequest) {
   if (!Array.isArray(items) || items.some((t) => typeof t !== 'string' && !(Array.isArray(t) && t.length === 2 && t.every((s) => typeof s === 'string')))) {
     throw new HttpError(422, 'Validation', '`inputs` must be a string, or an array of strings or [string, string] pairs');
   }
-  if (items.length === 0) throw new HttpError(400, 'Empty', '`inputs` cannot be empty');
+  if (items.length === 0) throw new EmptyError('inputs');
   request.checkBatchSize(items.length);
   const addSpecialTokens = optionalBoolean(body, 'add_special_tokens') ?? true;
   const texts = items as Array<string | [string, string]>;
