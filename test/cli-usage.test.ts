@@ -99,6 +99,24 @@ describe('torch-cross-encoder: help, version, argument errors', () => {
     expect(seconds.status).toBe(2);
     expect(seconds.stderr).toContain('--shutdown-timeout must be a number of seconds');
   });
+
+  test('serve timeouts: bounded by what Node\'s timers keep (2147483.647 s), errors in seconds and flag names, before the model loads', () => {
+    for (const [flag, value] of [['--shutdown-timeout', '3000000'], ['--request-timeout', '2147484'], ['--headers-timeout', '1e10']]) {
+      const r = run(['serve', 'no-such-model', flag, value]);
+      expect({ flag, status: r.status }).toEqual({ flag, status: 2 });
+      expect(r.stderr).toContain(`${flag} must be a number of seconds from `);
+      expect(r.stderr).toContain(` to 2147483.647, got "${value}"`);
+      expect(r.stderr).not.toMatch(/TimeoutMs|\bms\b/);
+    }
+    const order = run(['serve', 'no-such-model', '--headers-timeout', '60', '--request-timeout', '30']);
+    expect(order.status).toBe(2);
+    expect(order.stderr).toContain('--headers-timeout must not be longer than --request-timeout');
+    expect(order.stderr).not.toMatch(/TimeoutMs|\bms\b/);
+    // The longest is accepted: the command goes on to the model (which does not exist).
+    const longest = run(['serve', path.join(os.tmpdir(), 'no-such-model-dir'), '--shutdown-timeout', '2147483.647', '--request-timeout', '2147483.647']);
+    expect(longest.status).toBe(1);
+    expect(longest.stderr).not.toContain('timeout');
+  });
 });
 
 describe.skipIf(reason)('torch-cross-encoder: files, stdin and stdout', () => {

@@ -71,6 +71,33 @@ describe.skipIf(reason)('rerank server: vanishing, slow and silent clients; shut
     console.log(`disconnect: 20 clients x 16 texts; ${answered} answered before leaving, ${scored} of 320 pairs scored`);
   });
 
+  test('/v1/rerank for a client that left while its pairs waited: no tokenizing for its usage count, no forward', async () => {
+    const gated = gatedModel(slow);
+    // Counts the tokenizer calls the route makes (usage.total_tokens).
+    let encodes = 0;
+    const tokenizer = { encodeBatch: (...args: Parameters<typeof slow.tokenizer.encodeBatch>) => (encodes++, slow.tokenizer.encodeBatch(...args)) };
+    Object.defineProperty(gated.model, 'tokenizer', { value: tokenizer });
+    const { server, port } = await start(gated.model);
+    const before = slow.stats();
+    const client = rawSocket(port);
+    await client.connected;
+    client.socket.write(rawPost('/v1/rerank', { query, documents: texts }));
+    await until(() => gated.state.waiting === 1, 'the request at the gate');
+    client.socket.destroy();
+    await until(() => server.openConnections === 0, 'the server to see the client leave');
+    gated.open();
+    await until(() => server.inFlightRequests === 0, 'the dropped request to end');
+    expect(encodes).toBe(0);
+    expect(slow.stats().forwards).toBe(before.forwards);
+    const metrics = (await request(port, 'GET', '/metrics')).body as string;
+    expect(metric(metrics, /te_request_failure\{err="dropped"\}/)).toBe(1);
+    // A client that stays gets its usage: one tokenizing pass.
+    const kept = await request(port, 'POST', '/v1/rerank', { query, documents: texts.slice(0, 2) });
+    expect(kept.status).toBe(200);
+    expect(kept.body.usage.total_tokens).toBeGreaterThan(0);
+    expect(encodes).toBe(1);
+  });
+
   test('slow bodies hold no slot: with 6 bodies of 16 texts trickling, 32 pair permits still serve two requests of 16', async () => {
     const { server, port, requestsSeen } = await start(slow, { maxConcurrentRequests: 32 });
     const trickling = Array.from({ length: 6 }, () => rawSocket(port));

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
+import { MAX_TIMER_MS, resolveServerOptions } from '../lib/server/options';
 import { RerankServer, type ServerOptions } from '../lib/server/server';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
 import { gatedModel, type Reply, request, until } from './helpers/server-http';
@@ -12,6 +13,18 @@ const reason = modelTestsSkipReason();
 if (reason) console.warn(`server tests skipped: ${reason}`);
 
 const TOLERANCE = 1e-5;
+
+describe('server options', () => {
+  test('timeouts longer than Node\'s timers keep (2^31 - 1 ms, which would fire after 1 ms) are refused', () => {
+    expect(MAX_TIMER_MS).toBe(2 ** 31 - 1);
+    for (const name of ['headersTimeoutMs', 'requestTimeoutMs', 'shutdownTimeoutMs'] as const) {
+      const options = { headersTimeoutMs: 1, requestTimeoutMs: 1, shutdownTimeoutMs: 1, [name]: 2 ** 31 };
+      expect(() => resolveServerOptions(options)).toThrow(expect.objectContaining({ code: 'TCE_INVALID_OPTION', message: expect.stringContaining(`${name} must be an integer from`) }));
+    }
+    expect(resolveServerOptions({ headersTimeoutMs: 2 ** 31 - 1, requestTimeoutMs: 2 ** 31 - 1, shutdownTimeoutMs: 2 ** 31 - 1 }).shutdownTimeoutMs).toBe(2 ** 31 - 1);
+    expect(() => resolveServerOptions({ headersTimeoutMs: 20, requestTimeoutMs: 10 })).toThrow(/headersTimeoutMs must not be longer than requestTimeoutMs/);
+  });
+});
 
 describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
   let model: CrossEncoder;
