@@ -11,7 +11,7 @@ import { CrossEncoder, type RankResult } from '../lib/cross-encoder';
 import { readExportMetadata } from '../lib/torchscript-archive';
 import { projectPython } from '../scripts/torch-python.mjs';
 import { repoRoot } from './helpers/child';
-import { bioasqPairs, copyModelDir, damageModelFile, fakePt2, modelTestsSkipReason } from './helpers/fixture-model';
+import { bioasqPairs, copyModelDir, damageModelFile, fakePt2, loadWithSimulatedOom, modelTestsSkipReason } from './helpers/fixture-model';
 import { stModel, stReference, stSkipReason, type StRanked } from './helpers/st-reference';
 
 /** The bound for a compiled package against sentence-transformers in fp32. */
@@ -118,6 +118,23 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
       }
     });
   }
+
+  test("the engine's out-of-memory split runs a package as it runs TorchScript: the same scores in smaller forwards", async () => {
+    const all = pairs().slice(0, 16);
+    const whole = await CrossEncoder.load(seedPt2, { device: 'cpu' });
+    const split = await loadWithSimulatedOom(seedPt2, 600, { device: 'cpu' });
+    try {
+      const expected = (await whole.predict(all, { batchSize: 16, maxBatchTokens: 16384 })) as Float32Array;
+      const before = split.stats().forwards;
+      const got = (await split.predict(all, { batchSize: 16, maxBatchTokens: 16384 })) as Float32Array;
+      // More forwards than the one batch: every batch above 600 padded tokens was split and retried.
+      expect(split.stats().forwards - before).toBeGreaterThan(1);
+      expectWithin(got, expected, 1e-5);
+    } finally {
+      await whole.dispose();
+      await split.dispose();
+    }
+  });
 
   test('with model.pt beside it, model.pt2 is loaded; TCE_MODEL_FORMAT=torchscript loads model.pt', async () => {
     const dir = copy(seedPt2, 'both');
