@@ -12,8 +12,8 @@ OUT_DIR/<format dir>  the same weights exported by scripts/export.py, one direct
   pt2            tce-pt2        model.pt2, --format pt2 --device cpu
   pt2-cuda-fp16  tce-pt2-cuda   model.pt2, --format pt2 --device cuda --precision fp16 (GPU machine)
 Each is exported once; prints one JSON line: {"hf": ..., "tce": ..., "formats": {name: {"dir",
-"file", "bytes", "exportSeconds", "compileSeconds", "maxAbsDiffVsEager"}}} (export figures only
-for formats exported by this run).
+"file", "bytes", "exportSeconds", "compileSeconds", "maxAbsDiffVsEager"}}} (the export figures
+are kept in <format dir>/tce-export.json, so a later run that finds the export reports them too).
 
 Needs torch and transformers (the GPU machine has them; Debian's python3-torch has no
 transformers, so CPU benchmarks that run on it build theirs with scripts/make-fixture-model.py).
@@ -85,6 +85,11 @@ def main():
         folder, file, flags = FORMATS[name]
         out = os.path.join(args.out, folder)
         entry = {"dir": out, "file": os.path.join(out, file)}
+        # The export's own figures, kept beside it for later runs that find it built.
+        figures = os.path.join(out, "tce-export.json")
+        if os.path.exists(entry["file"]) and os.path.exists(figures):
+            with open(figures) as f:
+                entry.update(json.load(f))
         if not os.path.exists(entry["file"]):
             started = time.perf_counter()
             result = subprocess.run([sys.executable, export, hf_dir, out, *flags], stdout=subprocess.PIPE, text=True)
@@ -94,6 +99,8 @@ def main():
             entry["exportSeconds"] = round(time.perf_counter() - started, 1)
             entry["compileSeconds"] = exported.get("compile_seconds")
             entry["maxAbsDiffVsEager"] = exported.get("max_abs_diff_vs_eager")
+            with open(figures, "w") as f:
+                json.dump({k: entry[k] for k in ("exportSeconds", "compileSeconds", "maxAbsDiffVsEager")}, f)
         entry["bytes"] = os.path.getsize(entry["file"])
         formats[name] = entry
     print(json.dumps({"hf": hf_dir, "tce": os.path.join(args.out, "tce"), "formats": formats}))
