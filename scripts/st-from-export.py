@@ -30,6 +30,10 @@ def rebuild(model_dir, out_dir):
     from sentence_transformers import CrossEncoder
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    if not os.path.exists(os.path.join(model_dir, "model.pt")):
+        # A model.pt2's weights are compiled into its code: rebuild from the TorchScript export.
+        sys.exit(f"st-from-export.py: {model_dir} has no model.pt (a model.pt2 package cannot be turned back "
+                 "into a save; export the model with --format torchscript as well)")
     traced = torch.jit.load(os.path.join(model_dir, "model.pt"), map_location="cpu")
     weights = {k[len(PREFIX):]: v.float() for k, v in traced.state_dict().items() if k.startswith(PREFIX)}
     config = AutoConfig.from_pretrained(model_dir)
