@@ -3,7 +3,7 @@
  * The `torch-cross-encoder` command. Its commands, arguments and options are one table
  * (cli/commands.ts) that the parser and the help both read; each command is a module of cli/.
  * Exit status: 0 done (and for --help, help, --version), 1 a failure, 2 a usage error, 130 stopped
- * by a signal.
+ * by a signal (`score`); `serve` stopped while its model loads: 128 + the signal's number.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';

@@ -96,7 +96,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       { name: 'port', short: 'p', type: 'string', value: 'PORT', default: '8080', description: 'TCP port (0: any free one)' },
       { name: 'host', type: 'string', value: 'ADDRESS', default: '127.0.0.1', description: 'address to listen on (0.0.0.0: every interface, as in a container)' },
-      { name: 'max-concurrent-requests', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxConcurrentRequests), description: 'requests scored at once; more are answered 429' },
+      { name: 'max-concurrent-requests', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxConcurrentRequests), description: 'pairs (texts) being scored at once, over all requests, as TEI counts inputs; a request that would go over is answered 429' },
       { name: 'max-client-batch-size', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxClientBatchSize), description: 'texts (or pairs) a request at most; more are answered 422' },
       { name: 'payload-limit', type: 'string', value: 'BYTES', default: String(SERVER_DEFAULTS.maxPayloadBytes), description: 'request body size at most; larger is answered 413' },
       { name: 'api-key', type: 'string', value: 'KEY', default: 'env TCE_API_KEY', description: 'require `Authorization: Bearer KEY` (probes and /metrics stay open); prefer the environment variable, which `ps` does not show' },
@@ -109,7 +109,7 @@ export const COMMANDS: CommandSpec[] = [
       ...MODEL_OPTIONS,
       HELP,
     ],
-    notes: 'On SIGTERM or SIGINT it stops accepting connections, closes idle and half-sent ones, answers the requests being scored (aborting them after --shutdown-timeout), then exits 0. A second signal exits at once (1).',
+    notes: 'On SIGTERM or SIGINT it stops accepting connections, closes idle and half-sent ones, answers the requests being scored (aborting them after --shutdown-timeout), then exits 0. A signal while the model loads ends it once the load is done, with 128 + the signal\'s number (143 for SIGTERM). A second signal exits at once (1). Timeouts are at most 2147483.647 seconds.',
   },
   {
     name: 'build-core',
