@@ -31,7 +31,7 @@ export interface ServerOptions {
   /**
    * Milliseconds a client has to send a whole request, body included (default 30 s; Node's own
    * default is 300 s; at most MAX_TIMER_MS). A request is counted against maxConcurrentRequests
-   * only once its body is read, so a slow body never holds a slot.
+   * only once its body is read, so a slow body never holds a permit.
    */
   requestTimeoutMs?: number;
   /**

@@ -186,7 +186,7 @@ export class RerankServer {
         this.send(response, 200, result);
         return;
       }
-      // A scoring request: its body is read first, so a slow client holds no slot meanwhile.
+      // A scoring request: its body is read first, so a slow client holds no permit meanwhile.
       const body = parseJsonObject(await readBody(request, this.options.maxPayloadBytes));
       if (connection) connection.busy++;
       busy = true;
@@ -223,7 +223,7 @@ export class RerankServer {
     }
   }
 
-  /** Serves one scoring request whose body is read: slot, abort on disconnect, metrics. Returns the status. */
+  /** Serves one scoring request whose body is read: abort on disconnect, metrics (its handler takes the permits). Returns the status. */
   private async score(
     run: (body: Record<string, unknown>, request: ScoringRequest) => Promise<unknown>,
     body: Record<string, unknown>,
