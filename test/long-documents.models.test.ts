@@ -10,10 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
+import { Tokenizer } from '../lib/tokenizer';
 import { planWindows, type Span } from '../lib/long-documents';
 import { projectPython } from '../scripts/torch-python.mjs';
 import { repoRoot } from './helpers/child';
 import { bioasqPairs, modelTestsSkipReason } from './helpers/fixture-model';
+import { familyTokenizers, multilingualTexts } from './helpers/hf-reference';
 import { stModel, stSkipReason } from './helpers/st-reference';
 
 /** fp32 on the CPU: the same arithmetic in another order (batching, padding, MKL). */
@@ -310,5 +312,33 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
     });
     // 'truncate' still truncates such a pair, as sentence-transformers does.
     expect((await ce.predict([[longQuery, abstracts[0]!]])).length).toBe(1);
+  });
+});
+
+// Metaspace (sentencepiece Unigram: XLM-R, DeBERTa-v3) and byte-level BPE (ModernBERT) tokenizers:
+// a window's first word is tokenized as a text's first word, so the counted pieces are checked by
+// encoding each window's pair; here every window must fit and the windows must cover all the text.
+const families = familyTokenizers('st6');
+describe.skipIf('skip' in families)(`long documents with other tokenizer families${'skip' in families ? `; skipped: ${families.skip}` : ''}`, () => {
+  test.each(['xlmr', 'deberta-v3', 'modernbert'])('%s: every window fits beside the query, and only whitespace is left out', async (name) => {
+    const tokenizer = Tokenizer.fromModelDir(path.join((families as { dir: string }).dir, name));
+    const texts = multilingualTexts();
+    const maxLength = 96;
+    const input = texts.map((t, i): [string, string] => [questions[i % questions.length]!, `${t}\n\n${abstracts[i]}\t${t}`]);
+    const windows = await planWindows(tokenizer, input, { maxLength, stride: 4, firstOnly: false, mode: 'max' }, String);
+    let multi = 0;
+    for (const [i, [query, doc]] of input.entries()) {
+      const ws = windows[i]!;
+      if (ws.length > 1) multi++;
+      const covered = new Uint8Array(doc.length);
+      for (const w of ws) {
+        const pair = tokenizer.encode(query, doc.slice(w.start, w.end));
+        if (ws.length > 1) expect(pair.ids.length).toBeLessThanOrEqual(maxLength);
+        covered.fill(1, w.start, w.end);
+      }
+      for (let k = 1; k < ws.length; k++) expect(ws[k]!.start).toBeGreaterThan(ws[k - 1]!.start);
+      for (let c = 0; c < doc.length; c++) if (!covered[c]) expect(doc[c]).toMatch(/\s/u);
+    }
+    expect(multi).toBeGreaterThan(input.length / 2);
   });
 });
