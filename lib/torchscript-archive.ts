@@ -104,9 +104,11 @@ export interface ExportMetadata {
   attn_implementation?: string;
   /** Rows of the model's position-embedding table, when it has one (scripts/export.py). */
   max_positions?: number;
-  /** model.pt2 only: the device type it was compiled for ('cpu', 'cuda') and its precision. */
+  /** model.pt2 only: the device type it was compiled for ('cpu', 'cuda'), its precision, and the
+   * longest sequence it takes. */
   device?: string;
   precision?: string;
+  max_sequence?: number;
   [key: string]: unknown;
 }
 
@@ -118,6 +120,7 @@ const PT2_KEYS: Record<string, (value: string) => [keyof ExportMetadata, unknown
   tce_attn_implementation: (v) => ['attn_implementation', v],
   tce_max_positions: (v) => ['max_positions', Number(v)],
   tce_precision: (v) => ['precision', v],
+  tce_max_sequence: (v) => ['max_sequence', Number(v)],
   AOTI_DEVICE_KEY: (v) => ['device', v],
 };
 

@@ -214,6 +214,9 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
         "tce_attn_implementation": metadata["attn_implementation"],
         "tce_precision": args.precision,
     }
+    # The longest sequence the package takes: its shape guards are not checked at run time, so the
+    # core refuses a longer batch itself (native/core/aoti_runner.cc).
+    strings["tce_max_sequence"] = str(max_len)
     if metadata.get("max_positions") is not None:
         strings["tce_max_positions"] = str(metadata["max_positions"])
     with tempfile.TemporaryDirectory(dir=args.out) as scratch:
@@ -229,6 +232,7 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
         os.replace(package, os.path.join(args.out, "model.pt2"))
     metadata["device"] = args.device.split(":")[0]
     metadata["precision"] = args.precision
+    metadata["max_sequence"] = max_len
 
 
 def main():

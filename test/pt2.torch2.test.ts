@@ -94,6 +94,8 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     const config = JSON.parse(fs.readFileSync(path.join(seedPt2, 'config.json'), 'utf8'));
     expect(metadata?.max_positions).toBe(config.max_position_embeddings);
     expect(metadata?.torch_version).toMatch(/^2\.13\./);
+    // The longest sequence the package takes: BERT's 512 positions.
+    expect(metadata?.max_sequence).toBe(Math.min(config.max_position_embeddings, 512));
   });
 
   for (const which of ['seed', 'bundled'] as const) {

@@ -85,9 +85,22 @@ class AotiRunner : public Runner {
     if (!names && metadata.count("tce_input_names") > 0) names = split_names(metadata.at("tce_input_names"));
     inputs_ = names ? input_kinds(*names, "model.pt2's call spec")
                     : std::vector<InputKind>{kInputIds, kAttentionMask, kTokenTypeIds};
+    // The package's dynamic sequence dimension ends here (scripts/export.py records it); its
+    // compiled code does not check it, and a longer batch would read past the position table.
+    const std::string max_sequence = value_or(metadata, "tce_max_sequence", "");
+    try {
+      if (!max_sequence.empty()) max_sequence_ = std::stoll(max_sequence);
+    } catch (const std::exception&) {
+      throw std::runtime_error("model.pt2's metadata: tce_max_sequence is not a number; export it again");
+    }
   }
 
   at::Tensor forward(const std::vector<at::Tensor>& inputs, void* cuda_stream) override {
+    if (max_sequence_ > 0 && !inputs.empty() && inputs[0].size(1) > max_sequence_) {
+      throw std::runtime_error("model.pt2 was exported for sequences of at most " + std::to_string(max_sequence_) +
+                               " tokens, and this batch has " + std::to_string(inputs[0].size(1)) +
+                               ": load it with maxLength: " + std::to_string(max_sequence_) + " or less");
+    }
     std::vector<at::Tensor> outputs = loader_->run(inputs, cuda_stream);
     if (outputs.empty()) throw std::runtime_error("model.pt2 returned no outputs; expected the logits");
     return outputs[0];
@@ -97,6 +110,7 @@ class AotiRunner : public Runner {
 
  private:
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
+  int64_t max_sequence_ = 0;  // 0: not recorded (the package checks nothing either)
 };
 
 }  // namespace
