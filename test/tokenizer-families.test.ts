@@ -129,10 +129,11 @@ function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
         { type: 'Digits', individual_digits: true }, { type: 'Whitespace' },
       ] };
     }),
-    edited('Unigram with NFKC, Strip, NFD, WhitespaceSplit, Split (merged with previous)', json('xlmr'), (j) => {
+    edited('Unigram with NFKC, Strip, NFD, WhitespaceSplit, Split (merged with previous; inverted, contiguous)', json('xlmr'), (j) => {
       j.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Strip', strip_left: true, strip_right: false }, { type: 'NFD' }] };
       j.pre_tokenizer = { type: 'Sequence', pretokenizers: [
         { type: 'WhitespaceSplit' }, { type: 'Split', pattern: { String: '-' }, behavior: 'MergedWithPrevious', invert: false },
+        { type: 'Split', pattern: { Regex: '\\w+' }, behavior: 'Contiguous', invert: true },
         { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: false },
       ] };
     }),

@@ -167,8 +167,8 @@ bool Pattern::AcceptsKind(Kind k, char32_t c) {
     case Kind::kNotSpace: return !unicode::IsWhitespace(c);
     case Kind::kDigit: return unicode::IsDecimalDigit(c);
     case Kind::kNotDigit: return !unicode::IsDecimalDigit(c);
-    case Kind::kWord: return unicode::IsWordChar(c);
-    case Kind::kNotWord: return !unicode::IsWordChar(c);
+    case Kind::kWord: return unicode::IsRegexWordChar(c);
+    case Kind::kNotWord: return !unicode::IsRegexWordChar(c);
     case Kind::kAny: return c != '\n';
     default: return false;
   }

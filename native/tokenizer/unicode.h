@@ -102,6 +102,11 @@ bool IsNonspacingMark(char32_t c);
 // for added tokens with single_word.
 bool IsWordChar(char32_t c);
 
+// What Oniguruma's \w matches (tokenizers' regexes run on Oniguruma): Alphabetic, marks, Nd and
+// Pc. Alphabetic is L, Nl and Other_Alphabetic, whose members outside M are the circled and
+// squared Latin letters. Unlike Rust's \w, the join controls are not word characters.
+bool IsRegexWordChar(char32_t c);
+
 int CombiningClass(char32_t c);
 
 // General categories used by the pre-tokenizers' patterns: L* (\p{L}), N* (\p{N}), Nd (\d),

@@ -1,4 +1,5 @@
-// WhitespaceSplit: words between White_Space runs. Whitespace: the pattern \w+|[^\w\s]+, i.e.
+// WhitespaceSplit: words between White_Space runs. Whitespace: the pattern \w+|[^\w\s]+ (Rust regex
+// classes, not Oniguruma's: tokenizers compiles this one with the regex crate), i.e.
 // runs of word characters and runs of other non-space characters, spaces dropped.
 #include "tokenizer/pre_tokenizers/pre_tokenizer.h"
 #include "tokenizer/unicode.h"
