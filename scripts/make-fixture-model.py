@@ -19,6 +19,11 @@
       A zip laid out as an AOTInductor package (archive_format "pt2", metadata naming the device)
       without compiled code: what a core without AOTInductor, or the device check, sees first.
 
+  make-fixture-model.py pt2 --model DIR --out FILE
+      Exports the eager module (weights.pt) as a CPU AOTInductor package taking its inputs by
+      keyword, so that only the package's call spec names them (no tce_input_names metadata).
+      Needs PyTorch 2.6+ (the project's .venv), not Debian's.
+
   make-fixture-model.py simulate-newer --model DIR --out DIR2 --torch-version 2.99.0
       Copies a model directory and edits its model.pt the way a newer PyTorch's export differs for
       an older libtorch: the code calls an operator this libtorch lacks, and the metadata names the
@@ -276,6 +281,21 @@ def export_onnx(args):
         )
 
 
+def export_pt2(args):
+    model = load_eager(args.model)
+    graph = graph_of(model)
+    names = model.inputs
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(5, 100, (2, 16), generator=g)
+    example = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids)}
+    batch = torch.export.Dim("batch", min=1)
+    seq = torch.export.Dim("seq", min=2, max=model.position_ids.shape[1])
+    with torch.no_grad():
+        program = torch.export.export(graph, (), kwargs={n: example[n] for n in names},
+                                      dynamic_shapes={n: {0: batch, 1: seq} for n in names})
+    torch._inductor.aoti_compile_and_package(program, package_path=args.out)
+
+
 def damage(args):
     import zipfile
 
@@ -356,6 +376,9 @@ def main():
     d.add_argument("--file", required=True)
     d.add_argument("--entry", default="")
     d.add_argument("--truncate", action="store_true")
+    x = sub.add_parser("pt2")
+    x.add_argument("--model", required=True)
+    x.add_argument("--out", required=True)
     f = sub.add_parser("fake-pt2")
     f.add_argument("--out", required=True)
     f.add_argument("--device", default="cpu")
@@ -365,7 +388,7 @@ def main():
     e.add_argument("--out", required=True)
     args = parser.parse_args()
     commands = {"build": build, "expect": expect, "simulate-newer": simulate_newer, "onnx": export_onnx,
-                "damage": damage, "fake-pt2": fake_pt2}
+                "damage": damage, "fake-pt2": fake_pt2, "pt2": export_pt2}
     commands[args.command](args)
 
 

@@ -11,7 +11,9 @@ import { CrossEncoder, type RankResult } from '../lib/cross-encoder';
 import { readExportMetadata } from '../lib/torchscript-archive';
 import { projectPython } from '../scripts/torch-python.mjs';
 import { repoRoot } from './helpers/child';
-import { bioasqPairs, copyModelDir, damageModelFile, fakePt2, loadWithSimulatedOom, modelTestsSkipReason } from './helpers/fixture-model';
+import {
+  bioasqPairs, copyModelDir, damageModelFile, fakePt2, fixtureModel, loadWithSimulatedOom, modelTestsSkipReason, referenceLogits,
+} from './helpers/fixture-model';
 import { stModel, stReference, stSkipReason, type StRanked } from './helpers/st-reference';
 
 /** The bound for a compiled package against sentence-transformers in fp32. */
@@ -135,6 +137,25 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     } finally {
       await whole.dispose();
       await split.dispose();
+    }
+  });
+
+  test('a package taking (input_ids, attention_mask) is fed the two inputs its call spec names', async () => {
+    const base = fixtureModel('tiny-two-inputs', { numLabels: 1, vocab: 'biomedbert', inputs: 'input_ids,attention_mask' });
+    const dir = copy(base, 'two-inputs-pt2');
+    fs.rmSync(path.join(dir, 'model.pt'));
+    python('make-fixture-model.py', ['pt2', '--model', base, '--out', path.join(dir, 'model.pt2')]);
+    // No tce_input_names in its metadata: only the call spec says what it takes.
+    expect(readExportMetadata(path.join(dir, 'model.pt2'))).toMatchObject({ format: 'pt2', device: 'cpu' });
+    expect(readExportMetadata(path.join(dir, 'model.pt2'))?.input_names).toBeUndefined();
+    const all = bioasqPairs(12);
+    const model = await CrossEncoder.load(dir, { device: 'cpu', activation: 'identity' });
+    try {
+      const scores = (await model.predict(all)) as Float32Array;
+      const expected = await referenceLogits(base, all, model.maxLength);
+      expectWithin(scores, expected.map((row) => row[0]), PT2_BOUND);
+    } finally {
+      await model.dispose();
     }
   });
 
