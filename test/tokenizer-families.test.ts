@@ -36,6 +36,7 @@ function corpus(): { texts: string[]; pairs: Array<[string, string]> } {
     ...readJsonl<{ text: string }>(path.join(FIXTURES, 'pubmed_sample.jsonl')).map((r) => r.text).slice(0, 60),
     // Added tokens in running text, whitespace runs, empty and blank texts.
     'a <mask> b [MASK] c <s>x</s> [CLS] [SEP]<pad>', '  leading and trailing  ', '', ' ', '\t\n', '▁already ▁marked',
+    '<s>starts with an added token', ' <mask>after a space', '\u0001control first', 'x<s>y',
   ];
   if (HAVE_SHARED) {
     texts.push(...readJsonl<{ text: string }>(path.join(SHARED_DATA, 'unicode_edge_cases.jsonl')).map((r) => r.text));
@@ -93,6 +94,12 @@ function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
     // bge-reranker / xlm-roberta-base as published: RobertaProcessing (every type id 0).
     edited('xlmr with RobertaProcessing', json('xlmr'), (j) => {
       j.post_processor = { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: true };
+    }),
+    // Metaspace's "first" (sentencepiece's legacy=false): the prefix only where the original text
+    // starts, so not after a stripped leading space nor after an added token.
+    edited('xlmr with Metaspace prepend_scheme first', json('xlmr'), (j) => {
+      j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Strip', strip_left: true, strip_right: false }, j.normalizer] };
+      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }] };
     }),
     // DeBERTa-v3's pieces include <0x00>..<0xFF>: byte fallback instead of [UNK].
     edited('deberta-v3 with byte_fallback', json('deberta-v3'), (j) => {

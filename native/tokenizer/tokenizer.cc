@@ -145,6 +145,17 @@ struct Tokenizer::Impl {
     return true;
   }
 
+  // Whether normalized `text` still starts at the original text's offset 0 (tokenizers'
+  // offsets_original().0 == 0, which Metaspace's prepend_scheme "first" asks): false when the
+  // normalizer strips or filters out the first character. Only the first character is looked at.
+  bool StartSurvives(std::string_view text, Scratch&) const {
+    if (!normalizer || text.empty()) return true;
+    size_t len;
+    unicode::DecodeUtf8(reinterpret_cast<const unsigned char*>(text.data()),
+                        reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len);
+    return !normalizer->DropsStart(text.substr(0, len));
+  }
+
   // Appends the ids of one sequence (no special tokens); at most `limit` of them.
   void Sequence(std::string_view text, size_t limit, Scratch& s, std::vector<int32_t>& out) const {
     out.clear();
@@ -171,14 +182,15 @@ struct Tokenizer::Impl {
       return true;
     };
     if (raw_matcher.empty()) {
-      text_part(text, true);
+      text_part(text, StartSurvives(text, s));
     } else {
       raw_matcher.Split(text, s.raw_segments);
       for (const Segment& seg : s.raw_segments) {
         if (seg.id >= 0) {
           out.push_back(seg.id);
           if (out.size() >= limit) break;
-        } else if (!text_part(text.substr(seg.begin, seg.end - seg.begin), seg.begin == 0)) {
+        } else if (!text_part(text.substr(seg.begin, seg.end - seg.begin),
+                              seg.begin == 0 && StartSurvives(text.substr(seg.begin, seg.end - seg.begin), s))) {
           break;
         }
       }

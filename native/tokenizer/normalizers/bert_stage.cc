@@ -1,6 +1,7 @@
 // BertNormalizer as a pipeline stage (the plain BERT tokenizer calls BertNormalizer directly).
 #include "tokenizer/normalizers/bert.h"
 #include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/unicode.h"
 
 namespace tce::tok {
 
@@ -9,6 +10,17 @@ namespace {
 class BertStage final : public Normalizer {
  public:
   explicit BertStage(BertNormalizerOptions o) : bert_(o) {}
+  // clean_text and strip_accents filter characters out; normalizing the first one alone tells.
+  bool DropsStart(std::string_view text) const override {
+    if (text.empty()) return false;
+    size_t len;
+    unicode::DecodeUtf8(reinterpret_cast<const unsigned char*>(text.data()),
+                        reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len);
+    std::string out;
+    Normalize(text.substr(0, len), out);
+    return out.empty();
+  }
+
   void Normalize(std::string_view in, std::string& out) const override {
     std::vector<char32_t> pending;
     bert_.Normalize(in, out, pending);

@@ -17,6 +17,11 @@ class Normalizer {
   virtual ~Normalizer() = default;
   // Appends the normalized form of `in` to `out` (`in` never aliases `out`).
   virtual void Normalize(std::string_view in, std::string& out) const = 0;
+  // Whether this normalizer removes the first character of `text` the way tokenizers' strip and
+  // filter do, which moves the normalized text's start off the original's offset 0 (Metaspace's
+  // prepend_scheme "first" asks about it). A replacement by nothing (Precompiled, Replace) keeps
+  // offset 0 in tokenizers, so the default is no.
+  virtual bool DropsStart(std::string_view text) const { return false; }
 };
 
 // Builds the normalizer tokenizer.json describes (a "type" and its settings). Throws

@@ -12,6 +12,20 @@ class SequenceNormalizer final : public Normalizer {
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> members)
       : members_(std::move(members)) {}
 
+  // Follows the first character through the members: dropped by a strip/filter member, or first
+  // replaced by nothing (then the next character's fate is unknown here; tokenizers keeps 0).
+  bool DropsStart(std::string_view text) const override {
+    std::string current(text), next;
+    for (const auto& m : members_) {
+      if (current.empty()) return false;
+      if (m->DropsStart(current)) return true;
+      next.clear();
+      m->Normalize(current, next);
+      current.swap(next);
+    }
+    return false;
+  }
+
   void Normalize(std::string_view in, std::string& out) const override {
     if (members_.empty()) {
       out.append(in);

@@ -10,6 +10,13 @@ class Strip final : public Normalizer {
  public:
   Strip(bool left, bool right) : left_(left), right_(right) {}
 
+  bool DropsStart(std::string_view text) const override {
+    size_t len;
+    return left_ && !text.empty() &&
+           unicode::IsWhitespace(unicode::DecodeUtf8(reinterpret_cast<const unsigned char*>(text.data()),
+                                                     reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len));
+  }
+
   void Normalize(std::string_view in, std::string& out) const override {
     const auto* base = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = base + in.size();

@@ -8,6 +8,12 @@ namespace {
 
 class StripAccents final : public Normalizer {
  public:
+  bool DropsStart(std::string_view text) const override {
+    size_t len;
+    return !text.empty() && unicode::IsMark(unicode::DecodeUtf8(reinterpret_cast<const unsigned char*>(text.data()),
+                                                                  reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len));
+  }
+
   void Normalize(std::string_view in, std::string& out) const override {
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = p + in.size();
