@@ -274,6 +274,15 @@ function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, 
 }
 
 /**
+ * The libtorch threads a CPU model's forwards use when LoadOptions.cpuThreads is not given: every
+ * available core (os.availableParallelism(), which counts a container's CPU limit where libtorch's
+ * own default may not), at most LIMITS.cpuThreads.max.
+ */
+export function defaultCpuThreads(): number {
+  return Math.min(os.availableParallelism(), LIMITS.cpuThreads.max);
+}
+
+/**
  * Best first; NaN scores (an fp16 overflow can make one) after every number, so that the order
  * and topK are well defined. Ties, NaNs among them, keep input order (the sort is stable).
  */
@@ -301,7 +310,12 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
   readonly tokenizer: Tokenizer;
   /** Absolute path of the model directory that was loaded. */
   readonly modelDir: string;
-  private readonly defaults: { batchSize: number; maxBatchTokens: number; activation: Activation };
+  /** Pairs a forward at most for calls that do not say (LoadOptions.batchSize, or its default). */
+  readonly batchSize: number;
+  /** Tokens a forward at most for calls that do not say (LoadOptions.maxBatchTokens, or its default). */
+  readonly maxBatchTokens: number;
+  /** The activation for calls that do not say (LoadOptions.activation, or the model's). */
+  private readonly defaultActivation: Activation;
   private model: NativeModel | null;
   /** Kept after dispose(), so that a later dispose({ abort: true }) can still stop running calls. */
   private disposedModel: NativeModel | null = null;
@@ -316,7 +330,9 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     this.device = settings.device;
     this.precision = settings.precision;
     this.maxLength = settings.maxLength;
-    this.defaults = { batchSize: settings.batchSize, maxBatchTokens: settings.maxBatchTokens, activation: settings.activation };
+    this.batchSize = settings.batchSize;
+    this.maxBatchTokens = settings.maxBatchTokens;
+    this.defaultActivation = settings.activation;
   }
 
   /**
@@ -352,7 +368,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
         maxLength,
         shareBatches: o.shareBatches,
         maxWaitMs: o.maxWaitMs,
-        cpuThreads: o.cpuThreads ?? (device === 'cpu' ? Math.min(os.availableParallelism(), LIMITS.cpuThreads.max) : 0),
+        cpuThreads: o.cpuThreads ?? (device === 'cpu' ? defaultCpuThreads() : 0),
         tf32: tf32Option(o.tf32, precision, o.precision !== undefined),
       });
     } catch (error) {
@@ -434,9 +450,9 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
   private checkCallOptions(where: string, options: unknown, known: readonly string[]) {
     const o = optionsObject(where, options, known);
     return {
-      batchSize: integerOption('batchSize', o.batchSize) ?? this.defaults.batchSize,
-      maxBatchTokens: integerOption('maxBatchTokens', o.maxBatchTokens) ?? this.defaults.maxBatchTokens,
-      activation: enumOption('activation', o.activation, ACTIVATIONS) ?? this.defaults.activation,
+      batchSize: integerOption('batchSize', o.batchSize) ?? this.batchSize,
+      maxBatchTokens: integerOption('maxBatchTokens', o.maxBatchTokens) ?? this.maxBatchTokens,
+      activation: enumOption('activation', o.activation, ACTIVATIONS) ?? this.defaultActivation,
       applySoftmax: booleanOption('applySoftmax', o.applySoftmax) ?? false,
       onProgress: functionOption<ProgressCallback>('onProgress', o.onProgress),
       signal: signalOption('signal', o.signal),

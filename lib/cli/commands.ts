@@ -50,6 +50,12 @@ const MAX_LINE_BYTES: OptionSpec = {
   description: 'a longer input line is a bad line (it is never held in memory whole)',
 };
 
+/** How a pair longer than --max-length is scored (docs/LONG-DOCUMENTS.md), for score and rank. */
+const LONG_DOCUMENT_OPTIONS: OptionSpec[] = [
+  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: 'a pair longer than --max-length: truncate it, or score windows of the document and take their max, mean or the first (docs/LONG-DOCUMENTS.md)' },
+  { name: 'stride', type: 'string', value: 'N', default: 'a quarter of the window', description: 'tokens consecutive windows share at most (with --long-documents max|mean|first)' },
+];
+
 const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', description: 'show this help and exit' };
 
 export const COMMANDS: CommandSpec[] = [
@@ -68,6 +74,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'skip-bad', type: 'boolean', description: 'write {"line","error"} for a bad line and go on (default: stop at it)' },
       { name: 'raw-scores', type: 'boolean', description: 'logits instead of the activated scores' },
       { name: 'chunk', type: 'string', value: 'N', default: '1024', description: 'pairs a predict() call; two chunks are in flight' },
+      ...LONG_DOCUMENT_OPTIONS,
       MAX_LINE_BYTES,
       ...MODEL_OPTIONS,
       HELP,
@@ -83,6 +90,8 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'top-k', type: 'string', value: 'K', default: 'all', description: 'keep the best K' },
       { name: 'return-documents', type: 'boolean', description: "include each document's text" },
       { name: 'raw-scores', type: 'boolean', description: 'logits instead of the activated scores' },
+      ...LONG_DOCUMENT_OPTIONS,
+      { name: 'return-passage', type: 'boolean', description: 'include each document\'s best window as "passage": {start, end, text} (with --long-documents max|mean|first)' },
       { name: 'output', short: 'o', type: 'string', value: 'OUT.jsonl', default: 'stdout', description: 'where the results go' },
       MAX_LINE_BYTES,
       ...MODEL_OPTIONS,
@@ -146,4 +155,5 @@ export const FLAG_OF_OPTION: Record<string, string> = {
   maxConcurrentRequests: '--max-concurrent-requests', maxClientBatchSize: '--max-client-batch-size',
   maxPayloadBytes: '--payload-limit', apiKey: '--api-key', headersTimeoutMs: '--headers-timeout',
   requestTimeoutMs: '--request-timeout', shutdownTimeoutMs: '--shutdown-timeout', corsAllowOrigin: '--cors-allow-origin',
+  longDocuments: '--long-documents', stride: '--stride', returnPassage: '--return-passage',
 };

@@ -1,7 +1,7 @@
 /** `info`: what this machine runs on, and the threads a model really uses here. */
 import os from 'node:os';
 import { runtimeInfo, type RuntimeInfo } from '../runtime-info';
-import { defaultCpuThreads } from './model-options';
+import { defaultCpuThreads } from '../cross-encoder';
 
 export interface ModelThreads {
   /** libtorch threads of a CPU model's forwards (CrossEncoder.load()'s default; --cpu-threads). */

@@ -1,9 +1,9 @@
-/** The model flags shared by score, rank and serve (commands.ts), as CrossEncoder.load() options. */
-import os from 'node:os';
-import type { LoadOptions, Precision } from '../cross-encoder';
+/** The model flags shared by score, rank and serve (commands.ts), as CrossEncoder.load() options; the long-document flags of score and rank. */
+import type { LoadOptions, LongDocuments, Precision, PredictOptions } from '../cross-encoder';
 import type { Device } from '../device';
-import { LIMITS } from '../validate';
-import { integerFlag } from './args';
+import { LONG_DOCUMENTS } from '../long-documents';
+import { enumOption } from '../validate';
+import { flagErrors, integerFlag } from './args';
 
 export function loadOptions(values: Record<string, string | boolean | undefined>): LoadOptions {
   const options: LoadOptions = {};
@@ -18,9 +18,21 @@ export function loadOptions(values: Record<string, string | boolean | undefined>
 }
 
 /**
- * The libtorch threads a CPU model's forwards use when --cpu-threads is not given: every available
- * core (CrossEncoder.load()'s default, LoadOptions.cpuThreads), at most LIMITS.cpuThreads.max.
+ * --long-documents and --stride (score and rank) as predict()/rank() options. The mode is checked
+ * here, with the library's own check, before the model loads (score would otherwise meet it only
+ * at its first chunk); stride's bounds depend on each pair and are the library's (flagErrors
+ * names the flags in its errors).
  */
-export function defaultCpuThreads(): number {
-  return Math.min(os.availableParallelism(), LIMITS.cpuThreads.max);
+export function longDocumentOptions(values: Record<string, string | boolean | undefined>): Pick<PredictOptions, 'longDocuments' | 'stride'> {
+  const stride = integerFlag('stride', values.stride);
+  let longDocuments: LongDocuments | undefined;
+  try {
+    longDocuments = enumOption('longDocuments', values['long-documents'], LONG_DOCUMENTS);
+  } catch (error) {
+    throw flagErrors(error);
+  }
+  return {
+    ...(longDocuments !== undefined ? { longDocuments } : {}),
+    ...(stride !== undefined ? { stride } : {}),
+  };
 }

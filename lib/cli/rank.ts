@@ -2,7 +2,7 @@
 import { CrossEncoder } from '../cross-encoder';
 import { flagErrors, integerFlag, type ParsedArgs, UsageError } from './args';
 import { readLines } from './lines';
-import { loadOptions } from './model-options';
+import { loadOptions, longDocumentOptions } from './model-options';
 import { openOutput } from './output';
 import { checkInput, checkOutput } from './paths';
 import { maxLineBytes, openInput } from './score';
@@ -39,6 +39,7 @@ export async function rank({ values, positionals }: ParsedArgs): Promise<number>
   checkInput(input);
   checkOutput(output, input);
   const topK = integerFlag('top-k', values['top-k']);
+  const longDocuments = longDocumentOptions(values);
   const documents = await readDocuments(input, maxLineBytes(values));
   if (documents.length === 0) {
     throw new UsageError(`no documents in ${input === '-' ? 'stdin' : input}: nothing to rank (one document a line: "text" or {"text": ...})`);
@@ -49,6 +50,8 @@ export async function rank({ values, positionals }: ParsedArgs): Promise<number>
   try {
     const ranked = await model.rank(values.query, documents, {
       returnDocuments: values['return-documents'] === true,
+      ...longDocuments,
+      ...(values['return-passage'] === true ? { returnPassage: true } : {}),
       ...(topK !== undefined ? { topK } : {}),
       ...(values['raw-scores'] ? { activation: 'identity' as const } : {}),
     }).catch((error: unknown) => {

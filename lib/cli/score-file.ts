@@ -9,7 +9,7 @@
  * with skipBad, a bad line gives {"line": n, "error": "..."}.
  */
 import type { Readable } from 'node:stream';
-import type { CrossEncoder, Pair } from '../cross-encoder';
+import type { CrossEncoder, LongDocuments, Pair } from '../cross-encoder';
 import { TceError } from '../errors';
 import { DEFAULT_MAX_LINE_BYTES } from './commands';
 import { readLines } from './lines';
@@ -26,6 +26,10 @@ export interface ScoreFileOptions {
   skipBad?: boolean;
   /** 'identity' for raw logits; default: the model's activation. */
   activation?: 'identity';
+  /** How a pair longer than the model's maxLength is scored (PredictOptions.longDocuments). */
+  longDocuments?: LongDocuments;
+  /** Token overlap of consecutive windows (PredictOptions.stride). */
+  stride?: number;
   /** Stops reading and drops the chunks in flight; what was written stays. */
   signal?: AbortSignal;
   /** After each chunk written: pairs scored so far and bytes of input read. */
@@ -74,6 +78,8 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
   const predictOptions = {
     ...(options.activation ? { activation: options.activation } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.longDocuments ? { longDocuments: options.longDocuments } : {}),
+    ...(options.stride !== undefined ? { stride: options.stride } : {}),
   };
   const submit = (chunk: Row[]) => {
     const pairs = chunk.flatMap((row) => ('pair' in row ? [row.pair] : []));

@@ -5,7 +5,7 @@ import { CrossEncoder } from '../cross-encoder';
 import { TceError } from '../errors';
 import { flagErrors, integerFlag, type ParsedArgs, UsageError } from './args';
 import { DEFAULT_MAX_LINE_BYTES } from './commands';
-import { loadOptions } from './model-options';
+import { loadOptions, longDocumentOptions } from './model-options';
 import { type LineSink, openOutput } from './output';
 import { checkInput, checkOutput } from './paths';
 import { Progress } from './progress';
@@ -32,6 +32,7 @@ export async function score({ values, positionals }: ParsedArgs): Promise<number
   const chunkPairs = integerFlag('chunk', values.chunk) ?? 1024;
   if (chunkPairs < 1) throw new UsageError('--chunk must be at least 1');
   const lineLimit = maxLineBytes(values);
+  const longDocuments = longDocumentOptions(values);
   const inputSize = input === '-' ? null : fs.statSync(input).size;
   const model = await CrossEncoder.load(modelDir, loadOptions(values)).catch((error: unknown) => {
     throw flagErrors(error);
@@ -60,6 +61,7 @@ export async function score({ values, positionals }: ParsedArgs): Promise<number
       maxLineBytes: lineLimit,
       signal: stop.signal,
       ...(values['raw-scores'] ? { activation: 'identity' as const } : {}),
+      ...longDocuments,
       onProgress: (pairs, bytes) => progress.update(pairs, inputSize ? Math.min(1, bytes / inputSize) : null),
     });
     progress.done(result.scored);
@@ -74,7 +76,8 @@ export async function score({ values, positionals }: ParsedArgs): Promise<number
   } catch (error) {
     // A bad line: say how far the output got (an OutputError says it itself).
     if (sink && error instanceof TceError && error.code === 'TCE_INVALID_INPUT') error.message += `; the ${sink.linesWritten} lines before it were written`;
-    throw error;
+    // An option the library refused for these pairs (e.g. a --stride not smaller than a window).
+    throw flagErrors(error);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

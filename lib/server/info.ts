@@ -49,7 +49,7 @@ export function packageVersion(): string {
   }
 }
 
-export function serverInfo(model: CrossEncoder, labels: Labels, options: ResolvedServerOptions, batchLimits: { batchSize: number; maxBatchTokens: number }) {
+export function serverInfo(model: CrossEncoder, labels: Labels, options: ResolvedServerOptions) {
   const runtime = runtimeInfo();
   const modelId = options.modelId ?? model.modelDir;
   return {
@@ -62,8 +62,8 @@ export function serverInfo(model: CrossEncoder, labels: Labels, options: Resolve
     model_type: model.numLabels === 1 ? { reranker: labels } : { classifier: labels },
     max_concurrent_requests: options.maxConcurrentRequests,
     max_input_length: model.maxLength,
-    max_batch_tokens: batchLimits.maxBatchTokens,
-    max_batch_requests: batchLimits.batchSize,
+    max_batch_tokens: model.maxBatchTokens,
+    max_batch_requests: model.batchSize,
     max_client_batch_size: options.maxClientBatchSize,
     auto_truncate: true,
     // Pairs are tokenized on a shared pool of one native thread per core.

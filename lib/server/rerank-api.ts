@@ -7,6 +7,8 @@
  *        meta: {billed_units: {search_units: 1}} }
  *
  * best first; relevance_score is the sigmoid of the logit (in [0, 1], as those APIs promise).
+ * Our own fields long_documents, stride and return_passage (results gain `passage`) are those of
+ * TEI's /rerank here (tei-routes.ts, docs/SERVER.md).
  * Fields those APIs have and a local cross-encoder has no use for (rank_fields, max_chunks_per_doc,
  * max_tokens_per_doc, priority) are accepted and ignored.
  */
@@ -15,7 +17,7 @@ import type { Pair } from '../cross-encoder';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
 import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
-import { teiActivation } from './tei-routes';
+import { longDocumentFields, teiActivation } from './tei-routes';
 
 function documentText(value: unknown, index: number): string {
   if (typeof value === 'string') return value;
@@ -34,6 +36,7 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
     throw new HttpError(422, 'Validation', `\`top_n\` must be an integer >= 1, got ${JSON.stringify(topN)}`);
   }
   const returnDocuments = optionalBoolean(body, 'return_documents') ?? false;
+  const long = longDocumentFields(body, true);
   // Checked and counted in the order of TEI's /rerank (tei-routes.ts).
   if (texts.length === 0) throw new EmptyError('documents');
   if (request.model.numLabels !== 1) throw new ModelTypeError(request.model.numLabels, '');
@@ -41,9 +44,11 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
   request.checkBatchSize(texts.length);
   const { model, signal } = request;
   const pairs = texts.map((text): Pair => [query, text]);
-  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...teiActivation(1, false) }));
+  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...long, ...teiActivation(1, false) }));
   if (ranked.some((r) => Number.isNaN(r.score))) throw new HttpError(424, 'Backend', 'score is NaN');
-  // usage.total_tokens: the tokens the model read (each pair truncated as it was scored). The
+  // usage.total_tokens: the tokens of each pair truncated to maxLength, which is what the model
+  // read with long_documents 'truncate' (the default). With 'max', 'mean' or 'first' it counts
+  // the same (not the windows' tokens: docs/SERVER.md), so that it does not depend on the mode. The
   // engine does not report them per call, so the pairs are tokenized again, once they are scored
   // and only for a client still there (the tokenizer takes no signal: checked before and after).
   if (signal.aborted) throw signal.reason;
@@ -53,6 +58,7 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
     index: r.corpusId,
     relevance_score: r.score,
     ...(returnDocuments ? { document: { text: texts[r.corpusId] } } : {}),
+    ...(r.passage ? { passage: r.passage } : {}),
   }));
   return {
     id: randomUUID(),

@@ -29,17 +29,6 @@ import { failureCause, ScoringRequest } from './scoring';
 
 export type { RequestLogRecord, ServerOptions } from './options';
 
-/**
- * The model's batch bounds for /info (max_batch_requests, max_batch_tokens). CrossEncoder keeps
- * them as its call defaults and does not expose them yet: read them there, else the load defaults
- * LoadOptions documents.
- */
-function batchLimits(model: CrossEncoder): { batchSize: number; maxBatchTokens: number } {
-  const exposed = model as unknown as { batchSize?: number; maxBatchTokens?: number; defaults?: { batchSize: number; maxBatchTokens: number } };
-  if (typeof exposed.batchSize === 'number' && typeof exposed.maxBatchTokens === 'number') return { batchSize: exposed.batchSize, maxBatchTokens: exposed.maxBatchTokens };
-  return exposed.defaults ?? { batchSize: model.device === 'cpu' ? 32 : 1024, maxBatchTokens: model.device === 'cpu' ? 1024 : 16384 };
-}
-
 /** A connection's state, for the shutdown: whether a request on it is being served (body read). */
 interface Connection {
   busy: number;
@@ -287,7 +276,7 @@ export class RerankServer {
   }
 
   info(): unknown {
-    return serverInfo(this.model, this.labels, this.options, batchLimits(this.model));
+    return serverInfo(this.model, this.labels, this.options);
   }
 
   async metricsText(): Promise<{ contentType: string; text: string }> {

@@ -4,7 +4,7 @@
  * TEI's request fields, answers, scores (raw_scores: logits; otherwise sigmoid on one label,
  * softmax over several) and errors.
  */
-import type { Pair } from '../cross-encoder';
+import type { LongDocuments, Pair } from '../cross-encoder';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
 import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
@@ -33,8 +33,33 @@ export function truncation(body: JsonObject): { truncate: boolean } {
   return { truncate };
 }
 
-/** TEI's `truncate: false`: a pair longer than the model takes is an error, not cut. */
-export async function checkLengths(request: ScoringRequest, pairs: Pair[]): Promise<void> {
+/**
+ * Our fields for documents longer than the model's window (docs/LONG-DOCUMENTS.md), as
+ * predict()/rank() options: `long_documents` ('truncate', 'max', 'mean', 'first') and `stride`
+ * (tokens consecutive windows share), and on the rerank routes `return_passage`. Only their JSON
+ * types are checked here; their values are the library's to check (a TCE_INVALID_OPTION, 422).
+ */
+export function longDocumentFields(body: JsonObject, rerank: boolean): { longDocuments?: LongDocuments; stride?: number; returnPassage?: boolean } {
+  const longDocuments = body.long_documents ?? undefined;
+  if (longDocuments !== undefined && typeof longDocuments !== 'string') {
+    throw new HttpError(422, 'Validation', `\`long_documents\` must be a string ('truncate', 'max', 'mean' or 'first'), got ${JSON.stringify(longDocuments)}`);
+  }
+  const stride = body.stride ?? undefined;
+  if (stride !== undefined && typeof stride !== 'number') throw new HttpError(422, 'Validation', `\`stride\` must be a number, got ${JSON.stringify(stride)}`);
+  const returnPassage = rerank ? optionalBoolean(body, 'return_passage') : undefined;
+  return {
+    ...(longDocuments !== undefined ? { longDocuments: longDocuments as LongDocuments } : {}),
+    ...(stride !== undefined ? { stride } : {}),
+    ...(returnPassage !== undefined ? { returnPassage } : {}),
+  };
+}
+
+/**
+ * TEI's `truncate: false`: a pair longer than the model takes is an error, not cut. Not with
+ * long_documents 'max', 'mean' or 'first': their windows fit by construction and are never cut.
+ */
+export async function checkLengths(request: ScoringRequest, pairs: Pair[], longDocuments: LongDocuments | undefined): Promise<void> {
+  if (longDocuments !== undefined && longDocuments !== 'truncate') return;
   const { model } = request;
   const encodings = await model.tokenizer.encodeBatch(pairs);
   const longest = Math.max(...encodings.map((e) => e.ids.length));
@@ -58,15 +83,21 @@ export async function rerank(body: JsonObject, request: ScoringRequest) {
   const rawScores = optionalBoolean(body, 'raw_scores') ?? false;
   const returnText = optionalBoolean(body, 'return_text') ?? false;
   const { truncate } = truncation(body);
+  const long = longDocumentFields(body, true);
   if (texts.length === 0) throw new EmptyError('texts');
   if (request.model.numLabels !== 1) throw new ModelTypeError(request.model.numLabels, ': use /predict');
   request.count('batch');
   request.checkBatchSize(texts.length);
   const pairs = texts.map((text): Pair => [query, text]);
-  if (!truncate) await checkLengths(request, pairs);
-  const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...teiActivation(1, rawScores) }));
+  if (!truncate) await checkLengths(request, pairs, long.longDocuments);
+  const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...long, ...teiActivation(1, rawScores) }));
   checkNotNaN(ranked.map((r) => r.score));
-  return ranked.map((r) => (returnText ? { index: r.corpusId, text: texts[r.corpusId], score: r.score } : { index: r.corpusId, score: r.score }));
+  return ranked.map((r) => ({
+    index: r.corpusId,
+    ...(returnText ? { text: texts[r.corpusId] } : {}),
+    score: r.score,
+    ...(r.passage ? { passage: r.passage } : {}),
+  }));
 }
 
 /** One TEI predict input: a [query, document] pair (a single text is not something a cross-encoder scores). */
@@ -88,12 +119,13 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
   const pairs = single ? [pairOf(inputs, '`inputs`')] : (inputs as unknown[]).map((p, i) => pairOf(p, `\`inputs[${i}]\``));
   const rawScores = optionalBoolean(body, 'raw_scores') ?? false;
   const { truncate } = truncation(body);
+  const long = longDocumentFields(body, false);
   // Counted (te_request_count) once parsed, before the size check, as TEI.
   request.count(single ? 'single' : 'batch');
   if (!single) request.checkBatchSize(pairs.length);
   const { model, labels } = request;
-  if (!truncate) await checkLengths(request, pairs);
-  const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...teiActivation(model.numLabels, rawScores) }));
+  if (!truncate) await checkLengths(request, pairs, long.longDocuments);
+  const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...long, ...teiActivation(model.numLabels, rawScores) }));
   const rows = model.numLabels === 1 ? Array.from(scores as Float32Array, (s) => [s]) : (scores as Float32Array[]).map((row) => Array.from(row));
   // Each input: every label with its score, best first, as TEI.
   const predictions = rows.map((row) => {
