@@ -17,7 +17,7 @@ import type { Pair } from '../cross-encoder';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
 import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
-import { longDocumentFields, teiActivation } from './tei-routes';
+import { fieldNames, longDocumentFields, teiActivation } from './tei-routes';
 
 function documentText(value: unknown, index: number): string {
   if (typeof value === 'string') return value;
@@ -44,7 +44,10 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
   request.checkBatchSize(texts.length);
   const { model, signal } = request;
   const pairs = texts.map((text): Pair => [query, text]);
-  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...long, ...teiActivation(1, false) }));
+  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...long, ...teiActivation(1, false) }))
+    .catch((error: unknown) => {
+      throw fieldNames(error);
+    });
   if (ranked.some((r) => Number.isNaN(r.score))) throw new HttpError(424, 'Backend', 'score is NaN');
   // usage.total_tokens: the tokens of each pair truncated to maxLength, which is what the model
   // read with long_documents 'truncate' (the default). With 'max', 'mean' or 'first' it counts

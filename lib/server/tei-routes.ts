@@ -5,6 +5,9 @@
  * softmax over several) and errors.
  */
 import type { LongDocuments, Pair } from '../cross-encoder';
+import { TceError } from '../errors';
+import { LONG_DOCUMENTS } from '../long-documents';
+import { enumOption } from '../validate';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
 import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
@@ -36,13 +39,17 @@ export function truncation(body: JsonObject): { truncate: boolean } {
 /**
  * Our fields for documents longer than the model's window (docs/LONG-DOCUMENTS.md), as
  * predict()/rank() options: `long_documents` ('truncate', 'max', 'mean', 'first') and `stride`
- * (tokens consecutive windows share), and on the rerank routes `return_passage`. Only their JSON
- * types are checked here; their values are the library's to check (a TCE_INVALID_OPTION, 422).
+ * (tokens consecutive windows share), and on the rerank routes `return_passage`. The mode is
+ * checked here with the library's check (a 422 before anything is counted or scored); stride's
+ * bounds depend on each pair and, like the fields' combinations, are the library's to check
+ * (TCE_INVALID_OPTION, a 422 that fieldNames() words in these fields).
  */
 export function longDocumentFields(body: JsonObject, rerank: boolean): { longDocuments?: LongDocuments; stride?: number; returnPassage?: boolean } {
-  const longDocuments = body.long_documents ?? undefined;
-  if (longDocuments !== undefined && typeof longDocuments !== 'string') {
-    throw new HttpError(422, 'Validation', `\`long_documents\` must be a string ('truncate', 'max', 'mean' or 'first'), got ${JSON.stringify(longDocuments)}`);
+  let longDocuments: LongDocuments | undefined;
+  try {
+    longDocuments = enumOption('long_documents', body.long_documents ?? undefined, LONG_DOCUMENTS);
+  } catch (error) {
+    throw new HttpError(422, 'Validation', `\`long_documents\`${(error as Error).message.slice('long_documents'.length)}`);
   }
   const stride = body.stride ?? undefined;
   if (stride !== undefined && typeof stride !== 'number') throw new HttpError(422, 'Validation', `\`stride\` must be a number, got ${JSON.stringify(stride)}`);
@@ -52,6 +59,19 @@ export function longDocumentFields(body: JsonObject, rerank: boolean): { longDoc
     ...(stride !== undefined ? { stride } : {}),
     ...(returnPassage !== undefined ? { returnPassage } : {}),
   };
+}
+
+const FIELD_OF_OPTION: Record<string, string> = { longDocuments: 'long_documents', returnPassage: 'return_passage' };
+
+/**
+ * A library error about the long-document options, in the request's field names ("returnPassage
+ * needs longDocuments 'max'..." reads "return_passage needs long_documents 'max'..."); other errors
+ * pass unchanged.
+ */
+export function fieldNames(error: unknown): unknown {
+  if (!(error instanceof TceError) || (error.code !== 'TCE_INVALID_OPTION' && error.code !== 'TCE_INVALID_INPUT')) return error;
+  const message = error.message.replace(/\b(longDocuments|returnPassage)\b/g, (name: string) => FIELD_OF_OPTION[name]!);
+  return message === error.message ? error : new TceError(error.code, message, { cause: error });
 }
 
 /**
@@ -90,7 +110,10 @@ export async function rerank(body: JsonObject, request: ScoringRequest) {
   request.checkBatchSize(texts.length);
   const pairs = texts.map((text): Pair => [query, text]);
   if (!truncate) await checkLengths(request, pairs, long.longDocuments);
-  const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...long, ...teiActivation(1, rawScores) }));
+  const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...long, ...teiActivation(1, rawScores) }))
+    .catch((error: unknown) => {
+      throw fieldNames(error);
+    });
   checkNotNaN(ranked.map((r) => r.score));
   return ranked.map((r) => ({
     index: r.corpusId,
@@ -125,7 +148,10 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
   if (!single) request.checkBatchSize(pairs.length);
   const { model, labels } = request;
   if (!truncate) await checkLengths(request, pairs, long.longDocuments);
-  const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...long, ...teiActivation(model.numLabels, rawScores) }));
+  const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...long, ...teiActivation(model.numLabels, rawScores) }))
+    .catch((error: unknown) => {
+      throw fieldNames(error);
+    });
   const rows = model.numLabels === 1 ? Array.from(scores as Float32Array, (s) => [s]) : (scores as Float32Array[]).map((row) => Array.from(row));
   // Each input: every label with its score, best first, as TEI.
   const predictions = rows.map((row) => {
