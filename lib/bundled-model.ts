@@ -52,14 +52,24 @@ export function bundledModelDir(): string {
 }
 
 /**
+ * `dir`, unless it is the ready-made model's name (BUNDLED_MODEL) and no directory of that name
+ * exists in the working directory (sentence-transformers' rule for names): then the ready-made
+ * model's directory. The one place that rule lives (CrossEncoder.load and Tokenizer use it).
+ */
+export function bundledModelByName(dir: string): string {
+  return dir === BUNDLED_MODEL && !fs.existsSync(path.resolve(dir)) ? bundledModelDir() : dir;
+}
+
+/**
  * The directory to load for a `load()` argument: the bundled model for none or its name (when
  * no directory of that name is in the working directory), else the argument. A directory that
  * does not exist is an error that says how a model directory is made: nothing is downloaded.
  */
 export function resolveModelDir(modelDir: string | undefined): string {
   if (modelDir === undefined) return bundledModelDir();
+  const named = bundledModelByName(modelDir);
+  if (named !== modelDir) return named;
   if (fs.existsSync(path.resolve(modelDir))) return modelDir;
-  if (modelDir === BUNDLED_MODEL) return bundledModelDir();
   throw new TceError(
     'TCE_MODEL_DIR',
     `Model directory ${path.resolve(modelDir)} does not exist. A model directory is a sentence-transformers CrossEncoder ` +

@@ -3,6 +3,7 @@
  * The addon does not link libtorch, so this works on machines without libtorch; it is loaded
  * lazily so that `require('torch-cross-encoder')` itself never fails.
  */
+import type { PipelineSpec } from './tokenizer-files';
 import path from 'node:path';
 import { TceError } from './errors';
 
@@ -34,6 +35,8 @@ export interface NativeTokenizerSpec {
     lstrip: boolean;
     rstrip: boolean;
   }>;
+  /** A tokenizer.json pipeline (Unigram, BPE, ...): the stages it names; absent for the BERT path. */
+  pipeline?: PipelineSpec;
 }
 
 export interface NativeEncoding {
@@ -65,6 +68,8 @@ export interface NativeTokenizer {
   encodeBatch(texts: NativeTextBuffer, maxLength: number, addSpecialTokens: boolean): Promise<NativeEncodings>;
   /** The token text of each id. */
   tokens(ids: Int32Array): string[];
+  /** The special tokens the post-processor adds to a text (pair false) or a pair. */
+  addedSpecialTokens(pair: boolean): number;
   readonly vocabSize: number;
   readonly padId: number;
 }

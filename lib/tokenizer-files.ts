@@ -99,7 +99,7 @@ export interface PipelineSpec {
 }
 
 /** What the native Tokenizer is built from: the BERT spec, or (pipeline set) a tokenizer.json pipeline. */
-export type TokenizerSpec = NativeTokenizerSpec & { pipeline?: PipelineSpec };
+export type TokenizerSpec = NativeTokenizerSpec;
 
 function specialCandidates(tokens: Array<[string, string]>, vocab: string[]): AddedTokenSpec[] {
   const ids = new Map<string, number>();

@@ -3,6 +3,7 @@
  * describes (BERT WordPiece, sentencepiece Unigram, byte-level BPE, ...; docs/TOKENIZER.md),
  * implemented in C++ (native/tokenizer). Batches are tokenized on native threads, off the event loop.
  */
+import { bundledModelByName } from './bundled-model';
 import { fromNative, TceError } from './errors';
 import { native, type NativeEncoding, type NativeEncodings, type NativeTokenizer, type NativeTokenizerSpec } from './native';
 import { transferTexts, yieldToEventLoop } from './text-transfer';
@@ -73,7 +74,7 @@ export class Tokenizer {
    */
   static async loadFromModelDir(dir: string): Promise<Tokenizer> {
     checkString('Tokenizer.loadFromModelDir(): dir', dir);
-    const { files, vocab } = await readTokenizerOffThread(dir);
+    const { files, vocab } = await readTokenizerOffThread(bundledModelByName(dir));
     try {
       return new Tokenizer(files, await native().Tokenizer.build(files.spec, vocab));
     } catch (error) {
@@ -89,11 +90,12 @@ export class Tokenizer {
 
   /**
    * From a model directory: `tokenizer.json` if present, else `vocab.txt`; then
-   * `tokenizer_config.json` / `special_tokens_map.json`, whose settings win.
+   * `tokenizer_config.json` / `special_tokens_map.json`, whose settings win. The name
+   * 'biomed-minilm-ce' is the ready-made model's directory, as in CrossEncoder.load.
    */
   static fromModelDir(dir: string): Tokenizer {
     checkString('Tokenizer.fromModelDir(): dir', dir);
-    return new Tokenizer(readTokenizerDir(dir));
+    return new Tokenizer(readTokenizerDir(bundledModelByName(dir)));
   }
 
   /** Number of ids (the vocabulary plus added tokens beyond it). */
@@ -167,9 +169,6 @@ function tokenizerFileError(files: TokenizerFiles, error: unknown): TceError {
   return new TceError('TCE_TOKENIZER_FILE', `${files.sources.join(', ')}: ${(error as Error).message}`, { cause: error });
 }
 
-/** The native tokenizer's count of the special tokens its post-processor adds. */
-type CountsSpecials = { addedSpecialTokens(pair: boolean): number };
-
 /** [maxLength (0: none), addSpecialTokens] from encode options. */
 function readOptions(where: string, options: unknown, pair: boolean, tokenizer: NativeTokenizer): [number, boolean] {
   const o = optionsObject(where, options, ENCODE_OPTIONS);
@@ -177,7 +176,7 @@ function readOptions(where: string, options: unknown, pair: boolean, tokenizer: 
   const maxLength = integerOption('encodeMaxLength', o.maxLength, 'maxLength');
   if (maxLength === undefined) return [0, special];
   // Upstream's arithmetic underflows below this (it then stops truncating at all).
-  const needed = Math.max(1, special ? (tokenizer as unknown as CountsSpecials).addedSpecialTokens(pair) : 0);
+  const needed = Math.max(1, special ? tokenizer.addedSpecialTokens(pair) : 0);
   if (maxLength < needed) {
     throw invalidOption(`maxLength must be at least ${needed} to hold the special tokens${pair ? ' of a pair' : ''}, got ${maxLength}`);
   }

@@ -270,6 +270,10 @@ def main():
 
     config = AutoConfig.from_pretrained(args.source)
     try:
+        export_arch.family(config)  # an architecture export_arch does not know: say so before loading weights
+    except export_arch.UnsupportedArchitecture as error:
+        fail(str(error))
+    try:
         model = AutoModelForSequenceClassification.from_pretrained(args.source, attn_implementation=attn)
     except (TypeError, ValueError):
         # Older transformers without attn_implementation, or a model without SDPA support.
@@ -278,7 +282,7 @@ def main():
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
     model = model.to(device=args.device, dtype=dtype).eval()
     wrapped = export_arch.wrap(torch, model)
-    max_len = min(getattr(model.config, "max_position_embeddings", 512), 512)
+    max_len = export_arch.max_length(model.config)  # RoBERTa-style tables lose the rows before padding_idx + 1
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {

@@ -37,7 +37,7 @@ def family(config):
     if model_type not in SUPPORTED:
         architectures = ", ".join(getattr(config, "architectures", None) or [])
         raise UnsupportedArchitecture(
-            f"export: architecture {model_type!r}{f' ({architectures})' if architectures else ''} is not supported yet; "
+            f"architecture {model_type!r}{f' ({architectures})' if architectures else ''} is not supported yet; "
             f"supported model types: {', '.join(sorted(SUPPORTED))}")
     return SUPPORTED[model_type]
 

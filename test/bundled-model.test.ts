@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BUNDLED_MODEL, BUNDLED_MODEL_PACKAGE, bundledModelDir } from '../lib/bundled-model';
 import { CrossEncoder } from '../lib/cross-encoder';
+import { Tokenizer } from '../lib/tokenizer';
 import { repoRoot, runChild } from './helpers/child';
 import { modelTestsSkipReason } from './helpers/fixture-model';
 import { stReference, stSkipReason } from './helpers/st-reference';
@@ -64,6 +65,15 @@ describe.skipIf(reason)('the bundled reranker', () => {
       expect(await named.predict([sample[0].query, sample[0].document])).toBeCloseTo(scores[0], 5);
     } finally {
       await named.dispose();
+    }
+  });
+
+  test('Tokenizer.fromModelDir and loadFromModelDir take its name too', async () => {
+    const byDir = Tokenizer.fromModelDir(bundledModelDir());
+    const expected = byDir.encode('What is CYP1A2?', 'A P450 enzyme.');
+    expect(expected.tokens.slice(0, 3)).toEqual(['[CLS]', 'what', 'is']);
+    for (const tok of [Tokenizer.fromModelDir(BUNDLED_MODEL), await Tokenizer.loadFromModelDir(BUNDLED_MODEL)]) {
+      expect(Array.from(tok.encode('What is CYP1A2?', 'A P450 enzyme.').ids)).toEqual(Array.from(expected.ids));
     }
   });
 
