@@ -55,7 +55,7 @@ export function longDocumentFields(body: JsonObject, rerank: boolean): { longDoc
   if (stride !== undefined && typeof stride !== 'number') throw new HttpError(422, 'Validation', `\`stride\` must be a number, got ${JSON.stringify(stride)}`);
   const returnPassage = rerank ? optionalBoolean(body, 'return_passage') : undefined;
   return {
-    ...(longDocuments !== undefined ? { longDocuments: longDocuments as LongDocuments } : {}),
+    ...(longDocuments !== undefined ? { longDocuments } : {}),
     ...(stride !== undefined ? { stride } : {}),
     ...(returnPassage !== undefined ? { returnPassage } : {}),
   };
