@@ -93,6 +93,18 @@ describe.skipIf(reason)('torch-cross-encoder: --long-documents, --stride, --retu
     rows.forEach((row, i) => expect(Math.abs(row.score - meanScores[i]!)).toBeLessThanOrEqual(TOLERANCE));
   });
 
+  test('score: a pair the library refuses is named by its input line, not its index in a chunk', () => {
+    // Lines 1-3 fit in one window (never checked against the stride); line 4 is a long abstract,
+    // the first pair of the second chunk.
+    const input = path.join(dir, 'refused.jsonl');
+    const lines = [short[0][1], short[1][1], short[0][1], abstracts[0]!].map((d) => JSON.stringify([query, d]));
+    fs.writeFileSync(input, lines.join('\n') + '\n');
+    const r = run(['score', modelDir, input, '--long-documents', 'max', '--stride', '1000', '--chunk', '3', '--max-length', String(MAX_LENGTH), '--device', 'cpu']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--stride 1000 must be smaller than the window of line 4: --max-length 64 - ');
+    expect(r.stderr).not.toContain('pairs[');
+  });
+
   test('values the library refuses are usage errors (2) that name the flag', () => {
     const common = ['--max-length', String(MAX_LENGTH), '--device', 'cpu'];
     const cases: Array<{ args: string[]; says: string[] }> = [

@@ -65,6 +65,16 @@ export function parsePairLine(text: string): Pair | string {
   return 'expected {"query": string, "document": string} or [string, string]';
 }
 
+/**
+ * A library error that names a pair of a chunk ("pairs[3]", e.g. a --stride not smaller than its
+ * window, a query too long for --long-documents) names its input line instead.
+ */
+function inLines(error: unknown, lines: number[]): unknown {
+  if (!(error instanceof TceError)) return error;
+  const message = error.message.replace(/\bpairs\[(\d+)\]/g, (text, k: string) => (lines[Number(k)] === undefined ? text : `line ${lines[Number(k)]}`));
+  return message === error.message ? error : new TceError(error.code, message, { cause: error });
+}
+
 export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions): Promise<ScoreFileResult> {
   const chunkPairs = options.chunkPairs ?? 1024;
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -85,7 +95,9 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
     const pairs = chunk.flatMap((row) => ('pair' in row ? [row.pair] : []));
     const scoring = pairs.length === 0
       ? Promise.resolve([] as Array<number | Float32Array>)
-      : model.predict(pairs, predictOptions).then((s) => Array.from(s as ArrayLike<number | Float32Array>));
+      : model.predict(pairs, predictOptions).then((s) => Array.from(s as ArrayLike<number | Float32Array>), (error: unknown) => {
+        throw inLines(error, chunk.flatMap((row) => ('pair' in row ? [row.line] : [])));
+      });
     const rendered = scoring.then((scores) => {
       let next = 0;
       const text = chunk.map((row) => {
