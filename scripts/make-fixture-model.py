@@ -11,9 +11,11 @@
       With --inputs input_ids,attention_mask the graph takes only those two inputs (as DeBERTa-v3 and
       ModernBERT exports do; token types are all 0) and the metadata names them.
 
-  make-fixture-model.py damage --file FILE --entry SUFFIX [--truncate]
+  make-fixture-model.py damage --file FILE --entry SUFFIX [--truncate | --zip64-wrap]
       Flips one byte in the data of the zip entry whose name ends with SUFFIX, leaving its CRC as
-      it was (a file corrupted after it was written); with --truncate, cuts the file in half.
+      it was (a file corrupted after it was written); with --truncate, cuts the file in half; with
+      --zip64-wrap, replaces the archive's end records by zip64 ones (the 32-bit fields saturated,
+      the count too) whose directory offset + size wraps past 2**64 to a small number.
 
   make-fixture-model.py fake-pt2 --out FILE [--device cpu|cuda]
       A zip laid out as an AOTInductor package (archive_format "pt2", metadata naming the device)
@@ -304,6 +306,9 @@ def damage(args):
         with open(args.file, "r+b") as f:
             f.truncate(size // 2)
         return
+    if args.zip64_wrap:
+        zip64_wrap(args.file)
+        return
     with zipfile.ZipFile(args.file) as z:
         info = next((i for i in z.infolist() if i.filename.endswith(args.entry)), None)
         if info is None or info.file_size == 0:
@@ -316,6 +321,28 @@ def damage(args):
         byte = f.read(1)
         f.seek(at)
         f.write(bytes([byte[0] ^ 0x5A]))
+
+
+def zip64_wrap(path):
+    """Ends the archive with a zip64 end record whose offset + size wraps (offset 16, size 2**64 - 8)."""
+    import struct
+
+    with open(path, "rb") as f:
+        data = f.read()
+    eocd = data.rfind(b"PK\x05\x06")
+    if eocd < 0:
+        sys.exit(f"{path} has no zip end record")
+    count = struct.unpack_from("<H", data, eocd + 10)[0]
+    cut = eocd
+    if eocd >= 20 and data[eocd - 20:eocd - 16] == b"PK\x06\x07":
+        cut = struct.unpack_from("<Q", data, eocd - 20 + 8)[0]  # the existing zip64 end record
+    body = data[:cut]
+    record_at = len(body)
+    record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, 2**64 - 8, 16)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, record_at, 1)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(path, "wb") as f:
+        f.write(body + record + locator + end)
 
 
 def fake_pt2(args):
@@ -376,6 +403,7 @@ def main():
     d.add_argument("--file", required=True)
     d.add_argument("--entry", default="")
     d.add_argument("--truncate", action="store_true")
+    d.add_argument("--zip64-wrap", action="store_true")
     x = sub.add_parser("pt2")
     x.add_argument("--model", required=True)
     x.add_argument("--out", required=True)

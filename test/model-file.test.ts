@@ -65,6 +65,16 @@ describe.skipIf(reason)('model files (libtorch 1.13 core)', () => {
     await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({ code: 'TCE_MODEL_FILE', message: expect.stringMatching(/is damaged/) });
   });
 
+  test('zip64 end records whose directory offset + size wraps past 2**64 are TCE_MODEL_FILE, not an allocation', async () => {
+    const dir = copy(base, 'zip64-wrap');
+    damageModelFile(path.join(dir, 'model.pt'), 'zip64-wrap');
+    const error = await CrossEncoder.load(dir, { device: 'cpu' }).catch((e: unknown) => e);
+    // A sum that wraps passes a naive bounds check and asks for a 2**64-byte directory, which
+    // fails as a length_error / bad_alloc (TCE_MODEL_LOAD_FAILED) instead of naming the damage.
+    expect(error).toMatchObject({ code: 'TCE_MODEL_FILE' });
+    expect((error as Error).message).toMatch(/model\.pt is damaged: its zip directory lies past the end of the file/);
+  });
+
   test("config.json's max_position_embeddings above the model's position table is refused at load", async () => {
     const dir = copy(base, 'positions');
     const configFile = path.join(dir, 'config.json');

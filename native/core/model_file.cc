@@ -36,12 +36,18 @@ File open_file(const std::string& path) {
   return file;
 }
 
-// Reads exactly `length` bytes at `offset`, or throws DamagedFile (the file ends too soon).
-std::vector<unsigned char> read_at(std::FILE* file, const std::string& path, uint64_t offset, uint64_t length) {
-  std::vector<unsigned char> bytes(length);
-  if (fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0 ||
-      std::fread(bytes.data(), 1, length, file) != length) {
-    throw DamagedFile(path + " is damaged: it ends before the zip record it points to (a truncated copy?)");
+// Reads exactly `length` bytes at `offset` of a file of `file_size` bytes, or throws DamagedFile
+// (the range lies past the file's end). The range is checked before anything is allocated: the
+// offsets and sizes come from the file itself, and a damaged zip64 record can hold any 64-bit value.
+std::vector<unsigned char> read_at(std::FILE* file, const std::string& path, uint64_t file_size, uint64_t offset,
+                                   uint64_t length) {
+  const auto damaged = [&]() {
+    return DamagedFile(path + " is damaged: it ends before the zip record it points to (a truncated copy?)");
+  };
+  if (offset > file_size || length > file_size - offset) throw damaged();
+  std::vector<unsigned char> bytes(static_cast<size_t>(length));
+  if (fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0 || std::fread(bytes.data(), 1, bytes.size(), file) != length) {
+    throw damaged();
   }
   return bytes;
 }
@@ -151,9 +157,11 @@ size_t after_key(const std::string& json, const std::string& key, size_t from = 
 ModelFile::ModelFile(std::string path) : path_(std::move(path)) {
   File file = open_file(path_);
   if (fseeko(file.get(), 0, SEEK_END) != 0) throw std::runtime_error("cannot read " + path_);
-  size_ = static_cast<uint64_t>(ftello(file.get()));
+  const off_t end = ftello(file.get());
+  if (end < 0) throw std::runtime_error("cannot read " + path_);
+  size_ = static_cast<uint64_t>(end);
   const uint64_t tail_length = std::min<uint64_t>(size_, 22 + 65535 + 20);
-  const std::vector<unsigned char> tail = read_at(file.get(), path_, size_ - tail_length, tail_length);
+  const std::vector<unsigned char> tail = read_at(file.get(), path_, size_, size_ - tail_length, tail_length);
   size_t eocd = std::string::npos;
   for (size_t i = tail.size() >= 22 ? tail.size() - 22 + 1 : 0; i-- > 0;) {
     if (u32(&tail[i]) == kEndOfCentralDirectory) {
@@ -168,17 +176,21 @@ ModelFile::ModelFile(std::string path) : path_(std::move(path)) {
   uint64_t count = u16(&tail[eocd + 10]);
   uint64_t directory_size = u32(&tail[eocd + 12]);
   uint64_t directory_offset = u32(&tail[eocd + 16]);
-  if (directory_offset == 0xffffffffu && eocd >= 20 && u32(&tail[eocd - 20]) == kZip64Locator) {
-    const auto record = read_at(file.get(), path_, u64(&tail[eocd - 20 + 8]), 56);
+  // A writer that needs zip64 saturates the 32-bit fields that overflow (any of them) and writes
+  // the real values in the zip64 end record, which the locator just before this record points to.
+  const bool saturated = count == 0xffffu || directory_size == 0xffffffffu || directory_offset == 0xffffffffu;
+  if (saturated && eocd >= 20 && u32(&tail[eocd - 20]) == kZip64Locator) {
+    const auto record = read_at(file.get(), path_, size_, u64(&tail[eocd - 20 + 8]), 56);
     if (u32(record.data()) != kZip64End) throw DamagedFile(path_ + " is damaged: its zip64 directory record is missing");
     count = u64(&record[32]);
     directory_size = u64(&record[40]);
     directory_offset = u64(&record[48]);
   }
-  if (directory_offset + directory_size > size_) {
+  // Written so that no sum can wrap: both values may be any 64-bit number in a damaged file.
+  if (directory_offset > size_ || directory_size > size_ - directory_offset) {
     throw DamagedFile(path_ + " is damaged: its zip directory lies past the end of the file (a truncated copy?)");
   }
-  const auto directory = read_at(file.get(), path_, directory_offset, directory_size);
+  const auto directory = read_at(file.get(), path_, size_, directory_offset, directory_size);
   size_t p = 0;
   for (uint64_t n = 0; n < count; ++n) {
     if (p + 46 > directory.size() || u32(&directory[p]) != kCentralEntry) {
@@ -222,12 +234,12 @@ ModelFile::ModelFile(std::string path) : path_(std::move(path)) {
 
 uint64_t ModelFile::data_start(const Entry& entry) const {
   File file = open_file(path_);
-  const auto local = read_at(file.get(), path_, entry.local_offset, 30);
+  const auto local = read_at(file.get(), path_, size_, entry.local_offset, 30);
   if (u32(local.data()) != kLocalEntry) {
     throw DamagedFile(path_ + " is damaged: the zip entry " + entry.name.substr(0, 200) + " is not where its directory says");
   }
   const uint64_t start = entry.local_offset + 30 + u16(&local[26]) + u16(&local[28]);
-  if (start + entry.compressed_size > size_) {
+  if (start > size_ || entry.compressed_size > size_ - start) {
     throw DamagedFile(path_ + " is damaged: the zip entry " + entry.name.substr(0, 200) + " runs past the end of the file (a truncated copy?)");
   }
   return start;
@@ -272,7 +284,7 @@ std::optional<std::string> ModelFile::read_entry(const std::string& suffix, size
     }
     if (entry.method != 0 || entry.compressed_size > max_bytes) return std::nullopt;
     File file = open_file(path_);
-    const auto bytes = read_at(file.get(), path_, data_start(entry), entry.compressed_size);
+    const auto bytes = read_at(file.get(), path_, size_, data_start(entry), entry.compressed_size);
     return std::string(bytes.begin(), bytes.end());
   }
   return std::nullopt;

@@ -94,10 +94,13 @@ export function newerTorchModel(modelDir: string, torchVersion: string): string 
 
 /**
  * Damages a model file in place: one byte flipped in the zip entry whose name ends with `entry`
- * (its CRC left as it was), or with 'truncate' the file cut in half.
+ * (its CRC left as it was), with 'truncate' the file cut in half, or with 'zip64-wrap' zip64 end
+ * records whose directory offset + size wraps past 2**64 (make-fixture-model.py damage).
  */
-export function damageModelFile(file: string, how: { entry: string } | 'truncate'): void {
-  run(how === 'truncate' ? ['damage', '--file', file, '--truncate'] : ['damage', '--file', file, '--entry', how.entry]);
+export function damageModelFile(file: string, how: { entry: string } | 'truncate' | 'zip64-wrap'): void {
+  if (how === 'truncate') run(['damage', '--file', file, '--truncate']);
+  else if (how === 'zip64-wrap') run(['damage', '--file', file, '--zip64-wrap']);
+  else run(['damage', '--file', file, '--entry', how.entry]);
 }
 
 /** A zip laid out as an AOTInductor package compiled for `device`, without compiled code. */
