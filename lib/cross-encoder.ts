@@ -9,7 +9,7 @@ import { resolveDevice } from './device';
 import { abortError, fromNative, TceError } from './errors';
 import { loadFailure } from './load-failure';
 import { aggregate, documentProgress, LONG_DOCUMENTS, planWindows, type LongDocuments, type Span } from './long-documents';
-import { readModelDir, type Activation, type ModelDirInfo } from './model-dir';
+import { checkTokenizerFitsModel, readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel, type NativeModelStats } from './native';
 import { runNativeCall, type ProgressCallback } from './native-call';
 import { transferTexts } from './text-transfer';
@@ -352,6 +352,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     const info = readModelDir(resolveModelDir(modelDir));
     checkMultiLabel(info, o.multiLabel);
     const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
+    checkTokenizerFitsModel(info, nativeTokenizerOf(tokenizer));
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
     // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.
     await loadRuntimeAsync({ libtorch: o.libtorch });

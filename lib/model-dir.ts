@@ -36,6 +36,20 @@ export interface ModelDirInfo {
   maxPositionEmbeddings: number | null;
   /** As sentence-transformers picks it (see activationOf), else by numLabels. */
   defaultActivation: Activation;
+  /** config.json vocab_size and type_vocab_size: the rows of the model's embedding tables (null when absent). */
+  vocabSize: number | null;
+  typeVocabSize: number | null;
+  /** Whether the model file takes token_type_ids (its export metadata's input_names; exports without them take all three). */
+  takesTokenTypeIds: boolean;
+}
+
+/** What checkTokenizerFitsModel needs of a tokenizer (the native one has it). */
+export interface TokenizerIdRange {
+  /** The largest id / type id it can give. */
+  readonly maxId: number;
+  readonly maxTypeId: number;
+  /** The token text of each id ('' where none). */
+  tokens(ids: Int32Array): string[];
 }
 
 /** The torch class paths sentence-transformers stores, mapped to our names. */
@@ -67,6 +81,47 @@ function maxPositionsOf(config: Record<string, unknown>, file: string): number |
     throw new TceError('TCE_MODEL_DIR', `${file}: max_position_embeddings must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
+}
+
+/** A non-negative integer setting of config.json, or null when absent. */
+function tableSizeOf(config: Record<string, unknown>, key: string, file: string): number | null {
+  const value = config[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new TceError('TCE_MODEL_DIR', `${file}: ${key} must be a non-negative integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** False only when every model file names its inputs and none is token_type_ids. */
+function takesTokenTypeIdsOf(files: ModelFiles): boolean {
+  const present = [files.torchscript, files.pt2].filter((f): f is string => f !== null);
+  return present.some((file) => {
+    const names = readExportMetadata(file)?.input_names;
+    return !Array.isArray(names) || names.includes('token_type_ids');
+  });
+}
+
+/**
+ * Every id the tokenizer can give must index the model's embedding tables (config.json
+ * vocab_size, and type_vocab_size when the model takes token_type_ids): past them, CPU libtorch
+ * raises an index error mid-batch and CUDA a device-side assert that breaks every model in the
+ * process. Checked once at load; an absent size is not checked.
+ */
+export function checkTokenizerFitsModel(info: ModelDirInfo, tokenizer: TokenizerIdRange): void {
+  const configFile = path.join(info.dir, 'config.json');
+  if (info.vocabSize !== null && tokenizer.maxId >= info.vocabSize) {
+    const token = tokenizer.tokens(Int32Array.of(tokenizer.maxId))[0] ?? '';
+    const what = token === '' ? `a special token of the post-processor (id ${tokenizer.maxId})` : `token ${JSON.stringify(token)} (id ${tokenizer.maxId})`;
+    throw new TceError('TCE_TOKENIZER_FILE',
+      `The tokenizer in ${info.dir} gives ${what}, but ${configFile} has vocab_size ${info.vocabSize}: ` +
+      'the model has no embedding for it. Use the tokenizer files saved with this model (or resize its embeddings and export it again).');
+  }
+  if (info.takesTokenTypeIds && info.typeVocabSize !== null && tokenizer.maxTypeId >= info.typeVocabSize) {
+    throw new TceError('TCE_TOKENIZER_FILE',
+      `The tokenizer in ${info.dir} gives type id ${tokenizer.maxTypeId} (its post_processor's template), but ${configFile} has ` +
+      `type_vocab_size ${info.typeVocabSize}: the model has no token type embedding for it. Use the tokenizer files saved with this model.`);
+  }
 }
 
 /**
@@ -134,6 +189,9 @@ export function readModelDir(dir: string): ModelDirInfo {
     numLabels,
     maxPositionEmbeddings,
     defaultActivation: activationOf(config, stConfig, numLabels, stConfigFile ?? configFile),
+    vocabSize: tableSizeOf(config, 'vocab_size', configFile),
+    typeVocabSize: tableSizeOf(config, 'type_vocab_size', configFile),
+    takesTokenTypeIds: takesTokenTypeIdsOf(modelFiles),
   };
 }
 

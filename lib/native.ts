@@ -72,6 +72,10 @@ export interface NativeTokenizer {
   addedSpecialTokens(pair: boolean): number;
   readonly vocabSize: number;
   readonly padId: number;
+  /** The largest id encode() or padding can give (vocabulary, added tokens, template specials, pad). */
+  readonly maxId: number;
+  /** The largest type id the post-processor's templates give. */
+  readonly maxTypeId: number;
 }
 
 export interface NativeModelLoadOptions {

@@ -194,11 +194,15 @@ function typeOf(component: unknown): string {
  * TemplateProcessing "[CLS]:0 $A:0 [SEP]:0" / "[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1" with
  * one-token specials); undefined for any other post-processor.
  */
-function bertSpecials(post: unknown): { cls: string; sep: string } | undefined {
+function bertSpecials(post: unknown, idOf: (token: string) => number): { cls: string; sep: string } | undefined {
+  // The plain BERT spec names its special tokens and resolves their ids itself (added tokens,
+  // then the vocabulary), so a file whose template gives other ids takes the pipeline path, which
+  // emits the template's ids as tokenizers does.
   if (isObject(post) && post.type === 'BertProcessing') {
     const cls = Array.isArray(post.cls) && typeof post.cls[0] === 'string' ? post.cls[0] : '[CLS]';
     const sep = Array.isArray(post.sep) && typeof post.sep[0] === 'string' ? post.sep[0] : '[SEP]';
-    return { cls, sep };
+    const sameIds = Array.isArray(post.cls) && post.cls[1] === idOf(cls) && Array.isArray(post.sep) && post.sep[1] === idOf(sep);
+    return sameIds ? { cls, sep } : undefined;
   }
   if (!(isObject(post) && post.type === 'TemplateProcessing')) return undefined;
   const specials = isObject(post.special_tokens) ? post.special_tokens : {};
@@ -211,6 +215,7 @@ function bertSpecials(post: unknown): { cls: string; sep: string } | undefined {
       } else if (isObject(piece) && isObject(piece.SpecialToken) && typeof piece.SpecialToken.id === 'string') {
         const entry = specials[piece.SpecialToken.id];
         if (!isObject(entry) || !Array.isArray(entry.tokens) || entry.tokens.length !== 1 || typeof entry.tokens[0] !== 'string') return undefined;
+        if (!Array.isArray(entry.ids) || entry.ids.length !== 1 || entry.ids[0] !== idOf(entry.tokens[0])) return undefined;
         parts.push(`${entry.tokens[0]}:${String(piece.SpecialToken.type_id ?? 0)}`);
       } else {
         return undefined;
@@ -278,7 +283,8 @@ export function readTokenizerJson(file: string): Draft {
   const normalizer = json.normalizer ?? null;
   const pre = json.pre_tokenizer ?? null;
   const post = json.post_processor ?? null;
-  const bert = type === 'WordPiece' ? bertSpecials(post) : undefined;
+  const idOf = (token: string) => addedTokens.find((a) => a.content === token)?.id ?? vocab.indexOf(token);
+  const bert = type === 'WordPiece' ? bertSpecials(post, idOf) : undefined;
   const plainBert = bert !== undefined && (normalizer === null || (isObject(normalizer) && normalizer.type === 'BertNormalizer')) &&
     isObject(pre) && pre.type === 'BertPreTokenizer';
   const maxChars = model.max_input_chars_per_word ?? 100;
@@ -293,7 +299,9 @@ export function readTokenizerJson(file: string): Draft {
     sepToken: bert?.sep ?? '[SEP]',
     padToken: defaultPadToken(json, vocab, addedTokens),
     continuingSubwordPrefix: typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '##',
-    maxInputCharsPerWord: typeof maxChars === 'number' ? maxChars : 100,
+    // tokenizers reads a usize; any value past a safe integer means no limit, as does the
+    // native side's cap (native/tokenizer/models/wordpiece.cc).
+    maxInputCharsPerWord: typeof maxChars === 'number' ? Math.min(maxChars, Number.MAX_SAFE_INTEGER) : 100,
     addedTokens,
   };
   if (plainBert) {

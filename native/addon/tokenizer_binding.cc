@@ -25,6 +25,19 @@ namespace tce {
 
 namespace {
 
+// Runs a synchronous entry point: a C++ exception that is not already a JS error (std::bad_alloc
+// from a huge text, say) becomes a coded TCE_INTERNAL error instead of ending the process.
+template <typename F>
+Napi::Value Guarded(Napi::Env env, const char* what, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    ThrowCoded(env, std::string(what) + " failed: " + e.what(), "TCE_INTERNAL");
+  }
+}
+
 std::string SpecKey(const char* key) { return std::string("tokenizer spec: \"") + key + "\""; }
 
 // A JS value parsed from tokenizer.json (plain objects, arrays, strings, numbers, booleans,
@@ -234,6 +247,8 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
                            InstanceMethod<&TokenizerWrap::Tokens>("tokens"),
                            InstanceAccessor<&TokenizerWrap::VocabSize>("vocabSize"),
                            InstanceAccessor<&TokenizerWrap::PadId>("padId"),
+                           InstanceAccessor<&TokenizerWrap::MaxId>("maxId"),
+                           InstanceAccessor<&TokenizerWrap::MaxTypeId>("maxTypeId"),
                            InstanceMethod<&TokenizerWrap::AddedSpecialTokens>("addedSpecialTokens"),
                        });
   }
@@ -245,9 +260,15 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
       adopting_ = nullptr;
       return;
     }
-    tok::TokenizerSpec spec = ReadSpec(env, info[0]);
+    tok::TokenizerSpec spec;
+    Guarded(env, "new Tokenizer()", [&] {
+      spec = ReadSpec(env, info[0]);
+      return env.Undefined();
+    });
     try {
       tokenizer_ = std::make_shared<const tok::Tokenizer>(std::move(spec));
+    } catch (const std::bad_alloc& e) {
+      ThrowCoded(env, std::string("new Tokenizer() failed: ") + e.what(), "TCE_INTERNAL");
     } catch (const std::exception& e) {
       ThrowCoded(env, e.what(), "TCE_TOKENIZER_FILE");
     }
@@ -275,6 +296,10 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   // The vocabulary comes as a TextBuffer, or packed ({ bytes, lengths }: every token's UTF-8
   // bytes back to back, and their byte lengths), as lib/tokenizer-read.ts's worker sends it.
   static Napi::Value Build(const Napi::CallbackInfo& info) {
+    return Guarded(info.Env(), "Tokenizer.build()", [&] { return BuildUnguarded(info); });
+  }
+
+  static Napi::Value BuildUnguarded(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<std::string> vocab;
     PackedVocab packed;
@@ -352,6 +377,10 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   // encode(text, pair | null, maxLength, addSpecialTokens)
   Napi::Value Encode(const Napi::CallbackInfo& info) {
+    return Guarded(info.Env(), "encode()", [&] { return EncodeUnguarded(info); });
+  }
+
+  Napi::Value EncodeUnguarded(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const std::string a = ReadString(env, info[0], "text");
     const bool pair = !info[1].IsNull() && !info[1].IsUndefined();
@@ -363,16 +392,22 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   // encodeBatch(texts: TextBuffer, maxLength, addSpecialTokens) -> Promise<{ ids, typeIds, offsets }>
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const EncodeOptions o = ReadOptions(info, 1);
-    auto* worker = new EncodeBatchWorker(env, tokenizer_, TakeTexts(env, info[0]), o);
-    Napi::Promise promise = worker->Promise();
-    worker->Queue();  // the worker deletes itself once settled
-    return promise;
+    return Guarded(info.Env(), "encodeBatch()", [&]() -> Napi::Value {
+      Napi::Env env = info.Env();
+      const EncodeOptions o = ReadOptions(info, 1);
+      auto* worker = new EncodeBatchWorker(env, tokenizer_, TakeTexts(env, info[0]), o);
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();  // the worker deletes itself once settled
+      return promise;
+    });
   }
 
   // tokens(ids: Int32Array) -> string[]
   Napi::Value Tokens(const Napi::CallbackInfo& info) {
+    return Guarded(info.Env(), "tokens()", [&] { return TokensUnguarded(info); });
+  }
+
+  Napi::Value TokensUnguarded(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       ThrowCoded(env, "tokens(ids: Int32Array)", "TCE_INTERNAL");
@@ -397,6 +432,14 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
 
   Napi::Value PadId(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), tokenizer_->pad_id());
+  }
+
+  // The largest id / type id the tokenizer can give: lib/ checks them against the model's tables.
+  Napi::Value MaxId(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), tokenizer_->max_id());
+  }
+  Napi::Value MaxTypeId(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), tokenizer_->max_type_id());
   }
 
   std::shared_ptr<const tok::Tokenizer> tokenizer_;

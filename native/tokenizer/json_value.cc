@@ -40,8 +40,12 @@ double Settings::Number(const char* key, double fallback) const {
 int64_t Settings::Integer(const char* key, int64_t fallback, int64_t min, int64_t max) const {
   const JsonValue* v = value_.Get(key);
   if (v == nullptr || v->is_null()) return fallback;
-  if (v->kind != JsonValue::Kind::kNumber || std::floor(v->number) != v->number ||
-      v->number < static_cast<double>(min) || v->number > static_cast<double>(max)) {
+  // double(INT64_MAX) rounds up to 2^63, which int64_t cannot hold: numbers from 2^63 up are
+  // refused before the conversion, and the converted value is compared with `max` exactly.
+  constexpr double kTwoTo63 = 9223372036854775808.0;
+  const bool in_range = v->kind == JsonValue::Kind::kNumber && std::floor(v->number) == v->number &&
+                        v->number >= -kTwoTo63 && v->number < kTwoTo63;
+  if (!in_range || static_cast<int64_t>(v->number) < min || static_cast<int64_t>(v->number) > max) {
     Fail(std::string("\"") + key + "\" must be an integer from " + std::to_string(min) + " to " +
          std::to_string(max));
   }

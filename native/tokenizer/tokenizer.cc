@@ -262,6 +262,11 @@ int32_t Tokenizer::pad_id() const { return impl_->pad; }
 int32_t Tokenizer::cls_id() const { return impl_->post.first_special(); }
 int32_t Tokenizer::sep_id() const { return impl_->post.last_special(); }
 size_t Tokenizer::vocab_size() const { return impl_->id_to_token.size(); }
+int32_t Tokenizer::max_id() const {
+  const int32_t table_max = static_cast<int32_t>(impl_->id_to_token.size()) - 1;
+  return std::max({table_max, impl_->post.max_special_id(), impl_->pad});
+}
+int32_t Tokenizer::max_type_id() const { return impl_->post.max_type_id(); }
 size_t Tokenizer::added_special_tokens(bool pair) const { return impl_->post.added(pair); }
 
 const std::string& Tokenizer::IdToToken(int32_t id) const {

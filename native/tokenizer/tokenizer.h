@@ -84,6 +84,11 @@ class Tokenizer {
   int32_t cls_id() const;
   int32_t sep_id() const;
   size_t vocab_size() const;
+  // The largest id Encode or padding can give (vocabulary, added tokens, the post-processor's
+  // special ids, the pad id) and the largest type id (from the post-processor's templates): what
+  // the model's embedding tables must hold (lib/model-dir.ts checks them against config.json).
+  int32_t max_id() const;
+  int32_t max_type_id() const;
   // How many special tokens the post-processor adds to one sequence / a pair.
   size_t added_special_tokens(bool pair) const;
 

@@ -1,13 +1,16 @@
 #include "tokenizer/models/wordpiece.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace tce::tok {
 
 WordPiece::WordPiece(const std::vector<std::string>& vocab, const std::string& unk_token,
                      const std::string& continuing_subword_prefix, size_t max_input_chars_per_word)
-    : max_input_chars_per_word_(max_input_chars_per_word) {
+    // Past INT32_MAX code points no word exists (a JS string holds fewer), so a larger setting,
+    // tokenizers' usize up to 2^64 - 1 included, means the same as INT32_MAX: no limit.
+    : max_input_chars_per_word_(std::min<size_t>(max_input_chars_per_word, std::numeric_limits<int32_t>::max())) {
   std::vector<std::pair<std::string_view, int32_t>> all, cont;
   all.reserve(vocab.size());
   for (size_t id = 0; id < vocab.size(); ++id) {

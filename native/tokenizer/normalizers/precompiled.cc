@@ -4,7 +4,8 @@
 // replacement strings. Applied as tokenizers applies it: text is cut into extended grapheme
 // clusters; a cluster shorter than 6 bytes whose bytes start with a trie key is replaced as a
 // whole by the replacement of its shortest such key; otherwise each character is looked up on
-// its own (replaced when it starts with a key, kept when not).
+// its own (replaced when it starts with a key, kept when not). A key whose replacement would start
+// inside a character of the blob (a malformed file) is treated as no key.
 #include <utf8proc.h>
 
 #include <cstdint>
@@ -113,7 +114,12 @@ class Precompiled final : public Normalizer {
       if (HasLeaf(unit)) {
         if (node >= trie_.size()) return false;
         const size_t begin = Value(trie_[node]);
+        // A replacement starts at a character: one starting on a UTF-8 continuation byte (a
+        // malformed file) would put ill-formed UTF-8 into the text, so it counts as no match.
         if (begin > normalized_.size()) return false;
+        if (begin < normalized_.size() && (static_cast<unsigned char>(normalized_[begin]) & 0xC0) == 0x80) {
+          return false;
+        }
         size_t stop = normalized_.find('\0', begin);
         if (stop == std::string::npos) stop = normalized_.size();
         *replacement = std::string_view(normalized_).substr(begin, stop - begin);

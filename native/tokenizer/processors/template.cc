@@ -1,5 +1,6 @@
 #include "tokenizer/processors/template.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -150,6 +151,28 @@ int32_t PostTemplate::last_special() const {
     if (it->kind == TemplatePiece::Kind::kSpecial && !it->ids.empty()) return it->ids.back();
   }
   return -1;
+}
+
+int32_t PostTemplate::max_special_id() const {
+  int32_t m = -1;
+  for (const auto* pieces : {&single_, &pair_}) {
+    for (const TemplatePiece& p : *pieces) {
+      for (int32_t id : p.ids) m = std::max(m, id);
+    }
+  }
+  return m;
+}
+
+int32_t PostTemplate::max_type_id() const {
+  int32_t m = 0;
+  for (const auto* pieces : {&single_, &pair_}) {
+    for (const TemplatePiece& p : *pieces) {
+      int32_t t = p.type_id;
+      if (t == kKeep) t = p.kind == TemplatePiece::Kind::kB ? 1 : 0;
+      m = std::max(m, t);
+    }
+  }
+  return m;
 }
 
 void PostTemplate::Apply(const std::vector<int32_t>& a, size_t keep_a, const std::vector<int32_t>* b,

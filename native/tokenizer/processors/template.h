@@ -44,6 +44,12 @@ class PostTemplate {
   int32_t first_special() const;
   int32_t last_special() const;
 
+  // The largest special id the templates add (-1 when none), and the largest type id they give
+  // any token (a sequence without its own keeps 0 for A, 1 for B). The caller checks both against
+  // the model's embedding tables: an index past a table is a device-side assert on CUDA.
+  int32_t max_special_id() const;
+  int32_t max_type_id() const;
+
  private:
   void Count();
 
