@@ -118,7 +118,7 @@ int tce_cuda_device_count(void) {
 
 int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total_bytes,
                          uint64_t* free_bytes, char* err, size_t err_len) {
-  try {
+  return tce::core::guarded("tce_cuda_device_info", err, err_len, static_cast<int>(TCE_ERROR), [&]() -> int {
     if (index < 0 || index >= tce_cuda_device_count()) {
       write_error(err, err_len, "no CUDA device " + std::to_string(index));
       return TCE_ERROR;
@@ -139,44 +139,48 @@ int tce_cuda_device_info(int index, char* name, size_t name_len, uint64_t* total
     *free_bytes = UINT64_MAX;
 #endif
     return TCE_OK;
-  } catch (const std::exception& e) {
-    write_error(err, err_len, message_of(e, 6));
-    return TCE_ERROR;
-  }
+  });
 }
 
 int tce_tf32_claim(const char* device, int precision, int tf32, char* err, size_t err_len) {
-  if (!tce::core::shares_tf32_switch(device, precision)) return TCE_OK;
-  tce::core::Tf32Claims& claims = tce::core::tf32_claims();
-  std::lock_guard<std::mutex> lock(claims.mutex);
-  if (claims.count > 0 && claims.tf32 != (tf32 != 0)) {
-    const char* mine = tf32 ? "true" : "false";
-    const char* theirs = claims.tf32 ? "true" : "false";
-    write_error(err, err_len,
-                std::string("tf32: ") + mine + " conflicts with " + std::to_string(claims.count) +
-                    " CUDA fp32 model(s) of this process loaded with tf32: " + theirs +
-                    ". libtorch's TF32 switch is process-wide, so every CUDA fp32 model of a "
-                    "process must use the same tf32 setting: dispose the other model(s) first, "
-                    "or load this one with tf32: " + theirs + ".");
-    return TCE_OPTION_CONFLICT;
-  }
-  claims.tf32 = tf32 != 0;
-  ++claims.count;
-  return TCE_OK;
+  return tce::core::guarded("tce_tf32_claim", err, err_len, static_cast<int>(TCE_ERROR), [&]() -> int {
+    if (!tce::core::shares_tf32_switch(device, precision)) return TCE_OK;
+    tce::core::Tf32Claims& claims = tce::core::tf32_claims();
+    std::lock_guard<std::mutex> lock(claims.mutex);
+    if (claims.count > 0 && claims.tf32 != (tf32 != 0)) {
+      const char* mine = tf32 ? "true" : "false";
+      const char* theirs = claims.tf32 ? "true" : "false";
+      write_error(err, err_len,
+                  std::string("tf32: ") + mine + " conflicts with " + std::to_string(claims.count) +
+                      " CUDA fp32 model(s) of this process loaded with tf32: " + theirs +
+                      ". libtorch's TF32 switch is process-wide, so every CUDA fp32 model of a "
+                      "process must use the same tf32 setting: dispose the other model(s) first, "
+                      "or load this one with tf32: " + theirs + ".");
+      return TCE_OPTION_CONFLICT;
+    }
+    claims.tf32 = tf32 != 0;
+    ++claims.count;
+    return TCE_OK;
+  });
 }
 
 void tce_tf32_release(const char* device, int precision, int tf32) {
-  if (!tce::core::shares_tf32_switch(device, precision)) return;
-  tce::core::Tf32Claims& claims = tce::core::tf32_claims();
-  std::lock_guard<std::mutex> lock(claims.mutex);
-  if (claims.count == 0) return;
-  if (--claims.count > 0) return;
-  // The last claim is gone: back to libtorch's default (off), whichever setting was in force.
+  (void)tf32;
+  // Nothing to report through this signature: only the mutex can throw here (std::system_error).
   try {
-    if (claims.tf32) tce::core::set_tf32(false);
+    if (!tce::core::shares_tf32_switch(device, precision)) return;
+    tce::core::Tf32Claims& claims = tce::core::tf32_claims();
+    std::lock_guard<std::mutex> lock(claims.mutex);
+    if (claims.count == 0) return;
+    if (--claims.count > 0) return;
+    // The last claim is gone: back to libtorch's default (off), whichever setting was in force.
+    try {
+      if (claims.tf32) tce::core::set_tf32(false);
+    } catch (...) {
+    }
+    claims.tf32 = false;
   } catch (...) {
   }
-  claims.tf32 = false;
 }
 
 }  // extern "C"

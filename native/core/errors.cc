@@ -49,6 +49,13 @@ void write_error(char* err, size_t err_len, const std::string& message) {
   err[n] = '\0';
 }
 
+void write_error_text(char* err, size_t err_len, const char* text) noexcept {
+  if (err == nullptr || err_len == 0) return;
+  const size_t n = text == nullptr ? 0 : std::min(std::strlen(text), err_len - 1);
+  if (n > 0) std::memcpy(err, text, n);
+  err[n] = '\0';
+}
+
 std::string message_of(const std::exception& e, size_t max_lines) {
   if (const auto* error = dynamic_cast<const c10::Error*>(&e)) {
     return first_and_last_lines(error->what_without_backtrace(), max_lines);

@@ -116,16 +116,23 @@ void wait_for_model_stream(tce_model* model) {
 void submit_cuda(tce_model* model, Slot& slot) {
   const auto& kinds = model->runner->inputs();
   const int64_t count = slot.batch * slot.seq_len;
+  // Each input starts at a multiple of 16 bytes (an even number of int64 values) in the one
+  // upload: AOTInductor's generated code checks or assumes 16-byte aligned inputs, and with an odd
+  // batch * seq_len the second input would start 8 bytes off. The gap values are never read.
+  const int64_t stride = (count + 1) & ~int64_t{1};
   const auto n = static_cast<int64_t>(kinds.size());
-  ensure_pinned(slot.staging, n * count, at::kLong);
+  ensure_pinned(slot.staging, n * stride, at::kLong);
   int64_t* staged = slot.staging.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(staged + i * count, slot.arrays[kinds[static_cast<size_t>(i)]], sizeof(int64_t) * count);
+    std::memcpy(staged + i * stride, slot.arrays[kinds[static_cast<size_t>(i)]], sizeof(int64_t) * count);
+    if (stride > count) staged[i * stride + count] = 0;  // the pad: uploaded, so defined
   }
-  auto device_inputs =
-      slot.staging.narrow(0, 0, n * count).view({n, slot.batch, slot.seq_len}).to(model->device, /*non_blocking=*/true);
+  const at::Tensor device_inputs =
+      slot.staging.narrow(0, 0, n * stride).to(model->device, /*non_blocking=*/true);
   std::vector<at::Tensor> inputs;
-  for (int64_t i = 0; i < n; ++i) inputs.push_back(device_inputs[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    inputs.push_back(device_inputs.narrow(0, i * stride, count).view({slot.batch, slot.seq_len}));
+  }
   const at::Tensor scores = score(model, inputs, slot.batch, slot.activation, slot.apply_softmax);
   ensure_pinned(slot.scores, scores.numel(), at::kFloat);
   // Queued behind the forward on the model's stream: the host does not wait for it here.
@@ -146,13 +153,23 @@ const char* tce_core_torch_version(void) {
 }
 
 void tce_set_num_threads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  try {
+    if (threads > 0) at::set_num_threads(threads);
+  } catch (...) {
+    // libtorch keeps its thread count; nothing to report through this signature.
+  }
 }
 
-int tce_get_num_threads(void) { return at::get_num_threads(); }
+int tce_get_num_threads(void) {
+  try {
+    return at::get_num_threads();
+  } catch (...) {
+    return 1;
+  }
+}
 
 tce_model* tce_model_load(const char* path, const char* device, int precision, int tf32, char* err, size_t err_len) {
-  try {
+  return guarded("tce_model_load", err, err_len, static_cast<tce_model*>(nullptr), [&]() -> tce_model* {
     auto model = std::make_unique<tce_model>();
     model->device = c10::Device(std::string(device));
     if (model->device.is_cuda() && !torch::cuda::is_available()) {
@@ -189,78 +206,82 @@ tce_model* tce_model_load(const char* path, const char* device, int precision, i
     if (model->stream) model->stream->synchronize();  // the weight casts done at load
 #endif
     return model.release();
-  } catch (const std::exception& e) {
-    write_error(err, err_len, message_of(e));
-    return nullptr;
-  }
+  });
 }
 
 int tce_model_submit(tce_model* model, int slot_index, const int64_t* input_ids, const int64_t* attention_mask,
                      const int64_t* token_type_ids, int64_t batch, int64_t seq_len, int activation,
                      int apply_softmax, char* err, size_t err_len) {
-  Slot* slot = slot_of(model, slot_index, err, err_len);
-  if (slot == nullptr) return TCE_ERROR;
-  if (slot->busy) {
-    write_error(err, err_len, "slot " + std::to_string(slot_index) + " is still in flight");
-    return TCE_ERROR;
-  }
-  slot->batch = batch;
-  slot->seq_len = seq_len;
-  slot->activation = activation;
-  slot->apply_softmax = apply_softmax != 0;
-  slot->arrays[kInputIds] = input_ids;
-  slot->arrays[kAttentionMask] = attention_mask;
-  slot->arrays[kTokenTypeIds] = token_type_ids;
-  if (!model->device.is_cuda()) {
-    // The CPU has nothing to overlap with: the forward runs when the scores are asked for.
-    slot->busy = true;
-    return TCE_OK;
-  }
+  return guarded("tce_model_submit", err, err_len, static_cast<int>(TCE_ERROR), [&]() -> int {
+    Slot* slot = slot_of(model, slot_index, err, err_len);
+    if (slot == nullptr) return TCE_ERROR;
+    if (slot->busy) {
+      write_error(err, err_len, "slot " + std::to_string(slot_index) + " is still in flight");
+      return TCE_ERROR;
+    }
+    slot->batch = batch;
+    slot->seq_len = seq_len;
+    slot->activation = activation;
+    slot->apply_softmax = apply_softmax != 0;
+    slot->arrays[kInputIds] = input_ids;
+    slot->arrays[kAttentionMask] = attention_mask;
+    slot->arrays[kTokenTypeIds] = token_type_ids;
+    if (!model->device.is_cuda()) {
+      // The CPU has nothing to overlap with: the forward runs when the scores are asked for.
+      slot->busy = true;
+      return TCE_OK;
+    }
 #ifdef TCE_WITH_CUDA
-  try {
-    ForwardScope scope = model->forward_scope();
-    submit_cuda(model, *slot);
-    slot->busy = true;
-    return TCE_OK;
-  } catch (const std::exception& e) {
-    wait_for_model_stream(model);
-    return forward_failure(e, err, err_len);
-  }
+    try {
+      ForwardScope scope = model->forward_scope();
+      submit_cuda(model, *slot);
+      slot->busy = true;
+      return TCE_OK;
+    } catch (const std::exception& e) {
+      wait_for_model_stream(model);
+      return forward_failure(e, err, err_len);
+    } catch (...) {
+      wait_for_model_stream(model);
+      throw;  // guarded() reports it
+    }
 #else
-  write_error(err, err_len, "this core was built without CUDA");
-  return TCE_ERROR;
+    write_error(err, err_len, "this core was built without CUDA");
+    return TCE_ERROR;
 #endif
+  });
 }
 
 int tce_model_collect(tce_model* model, int slot_index, float* out, int64_t out_capacity, int64_t* num_labels,
                       char* err, size_t err_len) {
-  Slot* slot = slot_of(model, slot_index, err, err_len);
-  if (slot == nullptr) return TCE_ERROR;
-  if (!slot->busy) {
-    write_error(err, err_len, "slot " + std::to_string(slot_index) + " has no forward in flight");
-    return TCE_ERROR;
-  }
-  slot->busy = false;  // free again whatever happens below
-  try {
+  return guarded("tce_model_collect", err, err_len, static_cast<int>(TCE_ERROR), [&]() -> int {
+    Slot* slot = slot_of(model, slot_index, err, err_len);
+    if (slot == nullptr) return TCE_ERROR;
+    if (!slot->busy) {
+      write_error(err, err_len, "slot " + std::to_string(slot_index) + " has no forward in flight");
+      return TCE_ERROR;
+    }
+    slot->busy = false;  // free again whatever happens below
+    try {
 #ifdef TCE_WITH_CUDA
-    if (model->device.is_cuda()) {
-      slot->done.wait();
-      return copy_scores(model, slot->scores.data_ptr<float>(), slot->batch, slot->num_labels, out, out_capacity,
-                         num_labels, err, err_len);
-    }
+      if (model->device.is_cuda()) {
+        slot->done.wait();
+        return copy_scores(model, slot->scores.data_ptr<float>(), slot->batch, slot->num_labels, out, out_capacity,
+                           num_labels, err, err_len);
+      }
 #endif
-    ForwardScope scope = model->forward_scope();
-    const auto host = at::TensorOptions().dtype(at::kLong);
-    std::vector<at::Tensor> inputs;
-    for (InputKind kind : model->runner->inputs()) {
-      inputs.push_back(at::from_blob(const_cast<int64_t*>(slot->arrays[kind]), {slot->batch, slot->seq_len}, host));
+      ForwardScope scope = model->forward_scope();
+      const auto host = at::TensorOptions().dtype(at::kLong);
+      std::vector<at::Tensor> inputs;
+      for (InputKind kind : model->runner->inputs()) {
+        inputs.push_back(at::from_blob(const_cast<int64_t*>(slot->arrays[kind]), {slot->batch, slot->seq_len}, host));
+      }
+      const at::Tensor scores = score(model, inputs, slot->batch, slot->activation, slot->apply_softmax);
+      return copy_scores(model, scores.data_ptr<float>(), slot->batch, scores.size(1), out, out_capacity, num_labels,
+                         err, err_len);
+    } catch (const std::exception& e) {
+      return forward_failure(e, err, err_len);
     }
-    const at::Tensor scores = score(model, inputs, slot->batch, slot->activation, slot->apply_softmax);
-    return copy_scores(model, scores.data_ptr<float>(), slot->batch, scores.size(1), out, out_capacity, num_labels,
-                       err, err_len);
-  } catch (const std::exception& e) {
-    return forward_failure(e, err, err_len);
-  }
+  });
 }
 
 void tce_model_discard(tce_model* model, int slot_index) {
