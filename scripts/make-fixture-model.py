@@ -21,9 +21,11 @@
       A zip laid out as an AOTInductor package (archive_format "pt2", metadata naming the device)
       without compiled code: what a core without AOTInductor, or the device check, sees first.
 
-  make-fixture-model.py pt2 --model DIR --out FILE
+  make-fixture-model.py pt2 --model DIR --out FILE [--positional] [--metadata KEY=VALUE ...]
       Exports the eager module (weights.pt) as a CPU AOTInductor package taking its inputs by
-      keyword, so that only the package's call spec names them (no tce_input_names metadata).
+      keyword, so that only the package's call spec names them (no tce_input_names metadata);
+      with --positional, taking them positionally (an empty keyword dict in the call spec) and
+      naming them in tce_input_names. --metadata records extra metadata strings.
       Needs PyTorch 2.6+ (the project's .venv), not Debian's.
 
   make-fixture-model.py simulate-newer --model DIR --out DIR2 --torch-version 2.99.0
@@ -292,10 +294,18 @@ def export_pt2(args):
     example = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids)}
     batch = torch.export.Dim("batch", min=1)
     seq = torch.export.Dim("seq", min=2, max=model.position_ids.shape[1])
+    metadata = dict(item.split("=", 1) for item in args.metadata)
     with torch.no_grad():
-        program = torch.export.export(graph, (), kwargs={n: example[n] for n in names},
-                                      dynamic_shapes={n: {0: batch, 1: seq} for n in names})
-    torch._inductor.aoti_compile_and_package(program, package_path=args.out)
+        if args.positional:
+            # Positional inputs: the call spec's keyword dict is empty, and the metadata names them.
+            program = torch.export.export(graph, tuple(example[n] for n in names),
+                                          dynamic_shapes=tuple({0: batch, 1: seq} for n in names))
+            metadata.setdefault("tce_input_names", ",".join(names))
+        else:
+            program = torch.export.export(graph, (), kwargs={n: example[n] for n in names},
+                                          dynamic_shapes={n: {0: batch, 1: seq} for n in names})
+    torch._inductor.aoti_compile_and_package(program, package_path=args.out,
+                                            inductor_configs={"aot_inductor.metadata": metadata} if metadata else None)
 
 
 def damage(args):
@@ -407,6 +417,8 @@ def main():
     x = sub.add_parser("pt2")
     x.add_argument("--model", required=True)
     x.add_argument("--out", required=True)
+    x.add_argument("--positional", action="store_true", help="inputs taken positionally, named by tce_input_names")
+    x.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE", help="a metadata string to record")
     f = sub.add_parser("fake-pt2")
     f.add_argument("--out", required=True)
     f.add_argument("--device", default="cpu")

@@ -96,8 +96,8 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     const config = JSON.parse(fs.readFileSync(path.join(seedPt2, 'config.json'), 'utf8'));
     expect(metadata?.max_positions).toBe(config.max_position_embeddings);
     expect(metadata?.torch_version).toMatch(/^2\.13\./);
-    // The longest sequence the package takes: BERT's 512 positions.
-    expect(metadata?.max_sequence).toBe(Math.min(config.max_position_embeddings, 512));
+    // The longest sequence the package takes: BERT's whole position table (512 positions).
+    expect(metadata?.max_sequence).toBe(config.max_position_embeddings);
   });
 
   for (const which of ['seed', 'bundled'] as const) {
@@ -157,6 +157,34 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     } finally {
       await model.dispose();
     }
+  });
+
+  test('a package taking its inputs positionally (empty keyword call spec) is fed them as tce_input_names names them', async () => {
+    const base = fixtureModel('tiny-two-inputs', { numLabels: 1, vocab: 'biomedbert', inputs: 'input_ids,attention_mask' });
+    const dir = copy(base, 'positional-pt2');
+    fs.rmSync(path.join(dir, 'model.pt'));
+    python('make-fixture-model.py', ['pt2', '--model', base, '--out', path.join(dir, 'model.pt2'), '--positional']);
+    expect(readExportMetadata(path.join(dir, 'model.pt2'))?.input_names).toEqual(['input_ids', 'attention_mask']);
+    const all = bioasqPairs(12);
+    const model = await CrossEncoder.load(dir, { device: 'cpu', activation: 'identity' });
+    try {
+      const scores = (await model.predict(all)) as Float32Array;
+      const expected = await referenceLogits(base, all, model.maxLength);
+      expectWithin(scores, expected.map((row) => row[0]), PT2_BOUND);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  test('a sequence bound in the metadata that is not a positive whole number ("512x") is refused at load', async () => {
+    const base = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    const dir = copy(base, 'bad-bound-pt2');
+    fs.rmSync(path.join(dir, 'model.pt'));
+    python('make-fixture-model.py', ['pt2', '--model', base, '--out', path.join(dir, 'model.pt2'), '--metadata', 'tce_max_sequence=512x']);
+    await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'TCE_MODEL_LOAD_FAILED',
+      message: expect.stringMatching(/model\.pt2's metadata: tce_max_sequence is not a positive whole number; export it again/),
+    });
   });
 
   test('with model.pt beside it, model.pt2 is loaded; TCE_MODEL_FORMAT=torchscript loads model.pt', async () => {

@@ -51,6 +51,25 @@ void check_compiled_for(const std::unordered_map<std::string, std::string>& meta
   }
 }
 
+// A sequence bound scripts/export.py records (tce_max_sequence, tce_min_sequence): a positive
+// decimal number, or 0 when the package does not record it. Anything else ("512x", "-1") is a
+// damaged or foreign package, never a bound to ignore.
+int64_t sequence_bound(const std::unordered_map<std::string, std::string>& metadata, const std::string& key) {
+  const auto found = metadata.find(key);
+  if (found == metadata.end()) return 0;
+  const std::string& text = found->second;
+  int64_t value = 0;
+  bool valid = !text.empty() && text.size() <= 9;
+  for (char c : text) {
+    if (c < '0' || c > '9') valid = false;
+    if (valid) value = value * 10 + (c - '0');
+  }
+  if (!valid || value <= 0) {
+    throw std::runtime_error("model.pt2's metadata: " + key + " is not a positive whole number; export it again");
+  }
+  return value;
+}
+
 std::vector<std::string> split_names(const std::string& text) {
   std::vector<std::string> names;
   size_t start = 0;
@@ -72,7 +91,10 @@ class AotiRunner : public Runner {
 #endif
 #if TCE_AOTI_DEVICE_INDEX
     const c10::DeviceIndex index = device.is_cuda() && device.has_index() ? device.index() : c10::DeviceIndex(-1);
-    loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(file.path(), "model", false, 1, index);
+    // One runner per slot, so that the two slots' forwards do not queue behind one another: the
+    // runners share the package's weights, each has its own activations.
+    loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(file.path(), "model", false,
+                                                                        static_cast<size_t>(TCE_SLOTS), index);
 #else
     loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(file.path());
 #endif
@@ -82,16 +104,25 @@ class AotiRunner : public Runner {
     // exported with positional inputs names them in its metadata (tce_input_names).
     const std::vector<std::string> spec = loader_->get_call_spec();
     auto names = spec.empty() ? std::nullopt : call_spec_keywords(spec[0]);
-    if (!names && metadata.count("tce_input_names") > 0) names = split_names(metadata.at("tce_input_names"));
-    inputs_ = names ? input_kinds(*names, "model.pt2's call spec")
-                    : std::vector<InputKind>{kInputIds, kAttentionMask, kTokenTypeIds};
+    if (names) {
+      inputs_ = input_kinds(*names, "model.pt2's call spec");
+    } else if (metadata.count("tce_input_names") > 0) {
+      inputs_ = input_kinds(split_names(metadata.at("tce_input_names")), "model.pt2's metadata (tce_input_names)");
+      const std::optional<size_t> positional = spec.empty() ? std::nullopt : call_spec_positional_count(spec[0]);
+      if (positional && *positional != inputs_.size()) {
+        throw std::runtime_error("model.pt2 takes " + std::to_string(*positional) + " inputs, but its metadata names " +
+                                 std::to_string(inputs_.size()) + " (" + describe_inputs(inputs_) +
+                                 "); export it again");
+      }
+    } else {
+      inputs_ = {kInputIds, kAttentionMask, kTokenTypeIds};
+    }
     // The package's dynamic sequence dimension ends here (scripts/export.py records it); its
     // compiled code does not check it, and a longer batch would read past the position table.
-    const std::string max_sequence = value_or(metadata, "tce_max_sequence", "");
-    try {
-      if (!max_sequence.empty()) max_sequence_ = std::stoll(max_sequence);
-    } catch (const std::exception&) {
-      throw std::runtime_error("model.pt2's metadata: tce_max_sequence is not a number; export it again");
+    max_sequence_ = sequence_bound(metadata, "tce_max_sequence");
+    min_sequence_ = sequence_bound(metadata, "tce_min_sequence");
+    if (max_sequence_ > 0 && min_sequence_ > max_sequence_) {
+      throw std::runtime_error("model.pt2's metadata: tce_min_sequence is above tce_max_sequence; export it again");
     }
   }
 
@@ -100,6 +131,13 @@ class AotiRunner : public Runner {
       throw std::runtime_error("model.pt2 was exported for sequences of at most " + std::to_string(max_sequence_) +
                                " tokens, and this batch has " + std::to_string(inputs[0].size(1)) +
                                ": load it with maxLength: " + std::to_string(max_sequence_) + " or less");
+    }
+    // The lower bound of the dynamic sequence dimension: the compiled code does not check it
+    // either. The JS pipeline never sends fewer than 3 tokens (maxLength >= 3, a pair's special
+    // tokens), so only a direct caller of the C API meets this.
+    if (min_sequence_ > 0 && !inputs.empty() && inputs[0].size(1) < min_sequence_) {
+      throw std::runtime_error("model.pt2 was exported for sequences of at least " + std::to_string(min_sequence_) +
+                               " tokens, and this batch has " + std::to_string(inputs[0].size(1)));
     }
     std::vector<at::Tensor> outputs = loader_->run(inputs, cuda_stream);
     if (outputs.empty()) throw std::runtime_error("model.pt2 returned no outputs; expected the logits");
@@ -111,6 +149,7 @@ class AotiRunner : public Runner {
  private:
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> loader_;
   int64_t max_sequence_ = 0;  // 0: not recorded (the package checks nothing either)
+  int64_t min_sequence_ = 0;  // 0: not recorded
 };
 
 }  // namespace

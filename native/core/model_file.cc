@@ -332,7 +332,27 @@ std::optional<std::vector<std::string>> call_spec_keywords(const std::string& in
   if (pos == std::string::npos) return std::nullopt;
   skip_space(in_spec, pos);
   const std::string context = parse_json_string(in_spec, pos);
-  return parse_string_list(context, 0);
+  std::vector<std::string> names = parse_string_list(context, 0);
+  // A package exported with positional inputs has an empty keyword dict: no names here.
+  if (names.empty()) return std::nullopt;
+  return names;
+}
+
+std::optional<size_t> call_spec_positional_count(const std::string& in_spec) {
+  // The args tuple comes before the kwargs dict; each input tensor in it is a leaf,
+  // {"type": null, ...}. A spec of another shape is not counted.
+  const size_t dict = in_spec.find("\"builtins.dict\"");
+  if (dict == std::string::npos) return std::nullopt;
+  size_t leaves = 0;
+  for (size_t at = in_spec.find("\"type\"", 0); at != std::string::npos && at < dict; at = in_spec.find("\"type\"", at + 1)) {
+    size_t pos = at + 6;
+    skip_space(in_spec, pos);
+    if (pos >= in_spec.size() || in_spec[pos] != ':') continue;
+    ++pos;
+    skip_space(in_spec, pos);
+    if (in_spec.compare(pos, 4, "null") == 0) ++leaves;
+  }
+  return leaves;
 }
 
 std::string describe_inputs(const std::vector<InputKind>& inputs) {

@@ -60,8 +60,12 @@ std::optional<std::vector<std::string>> json_string_list(const std::string& json
 
 // The keyword names of an AOTInductor call spec (its serialized input tree: a tuple of positional
 // arguments and a dict of keyword arguments), in the order the package takes them, or nothing
-// when the spec has no keyword arguments.
+// when the spec has no keyword arguments (a package exported with positional inputs).
 std::optional<std::vector<std::string>> call_spec_keywords(const std::string& in_spec);
+
+// The number of positional input tensors (leaves of the args tuple) in the same call spec, or
+// nothing when the spec is not a (args, kwargs) pair.
+std::optional<size_t> call_spec_positional_count(const std::string& in_spec);
 
 // "input_ids, attention_mask": names for a message.
 std::string describe_inputs(const std::vector<InputKind>& inputs);

@@ -106,8 +106,14 @@ endfunction()
 #   TCE_WITH_AOTI=1                     the loader's header is there
 #   TCE_AOTI_METADATA_FROM_PACKAGE=1/0  it can read a package's metadata before loading its code
 #   TCE_AOTI_DEVICE_INDEX=1/0           its constructor takes the CUDA device index
-# Read from the header itself, so that no version table has to be kept here.
+# The features are read from the header itself, so that no version table has to be kept here; the
+# loader is used only from libtorch 2.6 on (Torch_VERSION), where its API is the one aoti_runner.cc
+# calls (earlier builds shipped a header of the same name with another interface).
 function(tce_aoti_definitions target)
+  if(NOT Torch_VERSION OR Torch_VERSION VERSION_LESS 2.6)
+    message(STATUS "torch-cross-encoder: libtorch ${Torch_VERSION} is older than 2.6: the core refuses .pt2 models")
+    return()
+  endif()
   set(header "")
   foreach(dir IN LISTS TORCH_INCLUDE_DIRS)
     if(EXISTS "${dir}/torch/csrc/inductor/aoti_package/model_package_loader.h")
