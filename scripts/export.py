@@ -113,7 +113,7 @@ def store_half(torch, traced, wrapped, config, max_len, device, scope):
     upcast = torch.jit.load(buffer, map_location=device).float()
     worst = 0.0
     with torch.no_grad():
-        for batch, length in [(3, 17), (8, min(128, max_len)), (2, max_len)]:
+        for batch, length in [(3, 17), (8, min(128, max_len)), (2, export_arch.check_length(max_len))]:
             inputs = export_arch.make_inputs(torch, config, batch, length, batch * 104729 + length, device)
             exact = wrapped(*inputs)[0].float()
             diff = (upcast(*inputs)[0].float() - exact).abs().max().item()
@@ -127,10 +127,10 @@ def store_half(torch, traced, wrapped, config, max_len, device, scope):
     return torch.jit.load(buffer, map_location=device), worst
 
 
-# The check inputs (batch, length): batch 1 and the shortest length the package accepts, ragged
-# padding, and the longest sequence the model takes.
+# The check inputs (batch, length): batch 1 and a short length, ragged padding, and the longest
+# sequence the model takes up to export_arch.CHECK_MAX_LENGTH (ModernBERT takes 8192 tokens).
 def check_shapes(max_len):
-    return [(1, 5), (3, 17), (8, min(128, max_len)), (2, max_len)]
+    return [(1, 5), (3, 17), (8, min(128, max_len)), (2, export_arch.check_length(max_len))]
 
 
 def position_rows(model):
@@ -186,6 +186,12 @@ def export_torchscript(torch, args, model, wrapped, max_len, metadata):
     traced.save(os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
 
 
+# The shortest sequence a .pt2 takes: torch.export specialises a dimension whose size is 0 or 1,
+# so its dynamic sequence dimension starts at 2 (the core refuses a shorter batch, as it refuses
+# one longer than tce_max_sequence).
+MIN_SEQUENCE = 2
+
+
 def export_pt2(torch, args, model, wrapped, max_len, metadata):
     """model.pt2: torch.export with dynamic batch and sequence, compiled by AOTInductor for
     args.device, checked against eager before it replaces any model.pt2 in OUT_DIR."""
@@ -198,7 +204,7 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
     # Example sizes of at least 2: torch.export specialises a dimension whose example is 0 or 1.
     example = export_arch.make_inputs(torch, model.config, 2, min(max(args.trace_length, 2), max_len), 0, args.device)
     batch = torch.export.Dim("batch", min=1)
-    seq = torch.export.Dim("seq", min=2, max=max_len)
+    seq = torch.export.Dim("seq", min=MIN_SEQUENCE, max=max_len)
     started = time.perf_counter()
     with torch.no_grad():
         # Keyword inputs: the package's call spec then names them, and the loader feeds them so.
@@ -217,6 +223,7 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
     # The longest sequence the package takes: its shape guards are not checked at run time, so the
     # core refuses a longer batch itself (native/core/aoti_runner.cc).
     strings["tce_max_sequence"] = str(max_len)
+    strings["tce_min_sequence"] = str(MIN_SEQUENCE)
     if metadata.get("max_positions") is not None:
         strings["tce_max_positions"] = str(metadata["max_positions"])
     with tempfile.TemporaryDirectory(dir=args.out) as scratch:

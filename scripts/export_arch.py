@@ -53,12 +53,26 @@ def input_names(config):
 
 
 def max_length(config):
-    """The longest sequence the position table allows (RoBERTa-style tables start after the
-    padding index: 514 rows hold 512 positions)."""
-    rows = getattr(config, "max_position_embeddings", 512)
+    """The longest sequence the model takes, recorded in the export (a .pt2 compiles its dynamic
+    sequence dimension up to it). Absolute position tables (BERT, ELECTRA, RoBERTa) end there:
+    RoBERTa-style tables start after the padding index, so 514 rows hold 512 positions.
+    ModernBERT (rotary) and DeBERTa-v2/v3 (relative) are trained up to their config's
+    max_position_embeddings: 8192 for ModernBERT, 512 for DeBERTa-v3."""
+    rows = getattr(config, "max_position_embeddings", None) or 512
     if family(config) == "roberta":
         rows -= (getattr(config, "pad_token_id", 1) or 0) + 1
-    return min(rows, 512)
+    return int(rows)
+
+
+# The longest length an export is checked at (trace and compiled package against eager): a forward
+# at ModernBERT's 8192 tokens takes minutes and gigabytes on a small CPU, and the graph is the same
+# for every length once it runs at a few of them.
+CHECK_MAX_LENGTH = 512
+
+
+def check_length(max_len):
+    """The longest length to check an export at."""
+    return min(max_len, CHECK_MAX_LENGTH)
 
 
 def make_inputs(torch, config, batch, length, seed, device):
