@@ -37,6 +37,9 @@ function corpus(): { texts: string[]; pairs: Array<[string, string]> } {
     // Added tokens in running text, whitespace runs, empty and blank texts.
     'a <mask> b [MASK] c <s>x</s> [CLS] [SEP]<pad>', '  leading and trailing  ', '', ' ', '\t\n', '▁already ▁marked',
     '<s>starts with an added token', ' <mask>after a space', '\u0001control first', 'x<s>y',
+    // Other_Alphabetic symbols (circled / squared letters) and a join control: word characters of
+    // Rust's \w (the Whitespace pre-tokenizer), one word with the letters around them.
+    'aⒶb ⓩz 🄰x🅐y 🅰z 🅉q', 'a\u200Db c\u200Cd',
   ];
   if (HAVE_SHARED) {
     texts.push(...readJsonl<{ text: string }>(path.join(SHARED_DATA, 'unicode_edge_cases.jsonl')).map((r) => r.text));

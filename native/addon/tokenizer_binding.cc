@@ -33,6 +33,8 @@ Napi::Value Guarded(Napi::Env env, const char* what, F&& body) {
     return body();
   } catch (const Napi::Error&) {
     throw;
+  } catch (const tok::TokenizerFileError& e) {
+    ThrowCoded(env, e.what(), "TCE_TOKENIZER_FILE");
   } catch (const std::exception& e) {
     ThrowCoded(env, std::string(what) + " failed: " + e.what(), "TCE_INTERNAL");
   }
@@ -189,6 +191,9 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
                                            options_.max_length, options_.add_special_tokens);
         }
       });
+    } catch (const tok::TokenizerFileError& e) {
+      code_ = "TCE_TOKENIZER_FILE";
+      SetError(e.what());
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -225,10 +230,11 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
   }
 
   void OnError(const Napi::Error& error) override {
-    deferred_.Reject(MakeCodedError(Env(), "Tokenization failed: " + error.Message(), "TCE_INTERNAL").Value());
+    deferred_.Reject(MakeCodedError(Env(), "Tokenization failed: " + error.Message(), code_).Value());
   }
 
  private:
+  const char* code_ = "TCE_INTERNAL";
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<const tok::Tokenizer> tokenizer_;
   Texts texts_;

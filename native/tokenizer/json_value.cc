@@ -52,6 +52,17 @@ int64_t Settings::Integer(const char* key, int64_t fallback, int64_t min, int64_
   return static_cast<int64_t>(v->number);
 }
 
+int64_t Settings::CappedCount(const char* key, int64_t fallback, int64_t cap) const {
+  const JsonValue* v = value_.Get(key);
+  if (v == nullptr || v->is_null()) return fallback;
+  if (v->kind != JsonValue::Kind::kNumber || !std::isfinite(v->number) || std::floor(v->number) != v->number ||
+      v->number < 0) {
+    Fail(std::string("\"") + key + "\" must be a non-negative integer");
+  }
+  // Compared as doubles before any conversion: cap <= INT64_MAX, so the result fits.
+  return v->number >= static_cast<double>(cap) ? cap : static_cast<int64_t>(v->number);
+}
+
 std::string Settings::String(const char* key, const std::string& fallback) const {
   const JsonValue* v = value_.Get(key);
   if (v == nullptr || v->is_null()) return fallback;

@@ -48,6 +48,9 @@ class Settings {
   double Number(const char* key, double fallback) const;
   // An integer in [min, max]; `fallback` when absent or null.
   int64_t Integer(const char* key, int64_t fallback, int64_t min, int64_t max) const;
+  // A non-negative integer of any size (tokenizers' usize limits), read as min(value, cap): past
+  // the cap a limit no longer changes anything. JSON's 9223372036854775807 arrives as 2^63.
+  int64_t CappedCount(const char* key, int64_t fallback, int64_t cap) const;
   std::string String(const char* key, const std::string& fallback) const;
   std::string RequiredString(const char* key) const;
   // Whether the key is present and not null.

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,13 @@
 #include "tokenizer/json_value.h"
 
 namespace tce::tok {
+
+// Thrown by Encode when the text needs something tokenizer.json lacks (as tokenizers, which loads
+// such a file and fails only then: a BPE unk_token that is not in the vocabulary).
+class TokenizerFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct AddedToken {
   std::string content;
@@ -72,6 +80,7 @@ class Tokenizer {
   // post-processor's template (e.g. [CLS] A [SEP] (B [SEP])) is applied. max_length == 0 means no truncation; otherwise the result
   // (special tokens included) is at most max_length tokens, truncated like the fast tokenizer's
   // longest_first. Invalid UTF-8 is decoded with U+FFFD replacement (then dropped by clean text).
+  // Throws TokenizerFileError when the text needs a token the file lacks.
   Encoding Encode(std::string_view a, const std::string_view* b, size_t max_length,
                   bool add_special_tokens) const;
 

@@ -5,8 +5,10 @@
 // in the vocabulary is that token. Dropout is refused (it is random by design).
 #include <cmath>
 #include <queue>
+#include <string>
 
 #include "tokenizer/models/model.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab_map.h"
 
 namespace tce::tok {
@@ -96,10 +98,9 @@ class Bpe final : public Model {
       if (merged < 0) s.Fail("merge \"" + a + " " + b + "\" makes \"" + joined + "\", which is not in the vocabulary");
       merges_.Put(ia, ib, static_cast<uint32_t>(i / 2), merged);
     }
-    if (o_.has_unk) {
-      unk_id_ = map_.Find(o_.unk_token);
-      if (unk_id_ < 0) s.Fail("unk_token \"" + o_.unk_token + "\" is not in the vocabulary");
-    }
+    // An unk_token missing from the vocabulary loads, as in tokenizers: only a text with an
+    // unknown character fails, when it needs the token (Initial).
+    if (o_.has_unk) unk_id_ = map_.Find(o_.unk_token);
     if (o_.byte_fallback) {
       static const char* kHex = "0123456789ABCDEF";
       for (int b = 0; b < 256; ++b) byte_ids_[b] = map_.Find(std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">");
@@ -155,6 +156,11 @@ class Bpe final : public Model {
         }
       }
       if (!o_.has_unk) continue;  // no unk token: the character is dropped
+      if (unk_id_ < 0) {
+        throw TokenizerFileError("tokenizer.json: the BPE model's unk_token \"" + o_.unk_token +
+                                 "\" is not in its vocabulary, and the text has a character the "
+                                 "vocabulary lacks (" + std::string(w.substr(at - len, len)) + ")");
+      }
       if (pending_unk && !o_.fuse_unk) symbols.push_back(unk_id_);
       pending_unk = true;
     }

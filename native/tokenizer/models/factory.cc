@@ -27,7 +27,7 @@ class WordPieceModel final : public Model {
 std::unique_ptr<Model> MakeWordPieceModel(const Settings& s, const ModelTables& tables) {
   return std::make_unique<WordPieceModel>(*tables.vocab, s.String("unk_token", "[UNK]"),
                                           s.String("continuing_subword_prefix", "##"),
-                                          static_cast<size_t>(s.Integer("max_input_chars_per_word", 100, 0, INT64_MAX)));
+                                          static_cast<size_t>(s.CappedCount("max_input_chars_per_word", 100, INT64_MAX)));
 }
 
 std::unique_ptr<Model> MakeModel(const JsonValue& json, const ModelTables& tables) {

@@ -8,6 +8,10 @@ namespace tce::tok {
 
 namespace {
 
+// Rust's \w: Alphabetic (Other_Alphabetic's circled and squared letters included), marks, Nd, Pc
+// and the join controls: IsWordChar lacks the first, IsRegexWordChar (Oniguruma) the last.
+bool RustWordChar(char32_t c) { return unicode::IsWordChar(c) || unicode::IsRegexWordChar(c); }
+
 class Whitespace final : public PreTokenizer {
  public:
   explicit Whitespace(bool split_word_classes) : split_word_classes_(split_word_classes) {}
@@ -23,7 +27,7 @@ class Whitespace final : public PreTokenizer {
       for (size_t at = 0; at < text.size();) {
         size_t len;
         const char32_t c = unicode::DecodeUtf8(base + at, end, &len);
-        const int cls = unicode::IsWhitespace(c) ? -1 : (!split_word_classes_ || unicode::IsWordChar(c)) ? 0 : 1;
+        const int cls = unicode::IsWhitespace(c) ? -1 : (!split_word_classes_ || RustWordChar(c)) ? 0 : 1;
         if (cls != current) {
           if (current >= 0) out.Add(text.substr(start, at - start), w.at_start && start == 0);
           start = at;

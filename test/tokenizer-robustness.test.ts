@@ -1,0 +1,119 @@
+/**
+ * tokenizer.json edge cases the native tokenizer must take as Hugging Face's `tokenizers` does, or
+ * refuse with a coded error: a BPE unk_token missing from the vocabulary, an enormous
+ * max_input_chars_per_word, a Precompiled charsmap whose replacement starts inside a character.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as hf from 'tokenizers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tokenizer } from '../lib/tokenizer';
+import { VOCABS, bertTokenizerJson, readVocab, tempDir } from './helpers/hf-reference';
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('tce-tok-robust-');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+/** Writes tokenizer.json text (raw, so that numbers reach both tokenizers exactly as written). */
+function load(text: string): Tokenizer {
+  const file = path.join(dir, `t${n++}`, 'tokenizer.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return Tokenizer.fromFile(file);
+}
+
+const ids = (t: Tokenizer, s: string) => Array.from(t.encode(s).ids);
+const hfIds = async (h: hf.Tokenizer, s: string) => (await h.encode(s)).getIds();
+
+describe('BPE unk_token not in the vocabulary (as tokenizers: loads, fails only on text that needs it)', () => {
+  const bpe = (unk: string | null, fuse = false) => JSON.stringify({
+    version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: { type: 'WhitespaceSplit' }, post_processor: null, decoder: null,
+    model: { type: 'BPE', dropout: null, unk_token: unk, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: fuse,
+      byte_fallback: false, vocab: { a: 0, b: 1, ab: 2, '[PAD]': 3 }, merges: ['a b'] },
+  });
+
+  for (const fuse of [false, true]) {
+    it(`fuse_unk ${fuse}: known text encodes as tokenizers does; an unknown character is TCE_TOKENIZER_FILE where tokenizers errors too`, async () => {
+      const text = bpe('<unk>', fuse);
+      const ours = load(text);
+      const ref = hf.Tokenizer.fromString(text);
+      expect(ids(ours, 'ab a b ba')).toEqual(await hfIds(ref, 'ab a b ba'));
+      expect(ids(ours, 'ab a b ba')).toEqual([2, 0, 1, 1, 0]);
+      await expect(ref.encode('abc')).rejects.toThrow();
+      expect(() => ours.encode('abc')).toThrow(expect.objectContaining({ code: 'TCE_TOKENIZER_FILE', message: expect.stringContaining('"<unk>"') }));
+      await expect(ours.encodeBatch(['ab', 'xab'])).rejects.toMatchObject({ code: 'TCE_TOKENIZER_FILE' });
+    });
+  }
+
+  it('unk_token null: unknown characters are dropped, as tokenizers drops them', async () => {
+    const text = bpe(null);
+    expect(ids(load(text), 'acb cc')).toEqual(await hfIds(hf.Tokenizer.fromString(text), 'acb cc'));
+    expect(ids(load(text), 'acb cc')).toEqual([2]); // c dropped, then a + b merged
+  });
+});
+
+describe('max_input_chars_per_word past any text (tokenizers reads a usize)', () => {
+  const vocab = readVocab(VOCABS.biomedbert);
+  const long = 'a'.repeat(300);
+  const huge = (json: object) => JSON.stringify(json).replace('"max_input_chars_per_word":100', '"max_input_chars_per_word":9223372036854775807');
+
+  it('9223372036854775807 loads and means no limit, on the plain BERT path and the pipeline path', async () => {
+    const plain = bertTokenizerJson(vocab);
+    const pipeline = { ...bertTokenizerJson(vocab), normalizer: { type: 'Lowercase' } };
+    for (const json of [plain, pipeline]) {
+      const text = huge(json);
+      expect(text).toContain('9223372036854775807');
+      const ours = load(text);
+      const mine = ids(ours, `x ${long} y`);
+      expect(mine).toEqual(await hfIds(hf.Tokenizer.fromString(text), `x ${long} y`));
+      expect(mine.length).toBeGreaterThan(5); // split into pieces, not one [UNK]
+    }
+  });
+
+  it('a negative value is a TCE_TOKENIZER_FILE error on the pipeline path', () => {
+    const json = { ...bertTokenizerJson(vocab), normalizer: { type: 'Lowercase' } };
+    const text = JSON.stringify(json).replace('"max_input_chars_per_word":100', '"max_input_chars_per_word":-1');
+    expect(() => load(text)).toThrow(expect.objectContaining({ code: 'TCE_TOKENIZER_FILE', message: expect.stringContaining('max_input_chars_per_word') }));
+  });
+});
+
+describe('Precompiled charsmap', () => {
+  /**
+   * A charsmap with one key, "a", whose replacement starts at byte `value` of the blob "é\0" (a
+   * darts-clone trie: root unit 0 with offset 1; "a" at unit 1 ^ 0x61 = 96, a leaf whose value
+   * unit is 96 ^ 98 = 2).
+   */
+  function charsmap(value: number): string {
+    const units = new Uint32Array(97);
+    units[0] = 1 << 10;
+    units[96] = (98 << 10) | (1 << 8) | 0x61;
+    units[2] = value;
+    const blob = Buffer.from('é\0', 'utf8');
+    const out = Buffer.alloc(4 + units.byteLength + blob.length);
+    out.writeUInt32LE(units.byteLength, 0);
+    Buffer.from(units.buffer).copy(out, 4);
+    blob.copy(out, 4 + units.byteLength);
+    return out.toString('base64');
+  }
+  const json = (value: number) => JSON.stringify({
+    version: '1.0', added_tokens: [], pre_tokenizer: { type: 'WhitespaceSplit' }, post_processor: null, decoder: null,
+    normalizer: { type: 'Precompiled', precompiled_charsmap: charsmap(value) },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: { '[UNK]': 0, a: 1, 'é': 2, x: 3, '\uFFFD': 4, '[PAD]': 5 } },
+  });
+
+  // tokenizers' charsmap reader (spm_precompiled 0.1.4) panics on this hand-made map, so the
+  // expectations here are the map's own: real charsmaps are compared with tokenizers in
+  // tokenizer-families.test.ts.
+  it('a replacement at a character maps "a" to "é" (the crafted trie is read as built)', () => {
+    expect(ids(load(json(0)), 'a x a')).toEqual([2, 3, 2]);
+  });
+
+  it('a replacement starting on a UTF-8 continuation byte is no replacement (never ill-formed UTF-8)', () => {
+    const t = load(json(1));
+    expect(ids(t, 'a x a')).toEqual([1, 3, 1]);
+    expect(t.encode('a').tokens).toEqual(['a']);
+  });
+});
