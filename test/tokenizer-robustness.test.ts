@@ -117,3 +117,38 @@ describe('Precompiled charsmap', () => {
     expect(t.encode('a').tokens).toEqual(['a']);
   });
 });
+
+describe('Whitespace pre-tokenizer: \\w as Rust regex has it', () => {
+  const text = JSON.stringify({
+    version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100,
+      vocab: { '[UNK]': 0, '[PAD]': 1, a: 2, b: 3, 'Ⓐ': 4, '##Ⓐ': 5, '##b': 6, '\u200D': 7, '##\u200D': 8, '🅰': 9, '##🅰': 10 } },
+  });
+
+  it('circled / squared letters (Other_Alphabetic) and join controls are word characters: "aⒶb" is one word, as in tokenizers', async () => {
+    const ours = load(text);
+    const ref = hf.Tokenizer.fromString(text);
+    for (const s of ['aⒶb', 'a\u200Db', 'a🅰b Ⓐ']) {
+      expect(ids(ours, s)).toEqual(await hfIds(ref, s));
+    }
+    expect(ids(ours, 'aⒶb')).toEqual([2, 5, 6]);
+    expect(ids(ours, 'a\u200Db')).toEqual([2, 8, 6]);
+  });
+});
+
+describe("a BERT tokenizer.json whose template gives other ids than the tokens' own", () => {
+  it('emits the template ids, as tokenizers does (TemplateProcessing and BertProcessing)', async () => {
+    const vocab = readVocab(VOCABS.biomedbert);
+    const template = bertTokenizerJson(vocab);
+    template.post_processor.special_tokens['[SEP]'].ids = [5];
+    const bert = { ...bertTokenizerJson(vocab), post_processor: { type: 'BertProcessing', sep: ['[SEP]', 7], cls: ['[CLS]', 8] } };
+    for (const json of [template, bert]) {
+      const text = JSON.stringify(json);
+      const ours = load(text);
+      const ref = hf.Tokenizer.fromString(text);
+      const mine = Array.from(ours.encode('cell', 'unit').ids);
+      expect(mine).toEqual((await ref.encode('cell', 'unit')).getIds());
+      expect(mine).toContain(json === bert ? 7 : 5);
+    }
+  });
+});
