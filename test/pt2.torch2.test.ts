@@ -176,6 +176,18 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     }
   });
 
+  test('a positional package whose tce_input_names count differs from its call spec is refused at load', async () => {
+    const base = fixtureModel('tiny-two-inputs', { numLabels: 1, vocab: 'biomedbert', inputs: 'input_ids,attention_mask' });
+    const dir = copy(base, 'positional-miscount-pt2');
+    fs.rmSync(path.join(dir, 'model.pt'));
+    python('make-fixture-model.py', ['pt2', '--model', base, '--out', path.join(dir, 'model.pt2'), '--positional',
+      '--metadata', 'tce_input_names=input_ids,attention_mask,token_type_ids']);
+    await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'TCE_MODEL_LOAD_FAILED',
+      message: expect.stringMatching(/model\.pt2 takes 2 positional inputs, but 3 are named for it \(input_ids, attention_mask, token_type_ids\)/),
+    });
+  });
+
   test('a sequence bound in the metadata that is not a positive whole number ("512x") is refused at load', async () => {
     const base = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
     const dir = copy(base, 'bad-bound-pt2');

@@ -106,16 +106,18 @@ class AotiRunner : public Runner {
     auto names = spec.empty() ? std::nullopt : call_spec_keywords(spec[0]);
     if (names) {
       inputs_ = input_kinds(*names, "model.pt2's call spec");
-    } else if (metadata.count("tce_input_names") > 0) {
-      inputs_ = input_kinds(split_names(metadata.at("tce_input_names")), "model.pt2's metadata (tce_input_names)");
+    } else {
+      // Positional inputs: named by the metadata, else BERT's three in their usual order; either
+      // way as many as the call spec's positional leaves.
+      inputs_ = metadata.count("tce_input_names") > 0
+                    ? input_kinds(split_names(metadata.at("tce_input_names")), "model.pt2's metadata (tce_input_names)")
+                    : std::vector<InputKind>{kInputIds, kAttentionMask, kTokenTypeIds};
       const std::optional<size_t> positional = spec.empty() ? std::nullopt : call_spec_positional_count(spec[0]);
       if (positional && *positional != inputs_.size()) {
-        throw std::runtime_error("model.pt2 takes " + std::to_string(*positional) + " inputs, but its metadata names " +
-                                 std::to_string(inputs_.size()) + " (" + describe_inputs(inputs_) +
-                                 "); export it again");
+        throw std::runtime_error("model.pt2 takes " + std::to_string(*positional) + " positional inputs, but " +
+                                 std::to_string(inputs_.size()) + " are named for it (" + describe_inputs(inputs_) +
+                                 "); export it again with scripts/export.py");
       }
-    } else {
-      inputs_ = {kInputIds, kAttentionMask, kTokenTypeIds};
     }
     // The package's dynamic sequence dimension ends here (scripts/export.py records it); its
     // compiled code does not check it, and a longer batch would read past the position table.
