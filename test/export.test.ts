@@ -2,7 +2,7 @@
 // --target-libtorch 1.13, transformers 5's model is exported with eager attention and loads and
 // scores in Debian's libtorch 1.13 as sentence-transformers 6 does; an SDPA export fails to load
 // there with an error that names the export flags that fix it; the flags that cannot work together
-// are refused before anything is exported.
+// are refused before anything is exported; the longest sequence each family records (export_arch.max_length).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,6 +66,30 @@ describe.skipIf(reason)('export.py --target-libtorch (run on libtorch 1.13)', ()
     const message = (error as Error).message;
     expect(message).toMatch(/traced with SDPA attention, which libtorch 1\.13 does not have/);
     expect(message).toMatch(/python3 scripts\/export\.py SOURCE OUT --target-libtorch 1\.13 \(eager attention; or --attn eager\)/);
+  });
+
+  test("the longest sequence recorded per family: absolute tables end at their rows, rotary / relative at the config's positions", () => {
+    // Configs built by transformers itself (no weights): the numbers are the families' own defaults
+    // or the hub models' values (RoBERTa: 514 rows, padding_idx 1).
+    const code = `
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import export_arch
+from transformers import BertConfig, ElectraConfig, XLMRobertaConfig, ModernBertConfig, DebertaV2Config
+print(json.dumps({
+    "bert": export_arch.max_length(BertConfig(max_position_embeddings=512)),
+    "electra": export_arch.max_length(ElectraConfig(max_position_embeddings=512)),
+    "xlm-roberta": export_arch.max_length(XLMRobertaConfig(max_position_embeddings=514, pad_token_id=1)),
+    "modernbert": export_arch.max_length(ModernBertConfig(max_position_embeddings=8192)),
+    "deberta-v2": export_arch.max_length(DebertaV2Config(max_position_embeddings=512, relative_attention=True)),
+    "check": export_arch.check_length(8192),
+}))
+`;
+    const result = spawnSync(projectPython('st6')!, ['-c', code, path.join(repoRoot, 'scripts')], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual({
+      bert: 512, electra: 512, 'xlm-roberta': 512, modernbert: 8192, 'deberta-v2': 512, check: 512,
+    });
   });
 
   test('flags that cannot work together are refused before exporting', () => {
