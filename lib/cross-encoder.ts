@@ -257,7 +257,7 @@ function resolvePrecision(device: string, requested: Precision | undefined): Pre
 
 function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, requested: number | undefined): number {
   // max_position_embeddings is already within LIMITS.maxLength (checked when the directory is read).
-  const limits = [tokenizerMax, info.maxPositionEmbeddings ?? undefined].filter((v): v is number => v !== undefined);
+  const limits = [tokenizerMax, info.maxSequenceLength ?? undefined].filter((v): v is number => v !== undefined);
   if (requested === undefined) {
     const modelMax = limits.length > 0 ? Math.min(...limits, LIMITS.maxLength.max) : 512;
     if (modelMax < LIMITS.maxLength.min) {
@@ -265,10 +265,11 @@ function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, 
     }
     return modelMax;
   }
-  if (info.maxPositionEmbeddings !== null && requested > info.maxPositionEmbeddings) {
-    throw invalidOption(
-      `maxLength ${requested} is above the model's max_position_embeddings (${info.maxPositionEmbeddings} in config.json): the model has no position embeddings past that.`,
-    );
+  if (info.maxSequenceLength !== null && requested > info.maxSequenceLength) {
+    const limit = info.maxSequenceLength === info.maxPositionEmbeddings
+      ? `max_position_embeddings (${info.maxPositionEmbeddings} in config.json)`
+      : `${info.maxSequenceLength} positions (max_position_embeddings ${info.maxPositionEmbeddings} in config.json, less the rows up to the padding index that RoBERTa-style models skip)`;
+    throw invalidOption(`maxLength ${requested} is above the model's ${limit}: the model has no position embeddings past that.`);
   }
   return requested;
 }

@@ -34,6 +34,12 @@ export interface ModelDirInfo {
   numLabels: number;
   /** config.json max_position_embeddings (null when absent). */
   maxPositionEmbeddings: number | null;
+  /**
+   * The longest sequence the position table holds (null when unknown): max_position_embeddings,
+   * less the rows before padding_idx + 1 for RoBERTa-style models (RoBERTa, XLM-R, CamemBERT),
+   * whose position ids start after the padding index (514 rows hold 512 positions).
+   */
+  maxSequenceLength: number | null;
   /** As sentence-transformers picks it (see activationOf), else by numLabels. */
   defaultActivation: Activation;
   /** config.json vocab_size and type_vocab_size: the rows of the model's embedding tables (null when absent). */
@@ -81,6 +87,16 @@ function maxPositionsOf(config: Record<string, unknown>, file: string): number |
     throw new TceError('TCE_MODEL_DIR', `${file}: max_position_embeddings must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
+}
+
+/** Model types whose position ids start at padding_idx + 1 (transformers' RoBERTa embeddings). */
+const POSITIONS_AFTER_PADDING = new Set(['roberta', 'xlm-roberta', 'camembert', 'xlm-roberta-xl']);
+
+function maxSequenceOf(config: Record<string, unknown>, maxPositions: number | null): number | null {
+  if (maxPositions === null) return null;
+  if (!POSITIONS_AFTER_PADDING.has(String(config.model_type))) return maxPositions;
+  const pad = typeof config.pad_token_id === 'number' && Number.isInteger(config.pad_token_id) && config.pad_token_id >= 0 ? config.pad_token_id : 1;
+  return Math.max(0, maxPositions - pad - 1);
 }
 
 /** A non-negative integer setting of config.json, or null when absent. */
@@ -188,6 +204,7 @@ export function readModelDir(dir: string): ModelDirInfo {
     },
     numLabels,
     maxPositionEmbeddings,
+    maxSequenceLength: maxSequenceOf(config, maxPositionEmbeddings),
     defaultActivation: activationOf(config, stConfig, numLabels, stConfigFile ?? configFile),
     vocabSize: tableSizeOf(config, 'vocab_size', configFile),
     typeVocabSize: tableSizeOf(config, 'type_vocab_size', configFile),

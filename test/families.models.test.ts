@@ -89,6 +89,14 @@ for (const { env, label } of environments) {
       await Promise.all(loaded.map((m) => m.dispose()));
     });
 
+    test('XLM-R: positions start after the padding index, so 514 rows hold 512 tokens: maxLength 513 is refused at load', async () => {
+      await expect(CrossEncoder.load(models['xlm-roberta'].tce, { device: 'cpu', maxLength: 513 }))
+        .rejects.toMatchObject({ code: 'TCE_INVALID_OPTION', message: expect.stringMatching(/above the model's 512 positions \(max_position_embeddings 514/) });
+      const model = await CrossEncoder.load(models['xlm-roberta'].tce, { device: 'cpu', maxLength: 512 });
+      loaded.push(model);
+      expect(model.maxLength).toBe(512);
+    });
+
     ARCHS.forEach((arch, k) => {
       test(`${arch}: predict within ${FP32_BOUND} of sentence-transformers, and the same rank order`, async () => {
         const model = await CrossEncoder.load(models[arch].tce, { device: 'cpu' });

@@ -189,6 +189,10 @@ void ModelRunner::State::TokenizerLoop(std::shared_ptr<State> state) {
     }
     try {
       s.Tokenize(*job);
+    } catch (const tok::TokenizerFileError& e) {
+      // The tokenizer file lacks a token this text needs (a BPE unk_token missing from its vocabulary).
+      Fail(*job, e.what(), "TCE_TOKENIZER_FILE");
+      continue;
     } catch (const std::exception& e) {
       Fail(*job, std::string("Tokenization failed: ") + e.what(), "TCE_FORWARD_FAILED");
       continue;
