@@ -12,20 +12,7 @@ class Digits final : public PreTokenizer {
   explicit Digits(bool individual) : individual_(individual) {}
 
   void Split(const Words& in, Words& out) const override {
-    out.Clear();
-    std::vector<std::pair<size_t, size_t>> delimiters;
-    for (const Word& w : in.list) {
-      const std::string_view text = in.View(w);
-      const auto* base = reinterpret_cast<const unsigned char*>(text.data());
-      delimiters.clear();
-      for (size_t at = 0; at < text.size();) {
-        size_t len;
-        const char32_t c = unicode::DecodeUtf8(base + at, base + text.size(), &len);
-        if (unicode::IsNumber(c)) delimiters.emplace_back(at, at + len);
-        at += len;
-      }
-      SplitAt(text, w.at_start, delimiters, individual_ ? Delimiter::kIsolated : Delimiter::kContiguous, out);
-    }
+    SplitOnChars(in, unicode::IsNumber, individual_ ? Delimiter::kIsolated : Delimiter::kContiguous, out);
   }
 
  private:

@@ -1,4 +1,5 @@
 #include "tokenizer/pre_tokenizers/pre_tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace tce::tok {
 
@@ -67,6 +68,23 @@ void SplitAt(std::string_view word, bool at_start, const std::vector<std::pair<s
     add(pending_begin, word.size());
   } else {
     add(at, word.size());
+  }
+}
+
+void SplitOnChars(const Words& in, bool (*is_delimiter)(char32_t), Delimiter behavior, Words& out) {
+  out.Clear();
+  std::vector<std::pair<size_t, size_t>> delimiters;
+  for (const Word& w : in.list) {
+    const std::string_view text = in.View(w);
+    const auto* base = reinterpret_cast<const unsigned char*>(text.data());
+    delimiters.clear();
+    for (size_t at = 0; at < text.size();) {
+      size_t len;
+      const char32_t c = unicode::DecodeUtf8(base + at, base + text.size(), &len);
+      if (is_delimiter(c)) delimiters.emplace_back(at, at + len);
+      at += len;
+    }
+    SplitAt(text, w.at_start, delimiters, behavior, out);
   }
 }
 

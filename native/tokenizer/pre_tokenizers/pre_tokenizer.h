@@ -69,4 +69,8 @@ Delimiter ReadDelimiter(const Settings& s);
 void SplitAt(std::string_view word, bool at_start, const std::vector<std::pair<size_t, size_t>>& delimiters,
              Delimiter behavior, Words& out);
 
+// Replaces `out` with the words of `in`, each split at every character for which is_delimiter
+// holds, as `behavior` says (the Punctuation and Digits pre-tokenizers).
+void SplitOnChars(const Words& in, bool (*is_delimiter)(char32_t), Delimiter behavior, Words& out);
+
 }  // namespace tce::tok

@@ -12,20 +12,7 @@ class Punctuation final : public PreTokenizer {
   explicit Punctuation(Delimiter behavior) : behavior_(behavior) {}
 
   void Split(const Words& in, Words& out) const override {
-    out.Clear();
-    std::vector<std::pair<size_t, size_t>> delimiters;
-    for (const Word& w : in.list) {
-      const std::string_view text = in.View(w);
-      const auto* base = reinterpret_cast<const unsigned char*>(text.data());
-      delimiters.clear();
-      for (size_t at = 0; at < text.size();) {
-        size_t len;
-        const char32_t c = unicode::DecodeUtf8(base + at, base + text.size(), &len);
-        if (unicode::IsPunctuation(c)) delimiters.emplace_back(at, at + len);
-        at += len;
-      }
-      SplitAt(text, w.at_start, delimiters, behavior_, out);
-    }
+    SplitOnChars(in, unicode::IsPunctuation, behavior_, out);
   }
 
  private:
