@@ -49,6 +49,19 @@ function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, bo
   for (let i = 0; i < expected.length; i++) expect(Math.abs(actual[i] - expected[i])).toBeLessThanOrEqual(bound);
 }
 
+/** The package in `dir` gives the logits of `base`'s eager reference model on 12 BioASQ pairs. */
+async function expectLogitsOfReference(dir: string, base: string): Promise<void> {
+  const all = bioasqPairs(12);
+  const model = await CrossEncoder.load(dir, { device: 'cpu', activation: 'identity' });
+  try {
+    const scores = (await model.predict(all)) as Float32Array;
+    const expected = await referenceLogits(base, all, model.maxLength);
+    expectWithin(scores, expected.map((row) => row[0]), PT2_BOUND);
+  } finally {
+    await model.dispose();
+  }
+}
+
 /** Same order as sentence-transformers; two documents may trade places only within the bound. */
 function expectSameRanking(ours: RankResult[], theirs: StRanked[]): void {
   expect(ours.length).toBe(theirs.length);
@@ -148,15 +161,7 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     // No tce_input_names in its metadata: only the call spec says what it takes.
     expect(readExportMetadata(path.join(dir, 'model.pt2'))).toMatchObject({ format: 'pt2', device: 'cpu' });
     expect(readExportMetadata(path.join(dir, 'model.pt2'))?.input_names).toBeUndefined();
-    const all = bioasqPairs(12);
-    const model = await CrossEncoder.load(dir, { device: 'cpu', activation: 'identity' });
-    try {
-      const scores = (await model.predict(all)) as Float32Array;
-      const expected = await referenceLogits(base, all, model.maxLength);
-      expectWithin(scores, expected.map((row) => row[0]), PT2_BOUND);
-    } finally {
-      await model.dispose();
-    }
+    await expectLogitsOfReference(dir, base);
   });
 
   test('a package taking its inputs positionally (empty keyword call spec) is fed them as tce_input_names names them', async () => {
@@ -165,15 +170,7 @@ describe.skipIf(reason)('model.pt2 (AOTInductor) on torch 2.13, CPU', () => {
     fs.rmSync(path.join(dir, 'model.pt'));
     python('make-fixture-model.py', ['pt2', '--model', base, '--out', path.join(dir, 'model.pt2'), '--positional']);
     expect(readExportMetadata(path.join(dir, 'model.pt2'))?.input_names).toEqual(['input_ids', 'attention_mask']);
-    const all = bioasqPairs(12);
-    const model = await CrossEncoder.load(dir, { device: 'cpu', activation: 'identity' });
-    try {
-      const scores = (await model.predict(all)) as Float32Array;
-      const expected = await referenceLogits(base, all, model.maxLength);
-      expectWithin(scores, expected.map((row) => row[0]), PT2_BOUND);
-    } finally {
-      await model.dispose();
-    }
+    await expectLogitsOfReference(dir, base);
   });
 
   test('a positional package whose tce_input_names count differs from its call spec is refused at load', async () => {
