@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs what this project needs on a fresh Debian 12 / Ubuntu machine, then the npm packages
-# (which builds the addon, the TypeScript and the torch core for Debian's libtorch), then the
-# project's Python environments and a torch core for each of their libtorches:
+# Installs what this project needs on a fresh Debian 12 / Ubuntu machine, in two parts:
+#   bash scripts/setup.sh          the demo's (npm run demo): Debian's libtorch, the build tools,
+#                                  then the npm packages (npm ci builds the addon, the TypeScript
+#                                  and the torch core for Debian's libtorch)
+#   bash scripts/setup.sh --test   that, and what the tests add (npm test): torch for python3
+#                                  (fixture models), the project's Python environments and a torch
+#                                  core for each of their libtorches:
 #   .venv        PyTorch 2.13 (CPU), transformers 5, sentence-transformers 6  (scripts/python/st6.txt)
 #   .venv-st41   PyTorch 2.13 (CPU), transformers 4.51, sentence-transformers 4.1  (st41.txt)
 #   .venv-cuda   PyTorch 2.14 with CUDA 13 and its nvidia-* wheels  (cuda.txt); its core is
@@ -13,6 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+tests=0
+case "${1:-}" in
+  "") ;;
+  --test) tests=1 ;;
+  *) echo "usage: bash scripts/setup.sh [--test]" >&2; exit 2 ;;
+esac
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 run_quiet() {
@@ -23,10 +34,12 @@ run_quiet() {
   fi
 }
 
-# System packages: libtorch (CPU) and its CMake config, torch for python3 (test fixtures),
-# utf8proc (linked statically into the addon), OpenBLAS (Debian's libtorch otherwise runs its
-# matmuls on the reference BLAS, about 20x slower), a C++ toolchain and cmake.
-packages=(libtorch-dev python3-torch libutf8proc-dev libopenblas0-openmp build-essential cmake python3 python3-venv)
+# System packages: libtorch (CPU) and its CMake config, utf8proc (linked statically into the
+# addon), OpenBLAS (Debian's libtorch otherwise runs its matmuls on the reference BLAS, about 20x
+# slower), a C++ toolchain, cmake and python3 (node-gyp); for the tests also torch for python3
+# (fixture models) and venv.
+packages=(libtorch-dev libutf8proc-dev libopenblas0-openmp build-essential cmake python3)
+[ "$tests" = 0 ] || packages+=(python3-torch python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -49,6 +62,7 @@ fi
 # onnxruntime-node (benchmark peer) ships its CPU binaries; never let it download CUDA ones.
 export ONNXRUNTIME_NODE_INSTALL=skip
 run_quiet npm ci --no-audit --no-fund
+[ "$tests" = 1 ] || exit 0
 
 # Python environments: each is (re)installed when its requirements file changed since the last run.
 venv() {

@@ -23,7 +23,7 @@ describe('README.md code blocks', () => {
     const first = blocks[0];
     expect(first.lang).toBe('sh');
     expect(first.code).toContain('bash scripts/setup.sh && npm run demo');
-    expect(first.code).toContain('bash scripts/setup.sh && npm test');
+    expect(first.code).toContain('bash scripts/setup.sh --test && npm test');
     // Nothing but the title and one paragraph comes before them.
     const before = readme.slice(0, readme.indexOf('```sh')).split('\n\n').filter((p) => p.trim() && !p.startsWith('<!--'));
     expect(before.length).toBeLessThanOrEqual(3);
