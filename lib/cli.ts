@@ -10,20 +10,13 @@ import path from 'node:path';
 import { packageRoot } from './native';
 import { type ParsedArgs, parseCommand, UsageError } from './cli/args';
 import { type CommandSpec, findCommand } from './cli/commands';
+import { exportModel } from './cli/export';
 import { commandHelp, overview, PROGRAM } from './cli/help';
 import { info } from './cli/info';
 import { rank } from './cli/rank';
 import { score } from './cli/score';
 import { serve } from './cli/serve';
 import { packageVersion } from './server/info';
-
-function exportModel({ values, positionals }: ParsedArgs, passThrough: string[]): number {
-  const python = typeof values.python === 'string' ? values.python : process.env.TCE_PYTHON ?? 'python3';
-  const script = path.join(packageRoot, 'scripts', 'export.py');
-  const result = spawnSync(python, [script, positionals[0], positionals[1], ...passThrough], { stdio: 'inherit' });
-  if (result.error) throw new UsageError(`cannot run ${python}: ${result.error.message} (--python names the Python with torch and transformers)`);
-  return result.status ?? 1;
-}
 
 function buildCore({ values }: ParsedArgs): number {
   const env = { ...process.env };

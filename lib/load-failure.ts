@@ -1,7 +1,7 @@
 /**
  * Explains a model file that the core refused: a damaged file (TCE_MODEL_FILE), or
  * TCE_MODEL_LOAD_FAILED with what to do: the export flags that make a model this libtorch runs
- * (docs/EXPORT.md), or the libtorch that runs it. The core's message is shown as a short,
+ * (docs/EXPORT.md; the `export` command an installed package has), or the libtorch that runs it. The core's message is shown as a short,
  * printable excerpt: it may quote the file's own text (TorchScript code, names), never at length.
  */
 import { loadRuntime } from './core';
@@ -46,7 +46,7 @@ export function loadFailure(info: ModelDirInfo, message: string): TceError {
   const exportedBy = typeof metadata?.torch_version === 'string' ? metadata.torch_version : null;
   const newer = exportedBy !== null && compareVersions(minorVersion(exportedBy), minorVersion(libtorchVersion)) > 0;
   const schemaProblem = /Unknown builtin op|Unknown type name|schema|Arguments for call are not valid|maximum supported version/i.test(message);
-  const forThisLibtorch = `python3 scripts/export.py SOURCE OUT --target-libtorch ${minorVersion(libtorchVersion)}`;
+  const forThisLibtorch = `npx torch-cross-encoder export SOURCE OUT -- --target-libtorch ${minorVersion(libtorchVersion)}`;
   let hint = '';
   // A package on a core without AOTInductor: the core's message names the libtorch and the export
   // flag (native/core/aoti_runner.cc).
@@ -62,7 +62,7 @@ export function loadFailure(info: ModelDirInfo, message: string): TceError {
       `Export it for this libtorch: ${forThisLibtorch} (eager attention; or --attn eager)` +
       (runsOn ? `, or run on a libtorch >= ${runsOn} (TCE_LIBTORCH, see README).` : '.');
   } else if (/zip archive|central directory|PytorchStreamReader|constants\.pkl|data\.pkl/i.test(message)) {
-    hint = `\n${pt2 ? 'model.pt2 is not a readable AOTInductor package' : 'model.pt is not a readable TorchScript archive'}. Export it again with scripts/export.py.`;
+    hint = `\n${pt2 ? 'model.pt2 is not a readable AOTInductor package' : 'model.pt is not a readable TorchScript archive'}. Export it again: npx torch-cross-encoder export SOURCE OUT.`;
   }
   return new TceError('TCE_MODEL_LOAD_FAILED', `Could not load ${modelPath}: ${excerpt}${hint}`);
 }

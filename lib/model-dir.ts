@@ -177,7 +177,7 @@ export function readModelDir(dir: string): ModelDirInfo {
   const has = (name: string) => kind(name) === 'file';
   const missing: string[] = [];
   if (!has('model.pt') && !has('model.pt2')) {
-    missing.push('model.pt or model.pt2 (the exported model: make it with `python3 scripts/export.py <model dir or hub id> <out dir>`, see docs/EXPORT.md)');
+    missing.push('model.pt or model.pt2 (the exported model: make it with `npx torch-cross-encoder export <model dir or hub id> <out dir>`, see docs/EXPORT.md)');
   }
   if (!has('config.json')) missing.push('config.json');
   if (!has('tokenizer.json') && !has('vocab.txt')) missing.push('tokenizer.json or vocab.txt');

@@ -1,11 +1,12 @@
 /**
- * Loads the N-API addon through node-gyp-build (a prebuild from prebuilds/ or the local build).
+ * Loads the N-API addon found by node-gyp-build (a prebuild from prebuilds/ or the local build);
+ * when there is none, or it does not load, the error says what was tried (lib/addon-not-found.ts).
  * The addon does not link libtorch, so this works on machines without libtorch; it is loaded
  * lazily so that `require('torch-cross-encoder')` itself never fails.
  */
 import type { PipelineSpec } from './tokenizer-files';
 import path from 'node:path';
-import { TceError } from './errors';
+import { addonNotFound } from './addon-not-found';
 
 export interface NativeCudaDevice {
   index: number;
@@ -188,20 +189,15 @@ let addon: NativeAddon | undefined;
 
 export function native(): NativeAddon {
   if (addon) return addon;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const load = require('node-gyp-build') as ((dir: string) => NativeAddon) & { resolve(dir: string): string };
+  let resolved: string | null = null;
   try {
+    resolved = load.resolve(packageRoot);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(packageRoot);
+    addon = require(resolved) as NativeAddon;
   } catch (error) {
-    throw new TceError(
-      'TCE_ADDON_NOT_FOUND',
-      `torch-cross-encoder: the native addon could not be loaded from ${packageRoot} ` +
-        `(${(error as Error).message}). There is no prebuilt binary for ${process.platform}-${process.arch} ` +
-        `with Node-API 8, and building from source did not succeed. Install a C++ toolchain ` +
-        `(Debian/Ubuntu: \`apt-get install build-essential python3\`) and libutf8proc ` +
-        `(\`apt-get install libutf8proc-dev\`), then run \`npm rebuild torch-cross-encoder\`.`,
-      { cause: error },
-    );
+    throw addonNotFound({ packageRoot, resolved, error: error as Error });
   }
   return addon;
 }

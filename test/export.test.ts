@@ -65,7 +65,7 @@ describe.skipIf(reason)('export.py --target-libtorch (run on libtorch 1.13)', ()
     expect(error).toMatchObject({ code: 'TCE_MODEL_LOAD_FAILED' });
     const message = (error as Error).message;
     expect(message).toMatch(/traced with SDPA attention, which libtorch 1\.13 does not have/);
-    expect(message).toMatch(/python3 scripts\/export\.py SOURCE OUT --target-libtorch 1\.13 \(eager attention; or --attn eager\)/);
+    expect(message).toMatch(/npx torch-cross-encoder export SOURCE OUT -- --target-libtorch 1\.13 \(eager attention; or --attn eager\)/);
   });
 
   test("the longest sequence recorded per family: absolute tables end at their rows, rotary / relative at the config's positions", () => {

@@ -133,8 +133,8 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'SOURCE', required: true, description: 'a sentence-transformers CrossEncoder save (folder or hub name)' },
       { name: 'OUT', required: true, description: 'the model directory to write' },
     ],
-    options: [{ name: 'python', type: 'string', value: 'PY', default: 'env TCE_PYTHON, else python3', description: 'the Python with torch and transformers' }, HELP],
-    notes: 'Arguments after `--` go to export.py as they are.',
+    options: [{ name: 'python', type: 'string', value: 'PY', default: 'env TCE_PYTHON, else the first of $VIRTUAL_ENV/bin/python and python3 that has torch and transformers', description: 'the Python with torch and transformers' }, HELP],
+    notes: 'Arguments after `--` go to export.py as they are (its options: node_modules/torch-cross-encoder/docs/EXPORT.md).',
   },
   {
     name: 'help',
