@@ -1,3 +1,7 @@
+// The package's declarations use Node's types (NodeJS.ProcessEnv, node:http, Symbol.asyncDispose).
+// @types/node is a dependency for them, and this directive, kept in native.d.ts (which both entry
+// points' declarations reach), brings it into a user's program whatever its "types" setting.
+/// <reference types="node" preserve="true" />
 /**
  * Loads the N-API addon found by node-gyp-build (a prebuild from prebuilds/ or the local build);
  * when there is none, or it does not load, the error says what was tried (lib/addon-not-found.ts).

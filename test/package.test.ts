@@ -18,7 +18,10 @@ import { repoRoot, runChild } from './helpers/child';
 import { fakeLibtorch, tempDir } from './helpers/fake-libtorch';
 import { fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
 import { BUNDLED_MODEL_PACKAGE } from '../lib/bundled-model';
-import { linkNodeTypes, prepareExamples, runExample, tsc, type Examples } from './fixtures/ts-consumer/project';
+import {
+  CONSUMER_VARIANTS, exampleSources, linkNodeTypes, prepareExamples, runExample, tsc, writeConsumer, type Examples,
+} from './fixtures/ts-consumer/project';
+import { existsUnder, installedPaths, libraryPaths, readmePaths, REPOSITORY_URL } from './helpers/named-paths';
 
 const npmCli = (() => {
   const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
@@ -136,10 +139,14 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
         userEnv({ npm_config_cache: process.env.npm_config_cache }));
       installs[mode] = path.join(project, 'node_modules', 'torch-cross-encoder');
     }
-    // README's examples, in the project with both packages (its own @types/node, as a user's devDependency).
+    // README's examples, in the project with both packages (its @types/node is the one the
+    // package's dependency installed), and in a project for each other tsconfig setting.
     const blockedProject = path.resolve(installs.blocked, '..', '..');
     linkNodeTypes(path.join(blockedProject, 'node_modules'));
     examples = prepareExamples(blockedProject, true);
+    for (const { name, kind, settings } of CONSUMER_VARIANTS) {
+      if (name !== kind) writeConsumer(kind, path.join(blockedProject, name), exampleSources(kind, true), settings);
+    }
   });
 
   test('the main tarball holds what a user needs and nothing else; the model is its own tarball', () => {
@@ -148,6 +155,8 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
     expect(files).toEqual(expect.arrayContaining([
       'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/server/server.d.ts',
       'scripts/build-core.mjs', 'scripts/export.py', 'scripts/export_arch.py', 'binding.gyp', 'CMakeLists.txt',
+      // The docs the README and --help point to, and the deployment examples.
+      'docs/SERVER.md', 'docs/CLI.md', 'docs/EXPORT.md', 'deploy/Dockerfile',
     ]));
     expect(files.filter((f) => f.startsWith('models/') || f.endsWith('.pt'))).toEqual([]);
     // The size budget that keeps the model out (it alone is 67 MB): prebuilt addon and cores fit in 2 MB.
@@ -162,14 +171,15 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
       const tag = coreTag(findLibtorch({ libtorch: dir, env: dir ? {} : { PATH: '' } }));
       expect(files).toEqual(expect.arrayContaining([`cores/${tag}/libtce_torch.so`, `cores/${tag}/core.json`]));
     }
-    const unwanted = files.filter((f) => /^(test|build|build-core|bench|docs|\.venv[^/]*|node_modules)\//.test(f) ||
+    const unwanted = files.filter((f) => /^(test|build|build-core|bench|\.venv[^/]*|node_modules)\//.test(f) ||
       f.endsWith('.map') || f === 'scripts/setup.sh' || f.startsWith('scripts/bench/') || f.startsWith('scripts/device/'));
     expect(unwanted).toEqual([]);
   });
 
   test('an install brings only run-time dependencies: no cmake-js, no model package unless asked for', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(installs.scripts, 'package.json'), 'utf8'));
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['node-addon-api', 'node-gyp-build', 'prom-client']);
+    // @types/node: the package's declarations use Node's types (README, *Quick start*).
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@huggingface/jinja', '@types/node', 'node-addon-api', 'node-gyp-build', 'prom-client']);
     for (const mode of ['blocked', 'scripts'] as const) {
       const nodeModules = path.dirname(installs[mode]);
       expect(fs.existsSync(path.join(nodeModules, 'cmake-js'))).toBe(false);
@@ -213,12 +223,33 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
     expect(rank.stderr).toContain(`npm install ${BUNDLED_MODEL_PACKAGE}`);
   });
 
-  test('README.md\'s TypeScript examples and the API type cases compile in a strict ES module project and a CommonJS one', () => {
-    for (const dir of [examples.esm, examples.cjs]) {
-      const result = tsc(dir);
-      expect(result.output).toBe('');
-      expect(result.status).toBe(0);
-    }
+  test.each(CONSUMER_VARIANTS)('README.md\'s TypeScript examples and the API type cases compile: $name', ({ name }) => {
+    const result = tsc(path.join(path.resolve(installs.blocked, '..', '..'), name));
+    expect(result.output).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  test('every path README.md, --help and the error hints name is in the installed package (or linked in the repository)', () => {
+    const project = path.resolve(installs.blocked, '..', '..');
+    const readme = fs.readFileSync(path.join(installs.blocked, 'README.md'), 'utf8');
+    const named = readmePaths(readme);
+    expect(named.length).toBeGreaterThan(10);
+    // build/Release/tce.node is what a source build makes (README, *How it is built*); it is never shipped.
+    const missing = named.filter((p) => p.path !== 'build/Release/tce.node' &&
+      !(p.inRepository ? existsUnder(repoRoot, p.path) : existsUnder(installs.blocked, p.path)));
+    expect(missing).toEqual([]);
+    const cli = path.join(project, 'node_modules', '.bin', 'torch-cross-encoder');
+    const help = ['--help', ...['info', 'score', 'rank', 'serve', 'build-core', 'export', 'help'].map((c) => `${c} --help`)]
+      .map((args) => spawnSync(cli, args.split(' '), { env: userEnv(), encoding: 'utf8' }).stdout).join('\n');
+    const helpPaths = installedPaths(help);
+    expect(helpPaths).toEqual(expect.arrayContaining(['docs/SERVER.md', 'docs/EXPORT.md', 'docs/']));
+    expect(helpPaths.filter((p) => !existsUnder(installs.blocked, p))).toEqual([]);
+    expect(help).toContain(`${REPOSITORY_URL}#readme`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(installs.blocked, 'package.json'), 'utf8'));
+    expect(manifest.homepage).toBe(`${REPOSITORY_URL}#readme`);
+    const hinted = libraryPaths(path.join(repoRoot, 'lib'));
+    expect(hinted).toEqual(expect.arrayContaining(['docs/EXPORT.md', 'scripts/export.py']));
+    expect(hinted.filter((p) => !existsUnder(installs.blocked, p))).toEqual([]);
   });
 
   test('README.md\'s examples run as written in the project that installed both tarballs', () => {

@@ -1,7 +1,8 @@
-// The package's types as a user's code meets them, in two consumer projects
+// The package's types as a user's code meets them, in consumer projects
 // (test/fixtures/ts-consumer): a strict ES module project (module NodeNext) and a CommonJS one
 // with the classic "moduleResolution": "node", which ignores `exports` (typesVersions must give
-// the server entry its types). api-types.ts holds what must compile and, as @ts-expect-error
+// the server entry its types); each with and without @types/node in the user's own "types", the
+// CommonJS one also with and without esModuleInterop (CONSUMER_VARIANTS). api-types.ts holds what must compile and, as @ts-expect-error
 // lines, what must not. Also the multiLabel load option those types rest on, checked at load.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,19 +10,28 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { tempDir } from './helpers/fake-libtorch';
 import { fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
-import { apiTypesSource, linkRepository, tsc, writeConsumer, type ConsumerKind } from './fixtures/ts-consumer/project';
+import { apiTypesSource, CONSUMER_VARIANTS, linkRepository, tsc, writeConsumer } from './fixtures/ts-consumer/project';
 
 describe('the types in consumer projects (this clone as node_modules/torch-cross-encoder)', () => {
   const root = tempDir('ts-consumer');
   beforeAll(() => linkRepository(path.join(root, 'node_modules')));
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test.each(['esm', 'cjs'] as ConsumerKind[])('%s: what must compile does, what must not does not', (kind) => {
-    const dir = path.join(root, kind);
-    writeConsumer(kind, dir, { 'api-types.ts': apiTypesSource() });
+  test.each(CONSUMER_VARIANTS)('$name: what must compile does, what must not does not', ({ name, kind, settings }) => {
+    const dir = path.join(root, name);
+    writeConsumer(kind, dir, { 'api-types.ts': apiTypesSource() }, settings);
     const result = tsc(dir);
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  test('the settings differ where it matters: a default import of node:http is TS1192 without esModuleInterop', () => {
+    const dir = path.join(root, 'cjs-no-interop-default-import');
+    writeConsumer('cjs', dir, { 'default-import.ts': "import http from 'node:http';\nexport const server = http.createServer();\n" },
+      { nodeTypes: true, esModuleInterop: false });
+    const result = tsc(dir);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('TS1192');
   });
 
   test('a case that must not compile is reported (the check can fail)', () => {

@@ -31,6 +31,13 @@ export interface CommandSpec {
   notes?: string;
 }
 
+/**
+ * Where the help points for more: the docs shipped in the package, as a path from the project that
+ * installed it (where npx runs), and the repository's README.
+ */
+export const DOCS_DIR = 'node_modules/torch-cross-encoder/docs';
+export const REPOSITORY_README = 'https://github.com/torch-cross-encoder/torch-cross-encoder#readme';
+
 /** Bytes a JSONL line may hold at most; a longer one is a bad line (never buffered whole). */
 export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
@@ -52,7 +59,7 @@ const MAX_LINE_BYTES: OptionSpec = {
 
 /** How a pair longer than --max-length is scored (docs/LONG-DOCUMENTS.md), for score and rank. */
 const LONG_DOCUMENT_OPTIONS: OptionSpec[] = [
-  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: 'a pair longer than --max-length: truncate it, or score windows of the document and take their max, mean or the first (docs/LONG-DOCUMENTS.md)' },
+  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: `a pair longer than --max-length: truncate it, or score windows of the document and take their max, mean or the first (${DOCS_DIR}/LONG-DOCUMENTS.md)` },
   { name: 'stride', type: 'string', value: 'N', default: 'a quarter of the window', description: 'tokens consecutive windows share at most (with --long-documents max|mean|first)' },
 ];
 
@@ -100,7 +107,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'serve',
-    summary: 'a text-embeddings-inference compatible rerank server (docs/SERVER.md)',
+    summary: `a text-embeddings-inference compatible rerank server (${DOCS_DIR}/SERVER.md)`,
     args: [MODEL_DIR],
     options: [
       { name: 'port', short: 'p', type: 'string', value: 'PORT', default: '8080', description: 'TCP port (0: any free one)' },
@@ -134,7 +141,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'OUT', required: true, description: 'the model directory to write' },
     ],
     options: [{ name: 'python', type: 'string', value: 'PY', default: 'env TCE_PYTHON, else the first of $VIRTUAL_ENV/bin/python and python3 that has torch and transformers', description: 'the Python with torch and transformers' }, HELP],
-    notes: 'Arguments after `--` go to export.py as they are (its options: node_modules/torch-cross-encoder/docs/EXPORT.md).',
+    notes: `Arguments after \`--\` go to export.py as they are (its options: ${DOCS_DIR}/EXPORT.md).`,
   },
   {
     name: 'help',

@@ -1,5 +1,5 @@
 /** The CLI's help texts, rendered from the command table (commands.ts). */
-import { COMMANDS, type CommandSpec, type OptionSpec } from './commands';
+import { COMMANDS, type CommandSpec, DOCS_DIR, type OptionSpec, REPOSITORY_README } from './commands';
 
 export const PROGRAM = 'torch-cross-encoder';
 
@@ -41,5 +41,6 @@ export function overview(): string {
     '',
     `${PROGRAM} help <command> (or <command> --help) lists a command's options with their defaults.`,
     `${PROGRAM} --version prints the version.`,
+    `Documentation: ${DOCS_DIR}/ (CLI.md, SERVER.md, EXPORT.md, ...) and ${REPOSITORY_README}`,
   ].join('\n');
 }

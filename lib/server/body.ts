@@ -2,7 +2,7 @@
  * Reading a request's JSON body, within the payload limit. How long a client may take to send it
  * is Node's requestTimeout (ServerOptions.requestTimeoutMs), which answers 408 and closes.
  */
-import type http from 'node:http';
+import type * as http from 'node:http';
 import { HttpError } from './http-error';
 
 export function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer> {

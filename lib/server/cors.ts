@@ -5,7 +5,7 @@
  * only the content-type header; Authorization is allowed too here, so that a browser can send the
  * API key.
  */
-import type http from 'node:http';
+import type * as http from 'node:http';
 
 /** Whether `request` is a CORS preflight. */
 export function isPreflight(request: http.IncomingMessage): boolean {

@@ -13,7 +13,7 @@
  * Concurrent requests share the model's forwards (its scheduler), so many small requests still
  * fill the device.
  */
-import http from 'node:http';
+import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { CrossEncoder } from '../cross-encoder';
 import { checkApiKey } from './auth';
