@@ -29,6 +29,16 @@ describe('README.md code blocks', () => {
     expect(before.length).toBeLessThanOrEqual(3);
   });
 
+  test('CI runs the README\'s test command: .ci/run has its steps, in order', () => {
+    const testLine = blocks[0].code.split('\n').find((l) => l.includes('npm test'))!;
+    const steps = testLine.replace(/#.*$/, '').split('&&').map((step) => step.trim());
+    expect(steps).toEqual(['bash scripts/setup.sh --test', 'npm test']);
+    const ci = fs.readFileSync(path.join(repoRoot, '.ci', 'run'), 'utf8').split('\n').map((l) => l.trim());
+    const at = steps.map((step) => ci.indexOf(step));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect(at[1]).toBeGreaterThan(at[0]);
+  });
+
   test('each example that is not run says why, and enough of them run', () => {
     const runnable = blocks.filter((b) => ['ts', 'js', 'sh'].includes(b.lang));
     for (const b of runnable) if (b.notRun !== null) expect(b.notRun.trim().length, `line ${b.line}`).toBeGreaterThan(10);
