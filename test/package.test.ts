@@ -5,8 +5,10 @@
 // scripts run. It must load its prebuilt addon and cores, score exactly as the source build does
 // on Debian's libtorch 1.13 and on pip's torch 2.13, find the model package when it is installed
 // and name the command that installs it when it is not, and run README.md's examples as they are
-// written (type-checked under strict ES module and CommonJS settings, test/fixtures/ts-consumer).
-// One pack and one install of each per run: this is the suite's slowest file.
+// written (type-checked in strict ES module and CommonJS projects, with and without the user's own
+// @types/node, CommonJS with and without esModuleInterop: test/fixtures/ts-consumer). Every path
+// README.md, --help and the library's hints name must be in the install (or, for README links,
+// in the repository). One pack and one install of each per run: this is the suite's slowest file.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
