@@ -249,6 +249,11 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
     expect(help).toContain(`${REPOSITORY_URL}#readme`);
     const manifest = JSON.parse(fs.readFileSync(path.join(installs.blocked, 'package.json'), 'utf8'));
     expect(manifest.homepage).toBe(`${REPOSITORY_URL}#readme`);
+    expect(manifest.bugs.url).toBe(`${REPOSITORY_URL}/issues`);
+    const modelManifest = JSON.parse(fs.readFileSync(path.join(path.dirname(installs.blocked), ...BUNDLED_MODEL_PACKAGE.split('/'), 'package.json'), 'utf8'));
+    expect(modelManifest.repository).toMatchObject({ url: `git+${REPOSITORY_URL}.git`, directory: 'models/biomed-minilm-ce' });
+    expect(existsUnder(repoRoot, modelManifest.repository.directory)).toBe(true);
+    expect(modelManifest.bugs.url).toBe(`${REPOSITORY_URL}/issues`);
     const hinted = libraryPaths(path.join(repoRoot, 'lib'));
     expect(hinted).toEqual(expect.arrayContaining(['docs/EXPORT.md', 'scripts/export.py']));
     expect(hinted.filter((p) => !existsUnder(installs.blocked, p))).toEqual([]);
