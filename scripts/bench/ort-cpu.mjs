@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:cpu: our predict() against onnxruntime-node (what a Node user would pick
+// node scripts/bench/ort-cpu.mjs: our predict() against onnxruntime-node (what a Node user would pick
 // instead) on an ONNX export of the same weights, CPU, same process, same pairs, alternating
 // rounds. The onnxruntime path does what sentence-transformers and transformers.js do: Hugging
 // Face `tokenizers`, batches of 32 in input order, padded to the longest in the batch.
@@ -114,5 +114,5 @@ const result = {
   },
 };
 result.paddedTokenRatio = Number((result.ours.paddedTokensPerSec / result.onnxruntimeNode.paddedTokensPerSec).toFixed(3));
-writeResult('cpu', result);
+writeResult('ort-cpu', result);
 await model.dispose();
