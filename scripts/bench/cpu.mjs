@@ -13,7 +13,8 @@
 //   (PASSIVE) and with libgomp's own default (spinning, GOMP_SPINCOUNT=300000), alternating.
 //
 //   npm run bench:cpu -- [--pairs N (48)] [--rounds N (3)] [--contention-rounds N (3)] [--calls N (20)]
-//                        [--skip throughput|contention]
+//                        [--skip throughput|contention] [--ours torchscript-fp32,torchscript-bf16,pt2-fp32,pt2-bf16]
+// (--ours: a subset of our engines, e.g. without the packages, whose export compiles for minutes.)
 // Writes bench/results/cpu-<date>.json.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -49,12 +50,14 @@ const OURS = {
   'pt2-fp32': { format: 'pt2', precision: 'fp32' },
   'pt2-bf16': { format: 'pt2-bf16', precision: 'bf16' },
 };
+for (const name of Object.keys(OURS)) if (!arg('ours', Object.keys(OURS).join(',')).split(',').includes(name)) delete OURS[name];
 const PEERS = { 'sentence-transformers-fp32': 'fp32', 'sentence-transformers-bf16': 'bf16' };
 
 async function throughput() {
   const dir = path.join(root, 'bench', 'models', 'biomedbert-st');
-  console.error('exporting BERT-base as TorchScript and as fp32 and bf16 packages (once; a package compiles for minutes) ...');
-  const built = JSON.parse(run(['bench', 'st-model.py'], [dir, '--formats', 'torchscript,pt2,pt2-bf16']));
+  const formats = [...new Set(Object.values(OURS).map((o) => o.format))].join(',');
+  console.error(`exporting BERT-base as ${formats} (once; a package compiles for minutes) ...`);
+  const built = JSON.parse(run(['bench', 'st-model.py'], [dir, '--formats', formats]));
   const { source, pairs } = abstractPairs(count);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tce-cpu-'));
   const pairsFile = path.join(scratch, 'pairs.jsonl');
