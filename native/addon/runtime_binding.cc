@@ -25,7 +25,8 @@ const CoreApi& RequireCore(Napi::Env env) {
 // variable) reads its wait policy once, when libtorch's dlopen() loads it. By default each idle
 // worker spins for a while after every parallel region; a forward runs hundreds of short regions,
 // so beside another busy process those spinning workers take turns on the cores with the very
-// thread each region waits for, and single-pair latency grows several-fold (README, "CPU threads").
+// thread each region waits for, and single-pair latency grows several-fold (README, "CPU: threads
+// and bf16").
 // PASSIVE puts idle workers to sleep at once. Called on the JS thread before the load starts, and
 // only while no core is loaded: a variable the user set (or GOMP_SPINCOUNT / KMP_BLOCKTIME, the
 // runtimes' finer knobs) wins.

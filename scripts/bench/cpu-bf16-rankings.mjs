@@ -23,7 +23,7 @@ const rows = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) =
 const precisions = arg('precisions', 'fp32,bf16').split(',');
 
 /** nDCG@10 and MRR@10 of one pool ranked by `scores` (binary gains; ties keep pool order). */
-export function poolMetrics(labels, scores) {
+function poolMetrics(labels, scores) {
   const order = labels.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
   let dcg = 0;
   let mrr = 0;
