@@ -2,9 +2,10 @@
  * CrossEncoder: a camelCase twin of sentence-transformers' CrossEncoder.predict / rank (README,
  * *Use*), running a TorchScript model through the native engine.
  */
-import os from 'node:os';
 import { resolveModelDir } from './bundled-model';
 import { loadRuntimeAsync } from './core';
+import { cpuBf16 } from './cpu/features';
+import { defaultCpuThreads } from './cpu/threads';
 import { resolveDevice } from './device';
 import { abortError, fromNative, TceError } from './errors';
 import { loadFailure } from './load-failure';
@@ -22,6 +23,9 @@ import {
 import type { Device } from './device';
 export type { Device } from './device';
 export type Precision = 'fp16' | 'bf16' | 'fp32';
+/** A precision option: one of the precisions, or 'auto' (the fastest one that keeps rankings). */
+export type PrecisionOption = Precision | 'auto';
+export { defaultCpuThreads } from './cpu/threads';
 export type { Activation } from './model-dir';
 export type { LongDocuments } from './long-documents';
 
@@ -50,9 +54,11 @@ export interface LoadOptions<MultiLabel extends boolean = boolean> {
   device?: Device;
   /**
    * 'fp16' (the default on CUDA) or 'bf16' run forward under autocast; 'fp32' (the default on
-   * the CPU, where 'fp16' is an error). Scores are float32 in every case.
+   * the CPU, where 'fp16' is an error). 'auto': 'fp16' on CUDA; on the CPU 'bf16' where it has
+   * bf16 matmuls (AMX or AVX512-BF16: runtimeInfo().cpu.bf16), else 'fp32'. Scores are float32 in
+   * every case.
    */
-  precision?: Precision;
+  precision?: PrecisionOption;
   /**
    * Tokens a pair is truncated to (longest first), 3 to 2^20. Default: the smaller of the
    * tokenizer's model_max_length and config.json's max_position_embeddings; above the latter is
@@ -87,9 +93,10 @@ export interface LoadOptions<MultiLabel extends boolean = boolean> {
    */
   maxWaitMs?: number;
   /**
-   * CPU threads libtorch uses for this model's forwards (default on the CPU: every available
-   * core, os.availableParallelism(); libtorch's own default can count fewer in VMs and
-   * containers), at most LIMITS.cpuThreads.max. Tokenizing is not bound by it: the model's
+   * CPU threads libtorch uses for this model's forwards (default on the CPU: the cores this
+   * process may use, its CPU affinity capped by its cgroup's CPU quota, rounded up:
+   * defaultCpuThreads(); libtorch's own default counts every online core), at most
+   * LIMITS.cpuThreads.max. Tokenizing is not bound by it: the model's
    * tokenizing thread spreads each call over a shared pool of one thread per core, while forwards
    * run (native/engine/model_runner.h).
    */
@@ -192,7 +199,7 @@ export type Pair = readonly [query: string, document: string];
 /** Counters since the model was loaded (see CrossEncoder.stats()). */
 export type EngineStats = NativeModelStats;
 
-const PRECISIONS = ['fp32', 'fp16', 'bf16'] as const satisfies readonly Precision[];
+const PRECISIONS = ['fp32', 'fp16', 'bf16', 'auto'] as const satisfies readonly PrecisionOption[];
 const ACTIVATIONS = ['sigmoid', 'identity', 'tanh', 'softmax'] as const satisfies readonly Activation[];
 const DEVICE_PATTERN = /^(auto|cpu|cuda(:\d+)?)$/;
 
@@ -247,8 +254,9 @@ function checkMultiLabel(info: ModelDirInfo, multiLabel: boolean | undefined): v
   );
 }
 
-function resolvePrecision(device: string, requested: Precision | undefined): Precision {
+function resolvePrecision(device: string, requested: PrecisionOption | undefined): Precision {
   if (requested === undefined) return device === 'cpu' ? 'fp32' : 'fp16';
+  if (requested === 'auto') return device !== 'cpu' ? 'fp16' : cpuBf16().fast ? 'bf16' : 'fp32';
   if (requested === 'fp16' && device === 'cpu') {
     throw invalidOption("precision 'fp16' runs on CUDA only; on the CPU use 'fp32' (the default) or 'bf16'.");
   }
@@ -275,15 +283,6 @@ function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, 
 }
 
 /**
- * The libtorch threads a CPU model's forwards use when LoadOptions.cpuThreads is not given: every
- * available core (os.availableParallelism(), which counts a container's CPU limit where libtorch's
- * own default may not), at most LIMITS.cpuThreads.max.
- */
-export function defaultCpuThreads(): number {
-  return Math.min(os.availableParallelism(), LIMITS.cpuThreads.max);
-}
-
-/**
  * Best first; NaN scores (an fp16 overflow can make one) after every number, so that the order
  * and topK are well defined. Ties, NaNs among them, keep input order (the sort is stable).
  */
@@ -307,6 +306,8 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
   /** 'cpu' or 'cuda:N'. */
   readonly device: string;
   readonly precision: Precision;
+  /** libtorch threads of this model's forwards (LoadOptions.cpuThreads, or its default on the CPU; 0: libtorch's own). */
+  readonly cpuThreads: number;
   /** The model's tokenizer (the same one predict() uses). */
   readonly tokenizer: Tokenizer;
   /** Absolute path of the model directory that was loaded. */
@@ -322,7 +323,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
   private disposedModel: NativeModel | null = null;
 
   private constructor(info: ModelDirInfo, tokenizer: Tokenizer, model: NativeModel, settings: {
-    device: string; precision: Precision; maxLength: number; batchSize: number; maxBatchTokens: number; activation: Activation;
+    device: string; precision: Precision; cpuThreads: number; maxLength: number; batchSize: number; maxBatchTokens: number; activation: Activation;
   }) {
     this.modelDir = info.dir;
     this.numLabels = info.numLabels;
@@ -330,6 +331,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     this.model = model;
     this.device = settings.device;
     this.precision = settings.precision;
+    this.cpuThreads = settings.cpuThreads;
     this.maxLength = settings.maxLength;
     this.batchSize = settings.batchSize;
     this.maxBatchTokens = settings.maxBatchTokens;
@@ -360,6 +362,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     const device = resolveDevice(o.device);
     const precision = resolvePrecision(device, o.precision);
     const addon = native();
+    const cpuThreads = o.cpuThreads ?? (device === 'cpu' ? defaultCpuThreads() : 0);
     let model: NativeModel;
     try {
       model = new addon.Model(nativeTokenizerOf(tokenizer), {
@@ -370,8 +373,8 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
         maxLength,
         shareBatches: o.shareBatches,
         maxWaitMs: o.maxWaitMs,
-        cpuThreads: o.cpuThreads ?? (device === 'cpu' ? defaultCpuThreads() : 0),
-        tf32: tf32Option(o.tf32, precision, o.precision !== undefined),
+        cpuThreads,
+        tf32: tf32Option(o.tf32, precision, o.precision !== undefined && o.precision !== 'auto'),
       });
     } catch (error) {
       throw fromNative(error);
@@ -384,6 +387,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     return new CrossEncoder(info, tokenizer, model, {
       device,
       precision,
+      cpuThreads,
       maxLength,
       batchSize: o.batchSize ?? (device === 'cpu' ? 32 : 1024),
       maxBatchTokens: o.maxBatchTokens ?? (device === 'cpu' ? 1024 : 16384),

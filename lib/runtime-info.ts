@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { coreRunsPt2, loadRuntime, type LoadedRuntime } from './core';
+import { cpuBf16, type CpuBf16 } from './cpu/features';
+import { cpuBudget, defaultCpuThreads } from './cpu/threads';
 import type { ModelFormat } from './model-dir';
 import type { FindLibtorchOptions, LibtorchSource } from './libtorch';
 import { native } from './native';
@@ -35,8 +37,16 @@ export interface RuntimeInfo {
   cuda: { available: boolean; devices: CudaDeviceInfo[] };
   /** Which device `device: 'auto'` picks, and why. */
   autoDevice: { device: string; note: string };
-  /** libtorch's default intra-op threads; each CPU model sets its own (LoadOptions.cpuThreads). */
+  /**
+   * The libtorch threads a CPU model's forwards use by default (LoadOptions.cpuThreads when not
+   * given): the cores of this process's CPU affinity, capped by its cgroup's CPU quota.
+   */
   cpuThreads: number;
+  /**
+   * Where cpuThreads comes from (affinity: CPUs in the affinity mask; cgroupQuota: the cgroup's
+   * CPU quota in CPUs, null when none) and the CPU's bf16 matmul support (precision 'auto').
+   */
+  cpu: { affinity: number; cgroupQuota: number | null; bf16: CpuBf16 };
   /** Problems worth fixing, each with its fix (e.g. a slow BLAS under the system libtorch). */
   warnings: string[];
 }
@@ -58,8 +68,8 @@ export function blasWarning(libDir: string): string | null {
 }
 
 export function describeRuntime(runtime: LoadedRuntime): RuntimeInfo {
-  const addon = native();
-  const devices = addon.cudaDevices();
+  const devices = native().cudaDevices();
+  const budget = cpuBudget();
   const available = devices.length > 0;
   return {
     libtorch: {
@@ -84,7 +94,8 @@ export function describeRuntime(runtime: LoadedRuntime): RuntimeInfo {
             ? 'this libtorch has CUDA kernels but sees no CUDA device (driver missing or CUDA_VISIBLE_DEVICES empty): running on CPU'
             : 'this libtorch is a CPU build: running on CPU (for the GPU, `pip install torch` with CUDA and use its libtorch)',
         },
-    cpuThreads: addon.numThreads(),
+    cpuThreads: defaultCpuThreads(budget),
+    cpu: { affinity: budget.affinity, cgroupQuota: budget.cgroupQuota, bf16: cpuBf16() },
     warnings: [blasWarning(runtime.libtorch.libDir)].filter((w): w is string => w !== null),
   };
 }

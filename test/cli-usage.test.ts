@@ -261,12 +261,14 @@ describe.skipIf(reason)('torch-cross-encoder: files, stdin and stdout', () => {
     expect(jsonLines(big.stdout)[1]).toEqual({ line: 2, error: `longer than ${4 * 1024 * 1024} bytes (--max-line-bytes)` });
   });
 
-  test('info: the threads a CPU model uses (every available core) and libtorch\'s own default', () => {
+  test('info: the threads a CPU model uses (the CPUs of its affinity mask here: no cgroup quota), one count with runtimeInfo()', () => {
     const json = run(['info', '--json']);
     expect(json.status).toBe(0);
     const info = JSON.parse(json.stdout);
     expect(info.modelThreads).toEqual({ cpuForward: os.availableParallelism(), tokenizer: os.availableParallelism() });
+    expect(info.cpuThreads).toBe(os.availableParallelism());
     const text = run(['info']);
-    expect(text.stdout).toMatch(new RegExp(`^threads +${os.availableParallelism()} per CPU model's forwards \\(--cpu-threads; libtorch's own default here: ${info.cpuThreads}\\)`, 'm'));
+    expect(text.stdout).toMatch(new RegExp(`^threads +${os.availableParallelism()} per CPU model's forwards \\(--cpu-threads; ${os.availableParallelism()} CPUs? in its affinity mask, no cgroup CPU quota\\)`, 'm'));
+    expect(text.stdout).toMatch(/^cpu +(bf16 matmuls on|no bf16 matmuls)/m);
   });
 });

@@ -72,7 +72,31 @@ describe.skipIf(!systemMinor)('on the system libtorch (Debian libtorch-dev)', ()
     expect(info.autoDevice.device).toBe('cpu');
     expect(info.autoDevice.note).toMatch(/CPU build/);
     expect(info.cpuThreads).toBeGreaterThan(0);
+    expect(info.cpu.affinity).toBeGreaterThanOrEqual(info.cpuThreads);
+    expect(Object.keys(info.cpu.bf16).sort()).toEqual(['amx', 'avx512Bf16', 'fast']);
     expect(info.warnings).toEqual([]); // setup.sh installs OpenBLAS
+  });
+
+  test("cpuThreads follows the process's CPU affinity, and a CPU model uses that count", (ctx) => {
+    if (spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status !== 0) ctx.skip(); // util-linux's taskset is missing
+    const dir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    const program = `const pkg = require(${JSON.stringify(path.join(repoRoot, 'dist', 'index.js'))});
+      (async () => {
+        const model = await pkg.CrossEncoder.load(${JSON.stringify(dir)}, { device: 'cpu' });
+        console.log(JSON.stringify({ info: pkg.runtimeInfo().cpuThreads, affinity: pkg.runtimeInfo().cpu.affinity, model: model.cpuThreads }));
+        await model.dispose();
+      })();`;
+    const r = spawnSync('taskset', ['-c', '0', process.execPath, '-e', program], { env: { HOME: process.env.HOME, PATH: noTorchPath }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ info: 1, affinity: 1, model: 1 });
+  });
+
+  test("libtorch's OpenMP workers sleep when idle (OMP_WAIT_POLICY=PASSIVE before libtorch loads) unless the user chose", () => {
+    const program = 'const before = process.env.OMP_WAIT_POLICY ?? null; pkg.runtimeInfo(); report({ before, after: process.env.OMP_WAIT_POLICY ?? null });';
+    expect(runChild(program, { PATH: noTorchPath }).report).toEqual({ before: null, after: 'PASSIVE' });
+    expect(runChild(program, { PATH: noTorchPath, OMP_WAIT_POLICY: 'ACTIVE' }).report).toEqual({ before: 'ACTIVE', after: 'ACTIVE' });
+    // libgomp's own spin count is a choice too: the policy is left alone.
+    expect(runChild(program, { PATH: noTorchPath, GOMP_SPINCOUNT: '1000' }).report).toEqual({ before: null, after: null });
   });
 });
 

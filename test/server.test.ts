@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
+import { runtimeInfo } from '../lib/runtime-info';
 import { MAX_TIMER_MS, resolveServerOptions } from '../lib/server/options';
 import { RerankServer, type ServerOptions } from '../lib/server/server';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
@@ -296,6 +297,8 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
       max_concurrent_requests: 7, max_input_length: 512, max_batch_tokens: 1024, max_batch_requests: 32,
       max_client_batch_size: 32, auto_truncate: true, tokenization_workers: expect.any(Number),
       version: expect.any(String), sha: null, docker_label: null, device: 'cpu', precision: 'fp32',
+      // One thread count in /info, runtimeInfo() and `info`.
+      cpu_threads: runtimeInfo().cpuThreads, cpu_bf16: runtimeInfo().cpu.bf16,
     }));
     await request(port, 'POST', '/rerank', { query, texts: texts.slice(0, 3) });
     // As TEI: an empty list is a failure (validation) but not counted in te_request_count; a

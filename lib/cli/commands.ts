@@ -45,11 +45,11 @@ const MODEL_DIR: ArgumentSpec = { name: 'MODEL_DIR', required: true, description
 
 const MODEL_OPTIONS: OptionSpec[] = [
   { name: 'device', type: 'string', value: 'auto|cpu|cuda|cuda:N', default: 'auto', description: 'where the model runs; auto: the first CUDA device if any, else the CPU' },
-  { name: 'precision', type: 'string', value: 'fp32|fp16|bf16', default: 'fp16 on CUDA, fp32 on CPU', description: 'compute precision' },
+  { name: 'precision', type: 'string', value: 'fp32|fp16|bf16|auto', default: 'fp16 on CUDA, fp32 on CPU', description: 'compute precision' },
   { name: 'max-length', type: 'string', value: 'N', default: "the model's", description: 'tokens a pair is truncated to' },
   { name: 'batch-size', type: 'string', value: 'N', default: '32 on CPU, 1024 on CUDA', description: 'pairs a forward at most' },
   { name: 'max-batch-tokens', type: 'string', value: 'N', default: '1024 on CPU, 16384 on CUDA', description: 'tokens a forward at most, padding included' },
-  { name: 'cpu-threads', type: 'string', value: 'N', default: 'every available core', description: "libtorch threads for the model's forwards on the CPU" },
+  { name: 'cpu-threads', type: 'string', value: 'N', default: 'the CPUs of its affinity mask, capped by its cgroup CPU quota', description: "libtorch threads for the model's forwards on the CPU" },
 ];
 
 const MAX_LINE_BYTES: OptionSpec = {

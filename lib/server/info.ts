@@ -76,6 +76,9 @@ export function serverInfo(model: CrossEncoder, labels: Labels, options: Resolve
     device: model.device,
     precision: model.precision,
     libtorch: runtime.libtorch.version,
+    // The libtorch threads of this model's forwards (null on CUDA), and the CPU's bf16 support.
+    cpu_threads: model.device === 'cpu' ? model.cpuThreads : null,
+    cpu_bf16: runtime.cpu.bf16,
     cuda_devices: runtime.cuda.devices.map((d) => d.name),
   };
 }

@@ -1,6 +1,7 @@
 // JS bindings for loading the torch core and asking it about the machine.
 #include <napi.h>
 
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,23 @@ const CoreApi& RequireCore(Napi::Env env) {
     throw MakeCodedError(env, "The torch core is not loaded yet (call loadCore first).", "TCE_INTERNAL");
   }
   return *core;
+}
+
+// libtorch's OpenMP runtime (libgomp in pip and Debian builds; Intel's libiomp5 reads the same
+// variable) reads its wait policy once, when libtorch's dlopen() loads it. By default each idle
+// worker spins for a while after every parallel region; a forward runs hundreds of short regions,
+// so beside another busy process those spinning workers take turns on the cores with the very
+// thread each region waits for, and single-pair latency grows several-fold (README, "CPU: threads
+// and bf16").
+// PASSIVE puts idle workers to sleep at once. Called on the JS thread before the load starts, and
+// only while no core is loaded: a variable the user set (or GOMP_SPINCOUNT / KMP_BLOCKTIME, the
+// runtimes' finer knobs) wins.
+void DefaultOpenMpWaitPolicy() {
+  if (LoadedCore() != nullptr) return;
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"}) {
+    if (std::getenv(name) != nullptr) return;
+  }
+  setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
 }
 
 struct LoadRequest {
@@ -52,6 +70,7 @@ Napi::Object LoadResult(Napi::Env env, const CoreApi& core) {
 Napi::Value LoadCoreJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const LoadRequest request = ReadLoadArguments(info, "loadCore");
+  DefaultOpenMpWaitPolicy();
   try {
     return LoadResult(env, LoadCore(request.libraries, request.core_path));
   } catch (const std::exception& e) {
@@ -90,7 +109,9 @@ class LoadCoreWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value LoadCoreAsyncJs(const Napi::CallbackInfo& info) {
-  auto* worker = new LoadCoreWorker(info.Env(), ReadLoadArguments(info, "loadCoreAsync"));
+  LoadRequest request = ReadLoadArguments(info, "loadCoreAsync");
+  DefaultOpenMpWaitPolicy();
+  auto* worker = new LoadCoreWorker(info.Env(), std::move(request));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

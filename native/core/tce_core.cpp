@@ -15,6 +15,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,21 @@ void submit_cuda(tce_model* model, Slot& slot) {
 }
 #endif
 
+// A traced or compiled model has no inter-op parallelism (no forks), and each model's forwards
+// already run on a thread of their own: one inter-op thread keeps libtorch from starting a pool
+// of one thread per core beside the intra-op (OpenMP) ones, should any op launch inter-op work.
+// libtorch takes the setting once, before its first inter-op work; a later call would throw.
+void limit_interop_threads() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (...) {
+      // already set by the embedding process (or already started): leave it
+    }
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -170,6 +186,7 @@ int tce_get_num_threads(void) {
 
 tce_model* tce_model_load(const char* path, const char* device, int precision, int tf32, char* err, size_t err_len) {
   return guarded("tce_model_load", err, err_len, static_cast<tce_model*>(nullptr), [&]() -> tce_model* {
+    limit_interop_threads();
     auto model = std::make_unique<tce_model>();
     model->device = c10::Device(std::string(device));
     if (model->device.is_cuda() && !torch::cuda::is_available()) {

@@ -10,6 +10,7 @@ OUT_DIR/hf   Hugging Face BertForSequenceClassification (1 label) with a BertTok
 OUT_DIR/<format dir>  the same weights exported by scripts/export.py, one directory per format:
   torchscript    tce            model.pt (the default export)
   pt2            tce-pt2        model.pt2, --format pt2 --device cpu
+  pt2-bf16       tce-pt2-bf16   model.pt2, --format pt2 --device cpu --precision bf16
   pt2-cuda-fp16  tce-pt2-cuda   model.pt2, --format pt2 --device cuda --precision fp16 (GPU machine)
 Each is exported once; prints one JSON line: {"hf": ..., "tce": ..., "formats": {name: {"dir",
 "file", "bytes", "exportSeconds", "compileSeconds", "maxAbsDiffVsEager"}}} (the export figures
@@ -32,6 +33,7 @@ FIXTURES = os.path.join(ROOT, "test", "fixtures", "tokenizer")
 FORMATS = {
     "torchscript": ("tce", "model.pt", []),
     "pt2": ("tce-pt2", "model.pt2", ["--format", "pt2", "--device", "cpu"]),
+    "pt2-bf16": ("tce-pt2-bf16", "model.pt2", ["--format", "pt2", "--device", "cpu", "--precision", "bf16"]),
     "pt2-cuda-fp16": ("tce-pt2-cuda", "model.pt2", ["--format", "pt2", "--device", "cuda", "--precision", "fp16"]),
 }
 

@@ -2,7 +2,7 @@
 """The peer of the GPU benchmark: sentence_transformers.CrossEncoder.predict on the same pairs.
 
     python3 scripts/bench/st-peer.py --model HF_DIR --pairs PAIRS.jsonl
-        [--dtype fp16|fp32] [--batch-sizes 32,64,...] [--rounds R] [--scores-out F --scores-count N]
+        [--dtype fp16|bf16|fp32] [--batch-sizes 32,64,...] [--rounds R] [--scores-out F --scores-count N]
 
 PAIRS.jsonl holds one [query, document] array a line. Prints one JSON line: for each batch size,
 the pairs/s of each round (the whole list per round, after one warm-up call). With --scores-out,
@@ -18,7 +18,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
     parser.add_argument("--pairs", required=True)
-    parser.add_argument("--dtype", default="fp16", choices=["fp16", "fp32"])
+    parser.add_argument("--dtype", default="fp16", choices=["fp16", "bf16", "fp32"])
     parser.add_argument("--batch-sizes", default="32")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--device", default="cuda")
@@ -33,7 +33,7 @@ def main():
     with open(args.pairs) as f:
         pairs = [tuple(json.loads(line)) for line in f if line.strip()]
 
-    dtype = torch.float16 if args.dtype == "fp16" else torch.float32
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
     # model_kwargs is how sentence-transformers documents loading in half precision.
     model = CrossEncoder(args.model, device=args.device, max_length=512, model_kwargs={"torch_dtype": dtype})
     if next(model.model.parameters()).dtype != dtype:
