@@ -3,8 +3,8 @@
 // out of the addon's callback and aborted the whole process (SIGABRT, "terminate called after
 // throwing an instance of 'Napi::Error'"; native/addon/js_dispatch.cc explains it). The loop
 // lives in test/native/worker_teardown_stress.js, which also runs under ASan/TSan
-// (test/native/build-sanitized-addon.sh). Before the fix, runs of 10 workers aborted in 3 of 4
-// tries on this machine, so 40 workers would have caught it nearly always.
+// (test/native/build-sanitized-addon.sh). With the addon as it was before the fix, this loop of
+// 40 workers aborted in 3 runs of 3 (seeds 28 to 30), and loops of 10 workers in 3 of 4.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
