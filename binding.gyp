@@ -17,6 +17,9 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A worker being terminated refuses JavaScript while its loop still completes async work:
+        # node-addon-api then drops the error it cannot throw instead of aborting the process.
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "UTF8PROC_STATIC"
       ],
       "cflags!": ["-fno-exceptions"],

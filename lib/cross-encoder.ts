@@ -263,16 +263,28 @@ function resolvePrecision(device: string, requested: PrecisionOption | undefined
   return requested;
 }
 
-function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, requested: number | undefined): number {
+/**
+ * The pair length: the request, else the model's bound. Either must leave room for one query token
+ * and one document token beside the `specials` special tokens the tokenizer adds to a pair: a
+ * shorter one would cut every pair to its special tokens and give every pair the same score.
+ */
+function resolveMaxLength(info: ModelDirInfo, tokenizerMax: number | undefined, requested: number | undefined, specials: number): number {
+  const least = specials + 2;
+  const room = `a pair needs ${least} tokens: its ${specials} special tokens, and at least one query and one document token`;
   // max_position_embeddings is already within LIMITS.maxLength (checked when the directory is read).
+  if (info.maxSequenceLength !== null && info.maxSequenceLength < least) {
+    const held = info.maxSequenceLength === info.maxPositionEmbeddings ? '' : ` (${info.maxSequenceLength} after the padding index)`;
+    throw new TceError('TCE_MODEL_DIR', `${info.dir}: config.json's max_position_embeddings is ${info.maxPositionEmbeddings}${held}, too short for a pair: ${room}.`);
+  }
   const limits = [tokenizerMax, info.maxSequenceLength ?? undefined].filter((v): v is number => v !== undefined);
   if (requested === undefined) {
     const modelMax = limits.length > 0 ? Math.min(...limits, LIMITS.maxLength.max) : 512;
-    if (modelMax < LIMITS.maxLength.min) {
-      throw new TceError('TCE_MODEL_DIR', `${info.dir}: tokenizer_config.json's model_max_length is ${modelMax}, too short for a pair ([CLS] and two [SEP] take 3 tokens).`);
+    if (modelMax < least) {
+      throw new TceError('TCE_MODEL_DIR', `${info.dir}: tokenizer_config.json's model_max_length is ${modelMax}, too short for a pair: ${room}.`);
     }
     return modelMax;
   }
+  if (requested < least) throw invalidOption(`maxLength ${requested} leaves no room for a query and a document: ${room}.`);
   if (info.maxSequenceLength !== null && requested > info.maxSequenceLength) {
     const limit = info.maxSequenceLength === info.maxPositionEmbeddings
       ? `max_position_embeddings (${info.maxPositionEmbeddings} in config.json)`
@@ -356,7 +368,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     checkMultiLabel(info, o.multiLabel);
     const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
     checkTokenizerFitsModel(info, nativeTokenizerOf(tokenizer));
-    const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
+    const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength, nativeTokenizerOf(tokenizer).addedSpecialTokens(true));
     // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.
     await loadRuntimeAsync({ libtorch: o.libtorch });
     const device = resolveDevice(o.device);

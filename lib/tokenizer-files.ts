@@ -238,6 +238,40 @@ function defaultPadToken(json: Record<string, unknown>, vocab: string[], added: 
 }
 
 /**
+ * The ids `tokenizers` gives a tokenizer.json's added tokens, whatever ids the file writes (it
+ * only warns when they disagree): a token the model's vocabulary holds, or one listed earlier,
+ * keeps that id; each other one, in the order listed, takes the next id from the vocabulary's
+ * size (its number of tokens) on. `vocab` is the WordPiece/BPE table ({ token: id }) or the
+ * Unigram pieces in id order (a piece listed twice answers with its last id, as there).
+ */
+function addedTokenIds(vocab: Record<string, unknown> | string[]): (content: string) => number {
+  let size: number;
+  let modelId: (content: string) => number | undefined;
+  if (Array.isArray(vocab)) {
+    size = vocab.length;
+    let ids: Map<string, number> | undefined;
+    modelId = (content) => {
+      if (!ids) {
+        ids = new Map();
+        vocab.forEach((piece, id) => ids!.set(piece, id));
+      }
+      return ids.get(content);
+    };
+  } else {
+    size = Object.keys(vocab).length;
+    modelId = (content) => (Object.hasOwn(vocab, content) ? (vocab[content] as number) : undefined);
+  }
+  const assigned = new Map<string, number>();
+  let next = size;
+  return (content) => {
+    let id = assigned.get(content) ?? modelId(content);
+    if (id === undefined) id = next++;
+    assigned.set(content, id);
+    return id;
+  };
+}
+
+/**
  * Reads tokenizer.json. A BERT WordPiece file (BertNormalizer or none, BertPreTokenizer,
  * WordPiece, BERT's template) becomes the plain BERT spec; any other combination of supported
  * components (docs/TOKENIZER.md lists them) becomes a pipeline the native side builds stage by
@@ -261,16 +295,22 @@ export function readTokenizerJson(file: string): Draft {
     throw fileError(file, `model ${JSON.stringify(type)} is not supported (supported: WordPiece, Unigram, BPE)`);
   }
 
-  const addedTokens: AddedTokenSpec[] = [];
+  // By id: tokenizers keeps one added token per id, the last one given it. A token whose id a
+  // later one takes (a new id that is also a vocabulary id, where the vocabulary has gaps) is no
+  // longer matched in text.
+  const byId = new Map<number, AddedTokenSpec>();
   const added = json.added_tokens ?? [];
   if (!Array.isArray(added)) throw fileError(file, 'added_tokens must be an array');
+  const addedId = addedTokenIds(type === 'Unigram' ? vocab : (model.vocab as Record<string, unknown>));
   added.forEach((t, i) => {
     if (!isObject(t) || typeof t.content !== 'string' || typeof t.id !== 'number' || !Number.isInteger(t.id) || t.id < 0) {
       throw fileError(file, `added_tokens[${i}] must have a string "content" and an integer "id"`);
     }
-    addedTokens.push({
+    if (t.content === '') return; // tokenizers skips an empty added token
+    const id = addedId(t.content);
+    byId.set(id, {
       content: t.content,
-      id: t.id,
+      id,
       special: bool(t.special, false),
       normalized: bool(t.normalized, !bool(t.special, false)),
       singleWord: bool(t.single_word, false),
@@ -278,6 +318,7 @@ export function readTokenizerJson(file: string): Draft {
       rstrip: bool(t.rstrip, false),
     });
   });
+  const addedTokens = [...byId.values()];
 
   const flags: NormalizerFlags = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
   const normalizer = json.normalizer ?? null;

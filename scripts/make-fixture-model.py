@@ -326,7 +326,8 @@ def damage(args):
     with open(args.file, "r+b") as f:
         f.seek(info.header_offset + 26)
         name_length, extra_length = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
-        at = info.header_offset + 30 + name_length + extra_length + info.file_size // 2
+        # The middle of the bytes as stored (compressed, for a deflated entry).
+        at = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
         f.seek(at)
         byte = f.read(1)
         f.seek(at)

@@ -83,6 +83,7 @@ for (const { env, label } of environments) {
       reference = stReference(env, ARCHS.flatMap((arch) => [
         { model: models[arch].st, kind: 'predict' as const, pairs: input },
         { model: models[arch].st, kind: 'rank' as const, query: input[0]![0], documents: input.map((p) => p[1]), top_k: null },
+        { model: models[arch].st, kind: 'predict' as const, pairs: input, activation: 'identity' as const },
       ]));
     });
     afterAll(async () => {
@@ -97,22 +98,34 @@ for (const { env, label } of environments) {
       expect(model.maxLength).toBe(512);
     });
 
+    /** The largest difference between our scores and sentence-transformers'. */
+    function worstDifference(ours: number[], theirs: number[]): number {
+      expect(ours.length).toBe(theirs.length);
+      let worst = 0;
+      for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - theirs[i]!));
+      return worst;
+    }
+
     ARCHS.forEach((arch, k) => {
-      test(`${arch}: predict within ${FP32_BOUND} of sentence-transformers, and the same rank order`, async () => {
+      test(`${arch}: predict (sigmoid scores and identity logits) within ${FP32_BOUND} of sentence-transformers, and the same rank order`, async () => {
         const model = await CrossEncoder.load(models[arch].tce, { device: 'cpu' });
         loaded.push(model);
-        const expected = reference.results[2 * k]!;
+        const expected = reference.results[3 * k]!;
         expect(expected.error).toBeUndefined();
         const theirs = (expected.scores as number[]).map(Number);
-        const ours = Array.from(await model.predict(input));
-        expect(ours.length).toBe(theirs.length);
-        let worst = 0;
-        for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - theirs[i]!));
-        expect(worst).toBeLessThanOrEqual(FP32_BOUND);
+        expect(worstDifference(Array.from(await model.predict(input)), theirs)).toBeLessThanOrEqual(FP32_BOUND);
         // Random weights still separate the pairs: the comparison is not between constants.
         expect(Math.max(...theirs) - Math.min(...theirs)).toBeGreaterThan(1e-3);
 
-        const ranked = reference.results[2 * k + 1]!.ranking!;
+        // The logits themselves: near 0 or 1 the sigmoid flattens, and would hide a logit error.
+        const logits = reference.results[3 * k + 2]!;
+        expect(logits.error).toBeUndefined();
+        const theirLogits = (logits.scores as number[]).map(Number);
+        const ourLogits = Array.from(await model.predict(input, { activation: 'identity' }) as Float32Array);
+        expect(worstDifference(ourLogits, theirLogits)).toBeLessThanOrEqual(FP32_BOUND);
+        expect(Math.max(...theirLogits) - Math.min(...theirLogits)).toBeGreaterThan(1e-3);
+
+        const ranked = reference.results[3 * k + 1]!.ranking!;
         const mine = await model.rank(input[0]![0], input.map((p) => p[1]));
         const byId = new Map(ranked.map((r) => [r.corpus_id, r.score]));
         const score = (id: number) => byId.get(id) ?? NaN;

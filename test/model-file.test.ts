@@ -1,7 +1,8 @@
-// The model file as the core reads it (libtorch 1.13 project): zip entries checked against their
-// CRCs at load (TCE_MODEL_FILE), config.json's max_position_embeddings against the position
-// table, the inputs fed as the metadata names them (a two-input graph), a .pt2 refused by a core
-// without AOTInductor with the libtorch it needs, and error texts kept to short printable excerpts.
+// The model file as the core reads it (libtorch 1.13 project): zip entries, stored or deflated,
+// checked against their CRCs at load (TCE_MODEL_FILE), config.json's max_position_embeddings
+// against the position table and against the least a pair needs, the inputs fed as the metadata
+// names them (a two-input graph), a .pt2 refused by a core without AOTInductor with the libtorch
+// it needs, and error texts kept to short printable excerpts.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -42,6 +43,16 @@ with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
   if (result.status !== 0) throw new Error(result.stderr);
 }
 
+/** What python's zipfile says of `file`: the compression of the entry ending with `suffix`, and the first entry testzip() finds bad. */
+function zipReport(file: string, suffix: string): { method: number; bad: string | null } {
+  const code = 'import json, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\n' +
+    'info = next(i for i in z.infolist() if i.filename.endswith(sys.argv[2]))\n' +
+    'print(json.dumps({"method": info.compress_type, "bad": z.testzip()}))';
+  const r = spawnSync(torchPython()!, ['-c', code, file, suffix], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`zipfile: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
 describe.skipIf(reason)('model files (libtorch 1.13 core)', () => {
   let base: string;
   beforeAll(() => {
@@ -57,6 +68,47 @@ describe.skipIf(reason)('model files (libtorch 1.13 core)', () => {
     const error = await CrossEncoder.load(dir, { device: 'cpu' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'TCE_MODEL_FILE' });
     expect((error as Error).message).toMatch(/model\.pt is damaged: the zip entry \S+\/data\/0 fails its CRC check/);
+  });
+
+  test('a flipped byte inside a deflated entry (a debug_pkl, as PyTorch compresses them) is TCE_MODEL_FILE, as zipfile finds it', async () => {
+    const dir = copy(base, 'crc-deflated');
+    const file = path.join(dir, 'model.pt');
+    const entry = '/code/__torch__.py.debug_pkl';
+    // The entry is deflated in the fixture: the check inflates it to compute the CRC.
+    expect(zipReport(file, entry)).toEqual({ method: 8, bad: null });
+    damageModelFile(file, { entry });
+    // Python's zipfile, the reference here, finds the same entry bad.
+    expect(zipReport(file, entry).bad).toMatch(/\/code\/__torch__\.py\.debug_pkl$/);
+    const error = await CrossEncoder.load(dir, { device: 'cpu' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TCE_MODEL_FILE' });
+    expect((error as Error).message).toMatch(/model\.pt is damaged: the zip entry \S+\/code\/__torch__\.py\.debug_pkl fails its CRC check/);
+  });
+
+  test('max_position_embeddings or a maxLength that leaves no room for one query and one document token is refused', async () => {
+    // BERT adds 3 special tokens to a pair ([CLS] q [SEP] d [SEP]): 5 is the least that holds a pair.
+    const dir = copy(base, 'positions-3');
+    const configFile = path.join(dir, 'config.json');
+    const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    fs.writeFileSync(configFile, JSON.stringify({ ...config, max_position_embeddings: 3 }));
+    await expect(CrossEncoder.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'TCE_MODEL_DIR',
+      message: expect.stringMatching(/config\.json's max_position_embeddings is 3, too short for a pair: a pair needs 5 tokens: its 3 special tokens, and at least one query and one document token/),
+    });
+    for (const maxLength of [3, 4]) {
+      await expect(CrossEncoder.load(base, { device: 'cpu', maxLength })).rejects.toMatchObject({
+        code: 'TCE_INVALID_OPTION', message: expect.stringMatching(new RegExp(`maxLength ${maxLength} leaves no room for a query and a document: a pair needs 5 tokens`)),
+      });
+    }
+    const model = await CrossEncoder.load(base, { device: 'cpu', maxLength: 5 });
+    try {
+      expect(model.maxLength).toBe(5);
+      // Two pairs that differ only past their first query and document token score the same; pairs that differ in those do not.
+      const scores = (await model.predict([['insulin levels', 'glucose uptake'], ['insulin other', 'glucose words'], ['cancer', 'tumour']])) as Float32Array;
+      expect(Math.abs(scores[0] - scores[1])).toBeLessThanOrEqual(1e-6);
+      expect(Math.abs(scores[0] - scores[2])).toBeGreaterThan(1e-6);
+    } finally {
+      await model.dispose();
+    }
   });
 
   test('a truncated model.pt is TCE_MODEL_FILE', async () => {

@@ -25,9 +25,24 @@ JsDispatcher::~JsDispatcher() {
   if (liveness_->alive) tsfn_.Release();
 }
 
+// No exception may leave a task. When a worker is terminated, Node stops it from running
+// JavaScript (can_call_into_js) before it finalizes the thread-safe functions, and the event loop
+// still delivers tasks that were queued in that window with a live `env`. Every Node-API call of
+// such a task that touches JavaScript (creating the scores' Float32Array, resolving or rejecting
+// the promise, building the error) then fails, node-addon-api turns the failure into a
+// Napi::Error, and an exception that escaped here reached node-addon-api's callback wrapper,
+// whose attempt to rethrow it as a JavaScript exception fails the same way and throws again,
+// out of Node's event loop: std::terminate, SIGABRT (a call settling just as its worker ended;
+// test/worker-teardown.models.test.ts). A task that cannot run JavaScript has nobody left to
+// tell, so it is dropped; in a live environment the tasks report their own errors (Resolve
+// rejects the promise).
 void JsDispatcher::CallTask(Napi::Env env, Napi::Function, std::nullptr_t*, Task* task) {
   std::unique_ptr<Task> owned(task);
-  if (env != nullptr && *owned) (*owned)(env);
+  if (env == nullptr || !*owned) return;
+  try {
+    (*owned)(env);
+  } catch (...) {
+  }
 }
 
 bool JsDispatcher::Post(Task task) {

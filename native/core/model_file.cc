@@ -5,6 +5,9 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
+
+#include <zlib.h>
 
 #include "errors.h"
 
@@ -227,6 +230,7 @@ ModelFile::ModelFile(std::string path) : path_(std::move(path)) {
       }
       q += 4 + length;
     }
+    entry.uncompressed_size = uncompressed;
     entries_.push_back(std::move(entry));
     p += 46 + name_length + extra_length + comment_length;
   }
@@ -245,15 +249,34 @@ uint64_t ModelFile::data_start(const Entry& entry) const {
   return start;
 }
 
+namespace {
+constexpr uint16_t kStored = 0;
+constexpr uint16_t kDeflated = 8;
+
+[[noreturn]] void fail_crc(const std::string& path, const std::string& name) {
+  throw DamagedFile(path + " is damaged: the zip entry " + name.substr(0, 200) +
+                    " fails its CRC check (the file was altered or corrupted after it was "
+                    "written). Copy or export the model again.");
+}
+}  // namespace
+
 void ModelFile::verify_crcs() const {
   File file = open_file(path_);
   std::vector<unsigned char> buffer(1 << 20);
   const Crc32& crc32 = Crc32::instance();
   for (const Entry& entry : entries_) {
-    // PyTorch writes its archives uncompressed; a compressed entry is left to the zip reader.
-    if (entry.method != 0) continue;
+    if (entry.method != kStored && entry.method != kDeflated) {
+      // libtorch's zip reader (miniz) reads only these two.
+      throw DamagedFile(path_ + " is damaged or not written by PyTorch: the zip entry " + entry.name.substr(0, 200) +
+                        " uses compression method " + std::to_string(entry.method) +
+                        " (PyTorch writes entries stored or deflated). Copy or export the model again.");
+    }
     const uint64_t start = data_start(entry);
     if (fseeko(file.get(), static_cast<off_t>(start), SEEK_SET) != 0) throw DamagedFile(path_ + " is damaged: cannot seek to " + entry.name.substr(0, 200));
+    if (entry.method == kDeflated) {
+      verify_deflated(file.get(), entry, buffer);
+      continue;
+    }
     uint32_t crc = 0;
     for (uint64_t left = entry.compressed_size; left > 0;) {
       const size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
@@ -263,12 +286,55 @@ void ModelFile::verify_crcs() const {
       crc = crc32.update(crc, buffer.data(), chunk);
       left -= chunk;
     }
-    if (crc != entry.crc) {
-      throw DamagedFile(path_ + " is damaged: the zip entry " + entry.name.substr(0, 200) +
-                        " fails its CRC check (the file was altered or corrupted after it was "
-                        "written). Copy or export the model again.");
-    }
+    if (crc != entry.crc) fail_crc(path_, entry.name);
   }
+}
+
+// Inflates a deflated entry (PyTorch compresses its debug entries) in chunks and checks the CRC
+// and size of what comes out. A flipped byte in the compressed data either breaks the deflate
+// stream or changes the output: both are a failed check. Output beyond the declared size stops
+// the check at once, so a damaged entry cannot make it inflate without bound.
+void ModelFile::verify_deflated(std::FILE* file, const Entry& entry, std::vector<unsigned char>& buffer) const {
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw std::runtime_error("zlib: inflateInit2 failed");
+  std::vector<unsigned char> out(1 << 16);
+  const Crc32& crc32 = Crc32::instance();
+  uint32_t crc = 0;
+  uint64_t produced = 0;
+  int status = Z_OK;
+  bool damaged = false;
+  for (uint64_t left = entry.compressed_size; status != Z_STREAM_END && !damaged;) {
+    if (stream.avail_in == 0) {
+      if (left == 0) {
+        damaged = true;  // the stream needs more than the entry holds
+        break;
+      }
+      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+      if (std::fread(buffer.data(), 1, chunk, file) != chunk) {
+        inflateEnd(&stream);
+        throw DamagedFile(path_ + " is damaged: the zip entry " + entry.name.substr(0, 200) + " is cut short");
+      }
+      left -= chunk;
+      stream.next_in = buffer.data();
+      stream.avail_in = static_cast<uInt>(chunk);
+    }
+    stream.next_out = out.data();
+    stream.avail_out = static_cast<uInt>(out.size());
+    status = inflate(&stream, Z_NO_FLUSH);
+    if (status != Z_OK && status != Z_STREAM_END) {
+      damaged = true;
+      break;
+    }
+    const size_t got = out.size() - stream.avail_out;
+    produced += got;
+    if (produced > entry.uncompressed_size) {
+      damaged = true;
+      break;
+    }
+    crc = crc32.update(crc, out.data(), got);
+  }
+  inflateEnd(&stream);
+  if (damaged || produced != entry.uncompressed_size || crc != entry.crc) fail_crc(path_, entry.name);
 }
 
 ModelFormat ModelFile::format() const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,9 +22,11 @@ class ModelFile {
   // Reads the archive's directory. Throws DamagedFile when the file is not a readable zip.
   explicit ModelFile(std::string path);
 
-  // Reads every stored entry and checks it against the CRC-32 in the directory, so that a damaged
-  // file is refused at load instead of computing with corrupt weights. Throws DamagedFile naming
-  // the first entry that fails. Runs on the model's own thread (never the event loop's).
+  // Reads every entry, stored or deflated (inflated with zlib), and checks its data against the
+  // CRC-32 and size in the directory, so that a damaged file is refused at load instead of
+  // computing with corrupt weights (or failing later, when libtorch reads a damaged debug entry).
+  // Throws DamagedFile naming the first entry that fails, or one in a compression libtorch cannot
+  // read. Runs on the model's own thread (never the event loop's).
   void verify_crcs() const;
 
   // A TorchScript archive or an AOTInductor package (its archive_format entry says "pt2").
@@ -41,9 +44,11 @@ class ModelFile {
     uint16_t method = 0;
     uint32_t crc = 0;
     uint64_t compressed_size = 0;
+    uint64_t uncompressed_size = 0;
     uint64_t local_offset = 0;
   };
   uint64_t data_start(const Entry& entry) const;
+  void verify_deflated(std::FILE* file, const Entry& entry, std::vector<unsigned char>& buffer) const;
 
   std::string path_;
   uint64_t size_ = 0;

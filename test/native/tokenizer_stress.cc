@@ -5,10 +5,12 @@
 //   g++ -std=c++17 -O1 -g -fsanitize=address,undefined -Inative test/native/tokenizer_stress.cc \
 //       native/tokenizer/*.cc native/tokenizer/*/*.cc -l:libutf8proc.a -pthread -o /tmp/tok_stress
 //   /tmp/tok_stress test/fixtures/tokenizer/bert_base_uncased_vocab.txt test/fixtures/tokenizer/pubmed_sample.jsonl
-// (and the same with -fsanitize=thread). It prints "ok <name> <n>" per tokenizer and exits 0 when
-// every threaded encoding equals the single-threaded one and respects its max_length, and nothing
-// is reported.
+// (and the same with -fsanitize=thread); an optional third argument sets how many random byte
+// strings join the corpus (test/native-stress.test.ts builds and runs it with a few). It prints
+// "ok <name> <n>" per tokenizer and exits 0 when every threaded encoding equals the
+// single-threaded one and respects its max_length, and nothing is reported.
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -134,7 +136,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> texts;
   std::ifstream c(argv[2]); while (std::getline(c, line)) texts.push_back(line);
   std::mt19937 rng(42);
-  for (int i = 0; i < 3000; ++i) { std::string s; int len = rng() % 300; for (int j = 0; j < len; ++j) s.push_back((char)(rng() % 256)); texts.push_back(s); }
+  // argv[3]: how many random byte strings to add (3000 unless given; the suite passes fewer).
+  const int random_texts = argc > 3 ? std::atoi(argv[3]) : 3000;
+  for (int i = 0; i < random_texts; ++i) { std::string s; int len = rng() % 300; for (int j = 0; j < len; ++j) s.push_back((char)(rng() % 256)); texts.push_back(s); }
   texts.push_back(""); texts.push_back(std::string(5000, 'a')); texts.push_back("hello [SEP]  Hello  x <s> </s>\t\n  ");
   const Tokenizer bert(spec);
   const Tokenizer bpe(ByteLevelBpe());

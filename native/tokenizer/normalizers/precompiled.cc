@@ -4,11 +4,14 @@
 // replacement strings. Applied as tokenizers applies it: text is cut into extended grapheme
 // clusters; a cluster shorter than 6 bytes whose bytes start with a trie key is replaced as a
 // whole by the replacement of its shortest such key; otherwise each character is looked up on
-// its own (replaced when it starts with a key, kept when not). A key whose replacement would start
-// inside a character of the blob (a malformed file) is treated as no key.
+// its own (replaced when it starts with a key, kept when not). A map on which tokenizers would fail
+// (empty, truncated, a trie that leads outside itself, a replacement inside a character) is
+// refused when the tokenizer is built.
 #include <utf8proc.h>
 
 #include <cstdint>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "tokenizer/normalizers/normalizer.h"
@@ -131,7 +134,42 @@ class Precompiled final : public Normalizer {
 
   std::vector<uint32_t> trie_;
   std::string normalized_;
+
+  friend std::string TrieProblem(const std::vector<uint32_t>& trie, const std::string& normalized);
 };
+
+// What makes `tokenizers` fail on this map, or "". Its reader (spm_precompiled) walks the trie
+// without bounds checks and slices the replacement strings at a leaf's offset, so a trie step
+// outside the units, or a replacement that starts past the strings or inside a character, is a
+// panic on the first text that reaches it. darts-clone, which writes these tries, allocates units
+// in blocks of 256, so every node it reaches has all 256 children's units in the array: that is
+// checked for every node reachable from the root, with each leaf's replacement.
+std::string TrieProblem(const std::vector<uint32_t>& trie, const std::string& normalized) {
+  using P = Precompiled;
+  if (trie.empty()) return "its trie is empty";
+  std::vector<size_t> pending{P::Offset(trie[0])};
+  std::unordered_set<size_t> seen{pending.back()};
+  while (!pending.empty()) {
+    const size_t node = pending.back();
+    pending.pop_back();
+    if ((node | 0xFF) >= trie.size()) return "its trie points outside its units";
+    for (uint32_t c = 1; c < 256; ++c) {
+      const uint32_t unit = trie[node ^ c];
+      if (P::Label(unit) != c) continue;
+      const size_t next = (node ^ c) ^ P::Offset(unit);
+      if (P::HasLeaf(unit)) {
+        if (next >= trie.size()) return "its trie points outside its units";
+        const size_t begin = P::Value(trie[next]);
+        if (begin > normalized.size() ||
+            (begin < normalized.size() && (static_cast<unsigned char>(normalized[begin]) & 0xC0) == 0x80)) {
+          return "a replacement starts outside a character of its strings";
+        }
+      }
+      if (seen.insert(next).second) pending.push_back(next);
+    }
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -145,7 +183,8 @@ std::unique_ptr<Normalizer> MakePrecompiled(const Settings& s) {
   if (!map->is_string() || !DecodeBase64(map->string, bytes)) {
     s.Fail("\"precompiled_charsmap\" must be a base64 string");
   }
-  if (bytes.empty()) return std::make_unique<Precompiled>(std::vector<uint32_t>(), std::string());
+  // tokenizers cannot read an empty map (it needs the trie's size).
+  if (bytes.empty()) s.Fail("\"precompiled_charsmap\" is empty");
   auto u32 = [&](size_t at) {
     return static_cast<uint32_t>(static_cast<unsigned char>(bytes[at])) |
            static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 1])) << 8 |
@@ -161,6 +200,8 @@ std::unique_ptr<Normalizer> MakePrecompiled(const Settings& s) {
   if (!unicode::IsValidUtf8(normalized.data(), normalized.size())) {
     s.Fail("\"precompiled_charsmap\": the replacement strings are not valid UTF-8");
   }
+  const std::string problem = TrieProblem(trie, normalized);
+  if (!problem.empty()) s.Fail("\"precompiled_charsmap\" is malformed: " + problem);
   return std::make_unique<Precompiled>(std::move(trie), std::move(normalized));
 }
 
