@@ -1,0 +1,95 @@
+/**
+ * sentence-transformers 6.3 as the reference for causal-LM rerankers: saves built by
+ * test/helpers/causal_fixture.py in the project's .venv, the token ids its Transformer module
+ * gives each pair, and its CrossEncoder scores.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from './child';
+import { projectPython } from '../../scripts/torch-python.mjs';
+
+const script = path.join(repoRoot, 'test', 'helpers', 'causal_fixture.py');
+const modelsDir = path.join(repoRoot, 'test', 'fixtures', 'models');
+
+/** Why these tests cannot run here (no .venv, or a sentence-transformers without LogitScore), or null. */
+export function causalSkipReason(): string | null {
+  const python = projectPython('st6');
+  if (!python) return 'no .venv with sentence-transformers (run scripts/setup.sh)';
+  const probe = spawnSync(python, ['-c', 'import sentence_transformers.cross_encoder.modules.logit_score'], { encoding: 'utf8' });
+  if (probe.status !== 0) return ".venv's sentence-transformers has no LogitScore (causal-LM rerankers need sentence-transformers 6.3)";
+  return null;
+}
+
+function python(args: string[]): string {
+  const exe = projectPython('st6');
+  if (!exe) throw new Error(causalSkipReason() ?? 'no python');
+  const result = spawnSync(exe, [script, ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`causal_fixture.py ${args[0]} failed:\n${result.stderr.slice(-4000)}`);
+  return result.stdout;
+}
+
+export interface CausalOptions {
+  family: 'qwen3' | 'qwen2' | 'llama';
+  prompt?: boolean;
+  trueOnly?: boolean;
+  maxSeqLength?: number;
+}
+
+/** Builds (once per checkout and script version) a save and its echo copy; returns { st, echo }. */
+export function causalModel(name: string, options: CausalOptions): { st: string; echo: string } {
+  const dir = path.join(modelsDir, `causal-${name}`);
+  const stamp = path.join(dir, '.built-from');
+  const want = JSON.stringify({ options, script: fs.statSync(script).mtimeMs });
+  const st = path.join(dir, 'st');
+  const echo = path.join(dir, 'echo');
+  if (!(fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want)) {
+    const args = ['build', '--out', dir, '--family', options.family];
+    if (options.prompt) args.push('--prompt');
+    if (options.trueOnly) args.push('--true-only');
+    if (options.maxSeqLength) args.push('--max-seq-length', String(options.maxSeqLength));
+    python(args);
+    python(['echo', '--st', st, '--out', echo]);
+    fs.writeFileSync(stamp, want);
+  }
+  return { st, echo };
+}
+
+export interface TokenizeRequest {
+  model: string;
+  pairs: Array<[string, string]>;
+  prompt?: string | null;
+  prompt_name?: string | null;
+}
+
+export type ReferenceRequest =
+  | { model: string; kind: 'predict'; pairs: Array<[string, string]>; prompt?: string | null; prompt_name?: string | null; activation?: 'identity' }
+  | { model: string; kind: 'rank'; query: string; documents: string[]; prompt?: string | null; prompt_name?: string | null };
+
+function runRequests<T>(command: 'tokenize' | 'reference', requests: unknown[]): T[] {
+  fs.mkdirSync(modelsDir, { recursive: true });
+  const file = path.join(modelsDir, `causal-${command}-${process.pid}-${Date.now()}.json`);
+  const out = `${file}.out`;
+  fs.writeFileSync(file, JSON.stringify(requests));
+  try {
+    python([command, '--requests', file, '--out', out]);
+    return (JSON.parse(fs.readFileSync(out, 'utf8')) as { results: T[] }).results;
+  } finally {
+    fs.rmSync(file, { force: true });
+    fs.rmSync(out, { force: true });
+  }
+}
+
+/** The ids sentence-transformers feeds the model for each pair of each request (padding removed). */
+export function stTokenIds(requests: TokenizeRequest[]): number[][][] {
+  return runRequests<{ ids: number[][] }>('tokenize', requests).map((r) => r.ids);
+}
+
+export function stCausalReference(requests: ReferenceRequest[]): Array<{ scores?: number[]; ranked?: Array<{ corpus_id: number; score: number }> }> {
+  return runRequests('reference', requests);
+}
+
+/** What the echo model scores a row of ids: sum_j id[j] * (j + 1). */
+export function echoScore(ids: readonly number[]): number {
+  return ids.reduce((sum, id, j) => sum + id * (j + 1), 0);
+}
