@@ -5,7 +5,6 @@
  * everything that is missing, and config values are checked against LIMITS and the model file.
  */
 import path from 'node:path';
-import { readCausalModules } from './chat/saved-config';
 import { coreRunsPt2, loadedRuntime, PT2_MIN_LIBTORCH } from './core';
 import { TceError } from './errors';
 import { fileKind, readJsonObject } from './files';
@@ -187,9 +186,7 @@ export function readModelDir(dir: string): ModelDirInfo {
   }
   const configFile = path.join(absolute, 'config.json');
   const config = readJson(configFile);
-  // A causal-LM reranker's LogitScore gives one score a pair, whatever config.json says (as
-  // sentence-transformers' CrossEncoder.num_labels).
-  const numLabels = readCausalModules(absolute) !== null ? 1 : numLabelsOf(config, configFile);
+  const numLabels = numLabelsOf(config, configFile);
   // sentence-transformers 5+ keep the activation in their own file; scripts/export.py copies it.
   const stConfigFile = has('config_sentence_transformers.json') ? path.join(absolute, 'config_sentence_transformers.json') : null;
   const stConfig = stConfigFile ? readJson(stConfigFile) : null;
