@@ -11,7 +11,9 @@ import { CrossEncoder } from '../lib/cross-encoder';
 import { TceError } from '../lib/errors';
 import { Tokenizer } from '../lib/tokenizer';
 import { repoRoot } from './helpers/child';
-import { causalModel, causalSkipReason, echoScore, stTokenIds, type TokenizeRequest } from './helpers/causal-reference';
+import {
+  causalModel, causalSkipReason, echoScore, exportedModel, stCausalReference, stTokenIds, type TokenizeRequest,
+} from './helpers/causal-reference';
 import { modelTestsSkipReason } from './helpers/fixture-model';
 
 const skip = modelTestsSkipReason() ?? causalSkipReason();
@@ -41,8 +43,9 @@ async function echoSums(model: CrossEncoder, items: Array<[string, string]>, opt
 }
 
 describe.skipIf(skip !== null)(`causal-LM chat input vs sentence-transformers 6.3${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  // qwen3: Qwen3-Reranker's template, saved prompts (default "web"), max_seq_length 96 (long pairs
-  // are cut, the <think> prefill restored). qwen3-plain: no saved prompts, no truncation.
+  // qwen3: Qwen3-Reranker's template, saved prompts (default "web"), max_seq_length 200 (the
+  // template alone is ~146 tokens of this small vocabulary: short pairs fit, long ones are cut
+  // and the <think> prefill restored). qwen3-plain: no saved prompts, no truncation.
   // llama: mxbai-rerank-v2's layout, whose prompt sits in the template's tail, "1"/"0", cut at 64.
   let models: Record<'qwen3' | 'qwen3Plain' | 'llama', { st: string; echo: string }>;
   const loaded: CrossEncoder[] = [];
@@ -54,7 +57,7 @@ describe.skipIf(skip !== null)(`causal-LM chat input vs sentence-transformers 6.
 
   beforeAll(() => {
     models = {
-      qwen3: causalModel('qwen3-prompt-96', { family: 'qwen3', prompt: true, maxSeqLength: 96 }),
+      qwen3: causalModel('qwen3-prompt-200', { family: 'qwen3', prompt: true, maxSeqLength: 200 }),
       qwen3Plain: causalModel('qwen3-plain', { family: 'qwen3' }),
       llama: causalModel('llama-64', { family: 'llama', prompt: true, maxSeqLength: 64 }),
     };
@@ -116,7 +119,7 @@ describe.skipIf(skip !== null)(`causal-LM chat input vs sentence-transformers 6.
 
   test('maxLength is the save\'s max_seq_length (tokenizer model_max_length), and rank() works on one score a pair', async () => {
     const model = await load(models.qwen3.echo);
-    expect(model.maxLength).toBe(96);
+    expect(model.maxLength).toBe(200);
     expect(model.numLabels).toBe(1);
     const documents = pairs().map(([, d]) => d);
     const query = 'what is the capital of France?';
@@ -154,4 +157,55 @@ describe.skipIf(skip !== null)(`causal-LM chat input vs sentence-transformers 6.
     // Each long row alone (above the budget), and the short one in its own forward.
     expect(model.stats().forwards - before.forwards).toBe(3);
   });
+});
+
+/** fp32 on the CPU: the same arithmetic in another order (batching, padding side, MKL). */
+const PARITY_BOUND = 1e-4;
+
+describe.skipIf(skip !== null)(`causal-LM rerankers exported by scripts/export.py vs sentence-transformers 6.3 CrossEncoder${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  const cases = [
+    { name: 'qwen3-prompt-200', options: { family: 'qwen3', prompt: true, maxSeqLength: 200 } },
+    { name: 'qwen3-plain', options: { family: 'qwen3' } },
+    { name: 'llama-64', options: { family: 'llama', prompt: true, maxSeqLength: 64 } },
+    { name: 'llama-true-only-64', options: { family: 'llama', trueOnly: true, maxSeqLength: 64 } },
+  ] as const;
+
+  test.each(cases)('$name: predict within 1e-4 and the same rank order, for each prompt choice', async ({ name, options }) => {
+    const { st } = causalModel(name, options);
+    const tce = exportedModel(st);
+    const model = await CrossEncoder.load(tce);
+    try {
+      const items = pairs();
+      const query = 'what is the capital of France?';
+      const documents = items.map(([, d]) => d);
+      const prompts: Array<{ prompt?: string; promptName?: string }> = 'prompt' in options
+        ? [{}, { promptName: 'short' }, { prompt: 'Rate the passage for the question' }, { prompt: '' }]
+        : [{}, { prompt: 'Rate the passage for the question' }];
+      const reference = stCausalReference(prompts.flatMap((p) => {
+        const common = { model: st, prompt: p.prompt ?? null, prompt_name: p.promptName ?? null };
+        return [
+          { ...common, kind: 'predict' as const, pairs: items },
+          { ...common, kind: 'predict' as const, pairs: items, activation: 'identity' as const },
+          { ...common, kind: 'rank' as const, query, documents },
+        ];
+      }));
+      let spread = 0;
+      for (const [k, p] of prompts.entries()) {
+        const [sigmoid, logits, ranked] = reference.slice(3 * k, 3 * k + 3);
+        const ours = Array.from(await model.predict(items, { ...p, batchSize: 5 }));
+        const oursLogits = Array.from(await model.predict(items, { ...p, activation: 'identity' }));
+        for (let i = 0; i < items.length; i++) {
+          expect(Math.abs(ours[i]! - sigmoid!.scores![i]!), `${name} ${JSON.stringify(p)} pair ${i}`).toBeLessThanOrEqual(PARITY_BOUND);
+          expect(Math.abs(oursLogits[i]! - logits!.scores![i]!), `${name} ${JSON.stringify(p)} pair ${i} (logits)`).toBeLessThanOrEqual(PARITY_BOUND);
+        }
+        spread = Math.max(spread, Math.max(...logits!.scores!) - Math.min(...logits!.scores!));
+        const oursRanked = await model.rank(query, documents, p);
+        expect(oursRanked.map((r) => r.corpusId)).toEqual(ranked!.ranked!.map((r) => r.corpus_id));
+      }
+      // The scores differ between pairs, so that the rank orders mean something.
+      expect(spread).toBeGreaterThan(0.1);
+    } finally {
+      await model.dispose();
+    }
+  }, 600_000); // builds and exports the save on first use, then runs sentence-transformers
 });

@@ -1,9 +1,10 @@
 /**
- * What a sentence-transformers 6 save says about how its pairs become model input (README,
- * *Causal-LM rerankers*): the prompts (config_sentence_transformers.json), and for a causal-LM
- * reranker (modules.json: a Transformer with transformer_task "text-generation" followed by a
- * LogitScore) the chat template, the arguments sentence-transformers renders it with, and the
- * message format.
+ * What a sentence-transformers 6 save, or its export (scripts/export.py copies these files), says
+ * about how its pairs become model input (README, *Causal-LM rerankers*): the prompts
+ * (config_sentence_transformers.json), and for a causal-LM reranker (a Transformer whose
+ * sentence_bert_config.json has transformer_task "text-generation"; in a save, modules.json
+ * follows it with a LogitScore) the chat template, the arguments sentence-transformers renders
+ * it with, and the message format. The LogitScore's token ids are in the exported graph.
  */
 import path from 'node:path';
 import { TceError } from '../errors';
@@ -36,11 +37,9 @@ export interface SavedPrompts {
   defaultPromptName: string | null;
 }
 
-/** The Transformer's module and the LogitScore after it, for a causal-LM reranker. */
+/** A causal-LM reranker's input settings. */
 export interface CausalModules {
   chat: ChatSettings;
-  trueTokenId: number;
-  falseTokenId: number | null;
 }
 
 const TRANSFORMER = 'sentence_transformers.base.modules.transformer.Transformer';
@@ -105,40 +104,29 @@ function readModules(dir: string): ModuleEntry[] | null {
 }
 
 /**
- * A causal-LM reranker's settings, or null when the save is not one (no modules.json, or a
- * Transformer that is not "text-generation").
+ * A causal-LM reranker's settings, or null when the directory is not one: a save's modules.json
+ * names the Transformer's folder, an export holds its sentence_bert_config.json at the top.
  */
 export function readCausalModules(dir: string): CausalModules | null {
   const modules = readModules(dir);
-  if (!modules) return null;
-  const transformerAt = modules.findIndex((m) => m.type === TRANSFORMER);
-  if (transformerAt < 0) return null;
-  const transformerDir = path.join(dir, modules[transformerAt]!.path);
+  let transformerDir = dir;
+  let after: ModuleEntry[] | null = null;
+  if (modules) {
+    const at = modules.findIndex((m) => m.type === TRANSFORMER);
+    if (at < 0) return null;
+    transformerDir = path.join(dir, modules[at]!.path);
+    after = modules.slice(at + 1);
+  }
   const stConfigFile = path.join(transformerDir, 'sentence_bert_config.json');
   const stConfig = readOptionalJson(stConfigFile) ?? {};
   if (stConfig.transformer_task !== 'text-generation') return null;
-  const score = modules.slice(transformerAt + 1).find((m) => m.type === LOGIT_SCORE);
-  if (!score) {
+  if (after && !after.some((m) => m.type === LOGIT_SCORE)) {
     throw modelDirError(
       `${path.join(dir, 'modules.json')}: a "text-generation" Transformer must be followed by a LogitScore module ` +
-        `(got ${modules.slice(transformerAt + 1).map((m) => m.type).join(', ') || 'nothing'}).`,
+        `(got ${after.map((m) => m.type).join(', ') || 'nothing'}).`,
     );
   }
-  const scoreFile = path.join(dir, score.path, 'config.json');
-  const scoreConfig = readJsonObject(scoreFile, 'TCE_MODEL_DIR');
-  const tokenId = (key: string, optional: boolean): number | null => {
-    const value = scoreConfig[key];
-    if (optional && (value === undefined || value === null)) return null;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-      throw modelDirError(`${scoreFile}: ${key} must be a token id (an integer from 0), got ${describe(value)}`);
-    }
-    return value;
-  };
-  return {
-    chat: readChatSettings(transformerDir, stConfig, stConfigFile),
-    trueTokenId: tokenId('true_token_id', false)!,
-    falseTokenId: tokenId('false_token_id', true),
-  };
+  return { chat: readChatSettings(transformerDir, stConfig, stConfigFile) };
 }
 
 /** The chat template as transformers loads it: chat_template.jinja, else tokenizer_config.json's. */

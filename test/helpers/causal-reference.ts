@@ -89,6 +89,30 @@ export function stCausalReference(requests: ReferenceRequest[]): Array<{ scores?
   return runRequests('reference', requests);
 }
 
+const exportScript = path.join(repoRoot, 'scripts', 'export.py');
+
+/** Newest modification time under scripts/export* (the exporter and its package). */
+function exporterStamp(): number {
+  const dir = path.join(repoRoot, 'scripts', 'export');
+  const files = [exportScript, ...(fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [])];
+  return Math.max(...files.map((f) => fs.statSync(f).mtimeMs));
+}
+
+/** The save exported by scripts/export.py (TorchScript) into its fixture folder's tce/ (cached). */
+export function exportedModel(st: string): string {
+  const out = path.join(path.dirname(st), 'tce');
+  const stamp = path.join(out, '.built-from');
+  const want = JSON.stringify({ st: fs.statSync(path.join(st, 'model.safetensors')).mtimeMs, exporter: exporterStamp() });
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return out;
+  const exe = projectPython('st6');
+  if (!exe) throw new Error(causalSkipReason() ?? 'no python');
+  fs.rmSync(out, { recursive: true, force: true });
+  const result = spawnSync(exe, [exportScript, st, out], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`export.py ${st} failed:\n${result.stderr.slice(-4000)}`);
+  fs.writeFileSync(stamp, want);
+  return out;
+}
+
 /** What the echo model scores a row of ids: sum_j id[j] * (j + 1). */
 export function echoScore(ids: readonly number[]): number {
   return ids.reduce((sum, id, j) => sum + id * (j + 1), 0);

@@ -174,6 +174,7 @@ def echo(args):
     shutil.copytree(args.st, args.out, ignore=shutil.ignore_patterns("model.safetensors"))
     scripted = torch.jit.script(Echo())
     metadata = {"torch_version": torch.__version__, "num_labels": 1, "input_names": ["input_ids", "attention_mask"],
+                "tce_head": "logit-score", "tce_padding_side": "right",
                 "exported_by": "test/helpers/causal_fixture.py echo"}
     torch.jit.save(scripted, os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
     print(args.out)
