@@ -9,12 +9,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { TceError } from '../lib/errors';
+import { RerankServer } from '../lib/server/server';
 import { Tokenizer } from '../lib/tokenizer';
 import { repoRoot } from './helpers/child';
 import {
   causalModel, causalSkipReason, echoScore, exportedModel, stCausalReference, stTokenIds, type TokenizeRequest,
 } from './helpers/causal-reference';
 import { modelTestsSkipReason } from './helpers/fixture-model';
+import { request } from './helpers/server-http';
 
 const skip = modelTestsSkipReason() ?? causalSkipReason();
 
@@ -142,6 +144,34 @@ describe.skipIf(skip !== null)(`causal-LM chat input vs sentence-transformers 6.
     await expect(plain.predict([pair], { promptName: 'web' })).rejects.toThrow(/it has none/);
     await expect(plain.predict([pair], { promptName: 'web' })).rejects.toBeInstanceOf(TceError);
   });
+
+  test('the Cohere rerank routes take our `prompt` field: the scores of rank() with that prompt', async () => {
+    // The exported model (the echo's sums are far in the sigmoid's tail, which the routes apply).
+    const model = await load(exportedModel(models.qwen3.st));
+    const server = new RerankServer(model, {});
+    const { port } = await server.listen(0);
+    try {
+      const query = 'what is the capital of France?';
+      const documents = pairs().slice(0, 6).map(([, d]) => d);
+      const prompt = 'Find the passage that answers the question';
+      const withPrompt = await model.rank(query, documents, { prompt });
+      const withDefault = await model.rank(query, documents);
+      expect(withPrompt.map((r) => r.score)).not.toEqual(withDefault.map((r) => r.score));
+      for (const path of ['/v1/rerank', '/v2/rerank']) {
+        const reply = await request(port, 'POST', path, { query, documents, prompt });
+        expect(reply.status).toBe(200);
+        const results = (reply.body as { results: Array<{ index: number; relevance_score: number }> }).results;
+        expect(results.map((r) => [r.index, r.relevance_score])).toEqual(withPrompt.map((r) => [r.corpusId, r.score]));
+      }
+      const bare = await request(port, 'POST', '/v1/rerank', { query, documents });
+      expect((bare.body as { results: Array<{ index: number }> }).results.map((r) => r.index)).toEqual(withDefault.map((r) => r.corpusId));
+      const bad = await request(port, 'POST', '/v1/rerank', { query, documents, prompt: 7 });
+      expect(bad.status).toBe(422);
+      expect(JSON.stringify(bad.body)).toMatch(/`prompt` must be a string/);
+    } finally {
+      await server.close();
+    }
+  }, 600_000);
 
   test('long contexts: a pair of thousands of tokens runs alone when the token budget is smaller', async () => {
     const model = await load(models.qwen3Plain.echo);
