@@ -17,6 +17,7 @@ import {
 } from './helpers/causal-reference';
 import { modelTestsSkipReason } from './helpers/fixture-model';
 import { request } from './helpers/server-http';
+import { stModel } from './helpers/st-reference';
 
 const skip = modelTestsSkipReason() ?? causalSkipReason();
 
@@ -238,4 +239,25 @@ describe.skipIf(skip !== null)(`causal-LM rerankers exported by scripts/export.p
       await model.dispose();
     }
   }, 600_000); // builds and exports the save on first use, then runs sentence-transformers
+});
+
+describe.skipIf(skip !== null)(`prompts on a classifier CrossEncoder vs sentence-transformers 6.3${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  test('a prompt goes before the query, as sentence-transformers puts it', async () => {
+    const { st, tce } = stModel('st6', 'tiny-1', { numLabels: 1 });
+    const model = await CrossEncoder.load(tce);
+    try {
+      const items = pairs().slice(0, 8);
+      const prompt = 'query: ';
+      const [withPrompt, without] = stCausalReference([
+        { model: st, kind: 'predict', pairs: items, prompt },
+        { model: st, kind: 'predict', pairs: items },
+      ]);
+      const ours = Array.from(await model.predict(items, { prompt }));
+      for (let i = 0; i < items.length; i++) expect(Math.abs(ours[i]! - withPrompt!.scores![i]!)).toBeLessThanOrEqual(PARITY_BOUND);
+      expect(withPrompt!.scores).not.toEqual(without!.scores);
+      await expect(model.predict(items, { promptName: 'query' })).rejects.toThrow(/it has none/);
+    } finally {
+      await model.dispose();
+    }
+  }, 600_000);
 });
