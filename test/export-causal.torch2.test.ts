@@ -129,18 +129,18 @@ describe.skipIf(reason)(`export.py: causal-LM LogitScore rerankers${reason ? ` (
   }, 900_000);
 
   test('a decoder the graph is not known to reproduce is refused in one line naming it, before its weights load', () => {
-    const save = fs.mkdtempSync(path.join(repoRoot, 'test', 'fixtures', 'models', 'mistral-'));
+    const save = fs.mkdtempSync(path.join(repoRoot, 'test', 'fixtures', 'models', 'gpt2-'));
     scratch.push(save);
     fs.cpSync(qwen2.st, save, { recursive: true });
     const configFile = path.join(save, 'config.json');
     const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    fs.writeFileSync(configFile, JSON.stringify({ ...config, model_type: 'mistral', architectures: ['MistralForCausalLM'] }));
+    fs.writeFileSync(configFile, JSON.stringify({ ...config, model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }));
     fs.rmSync(path.join(save, 'model.safetensors')); // never read: the refusal comes first
     const out = path.join(save, 'out');
     const { status, stderr } = exportRefusal(save, out);
     expect(status).not.toBe(0);
     expect(stderr.trim().split('\n').pop()).toBe(
-      "export.py: module 0 (Transformer) cannot be exported: causal-LM architecture 'mistral' (MistralForCausalLM) " +
+      "export.py: module 0 (Transformer) cannot be exported: causal-LM architecture 'gpt2' (GPT2LMHeadModel) " +
       'is not supported; supported: qwen2, qwen3, llama');
     expect(fs.existsSync(out)).toBe(false);
   });
