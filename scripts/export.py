@@ -164,10 +164,11 @@ def store_half(torch, traced, wrapped, config, max_len, device, scope):
     return torch.jit.load(buffer, map_location=device), worst
 
 
-# The check inputs (batch, length): batch 1 and a short length, ragged padding, and the longest
-# sequence the model takes up to export_arch.CHECK_MAX_LENGTH (ModernBERT takes 8192 tokens).
+# The check inputs (batch, length): batch 1 at the shortest length a package takes and a short
+# one, ragged padding, and the longest sequence the model takes up to export_arch.CHECK_MAX_LENGTH
+# (ModernBERT takes 8192 tokens, Qwen3 32768).
 def check_shapes(max_len):
-    return [(1, 5), (3, 17), (8, min(128, max_len)), (2, export_arch.check_length(max_len))]
+    return [(1, 2), (1, 5), (3, 17), (8, min(128, max_len)), (2, export_arch.check_length(max_len))]
 
 
 def position_rows(model):

@@ -18,15 +18,19 @@ Runs in .venv (sentence-transformers 6.3, transformers 5). HF_HUB_OFFLINE is set
         qwen3-true
                   qwen3 with LogitScore("yes") alone (no false token)
 
-  st_chain_fixture.py causal --model DIR/st --export FILE --pairs pairs.json --out out.json
+  st_chain_fixture.py causal --model DIR/st --pairs pairs.json --out out.json
       [--prompt P] [--max-seq-length N] [--batch-size B]
       Scores the pairs with CrossEncoder.predict (no activation), catching the token ids that
       sentence-transformers itself produced for each batch (its prompt, truncation and left
-      padding) and the scores its chain gave them, then runs the exported graph (model.pt via
-      torch.jit.load, model.pt2 via aoti_load_package) on the same ids right-padded, as the
-      graph's contract says; writes {"st": [...], "export": [...], "lengths": [...],
+      padding) and the scores its chain gave them; writes {"st": [...], "lengths": [...],
+      "batches": [the same ids right-padded, as the exported graph takes them],
       "st_left_vs_right": max |ST's model on right padding - ST's own left-padded scores|}
       in the order predict() ran them.
+
+  st_chain_fixture.py run --export FILE --batches out.json --out scores.json
+      The exported graph (model.pt via torch.jit.load, model.pt2 via aoti_load_package) on
+      those batches, in whatever torch runs it (Debian's python3-torch 1.13 too):
+      {"torch": version, "scores": [...]}.
 
   st_chain_fixture.py predict --model DIR/st --pairs pairs.json --out out.json
       CrossEncoder.predict (default activation) and rank of the first pair's query over all
@@ -245,18 +249,7 @@ def causal(args):
     kwargs = {"prompt": args.prompt} if args.prompt is not None else {}
     model.predict(pairs, activation_fn=torch.nn.Identity(), batch_size=args.batch_size, convert_to_numpy=True, **kwargs)
     hook.remove()
-    if args.export.endswith(".pt2"):
-        package = torch._inductor.aoti_load_package(args.export)
-
-        def run(ids, mask):
-            return package(input_ids=ids, attention_mask=mask)[0]
-    else:
-        graph = torch.jit.load(args.export)
-
-        def run(ids, mask):
-            return graph(ids, mask)[0]
-
-    st_scores, scores, lengths, left_vs_right = [], [], [], 0.0
+    st_scores, right_batches, lengths, left_vs_right = [], [], [], 0.0
     lm, head = model[0].model, model[1]
     with torch.inference_mode():
         for ids, mask, st in batches:
@@ -270,7 +263,7 @@ def causal(args):
                 right_ids[row, :real.numel()] = real
                 right_mask[row, :real.numel()] = 1
             st_scores += st.reshape(-1).tolist()
-            scores += run(right_ids, right_mask).reshape(-1).tolist()
+            right_batches.append({"input_ids": right_ids.tolist(), "attention_mask": right_mask.tolist()})
             lengths += mask.sum(1).tolist()
             # ST's own Hugging Face model on the right-padded batch, scored at the last real
             # token: shows that left padding, which the graph does not take, changes nothing.
@@ -279,8 +272,34 @@ def causal(args):
             right = last[:, head.true_token_id] - (last[:, head.false_token_id] if head.false_token_id is not None else 0)
             left_vs_right = max(left_vs_right, (right - st.reshape(-1)).abs().max().item())
     with open(args.out, "w") as f:
-        json.dump({"st": st_scores, "export": scores, "st_left_vs_right": left_vs_right, "lengths": lengths,
+        json.dump({"st": st_scores, "batches": right_batches, "st_left_vs_right": left_vs_right, "lengths": lengths,
                    "max_seq_length": model.max_seq_length}, f)
+
+
+def run(args):
+    """The exported graph on the batches of a `causal` output (any torch: Debian's 1.13 too)."""
+    with open(args.batches) as f:
+        batches = json.load(f)["batches"]
+    if args.export.endswith(".pt2"):
+        package = torch._inductor.aoti_load_package(args.export)
+
+        def forward(ids, mask):
+            return package(input_ids=ids, attention_mask=mask)[0]
+    else:
+        graph = torch.jit.load(args.export)
+
+        def forward(ids, mask):
+            return graph(ids, mask)[0]
+
+    scores = []
+    with torch.no_grad():
+        for batch in batches:
+            out = forward(torch.tensor(batch["input_ids"]), torch.tensor(batch["attention_mask"]))
+            if list(out.shape) != [len(batch["input_ids"]), 1]:
+                sys.exit(f"st_chain_fixture.py: the graph returned shape {list(out.shape)}")
+            scores += out.reshape(-1).tolist()
+    with open(args.out, "w") as f:
+        json.dump({"torch": torch.__version__, "scores": scores}, f)
 
 
 def predict(args):
@@ -306,18 +325,21 @@ def main():
     b.add_argument("--seed", type=int, default=0)
     c = sub.add_parser("causal")
     c.add_argument("--model", required=True)
-    c.add_argument("--export", required=True)
     c.add_argument("--pairs", required=True)
     c.add_argument("--out", required=True)
     c.add_argument("--batch-size", type=int, default=4)
     c.add_argument("--prompt", help="predict(prompt=...); default: the saved default prompt")
     c.add_argument("--max-seq-length", type=int, help="truncate to this many tokens instead of the saved length")
+    r = sub.add_parser("run")
+    r.add_argument("--export", required=True)
+    r.add_argument("--batches", required=True)
+    r.add_argument("--out", required=True)
     p = sub.add_parser("predict")
     p.add_argument("--model", required=True)
     p.add_argument("--pairs", required=True)
     p.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"build": build, "causal": causal, "predict": predict}[args.command](args)
+    {"build": build, "causal": causal, "run": run, "predict": predict}[args.command](args)
 
 
 if __name__ == "__main__":
