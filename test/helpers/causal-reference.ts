@@ -98,16 +98,19 @@ function exporterStamp(): number {
   return Math.max(...files.map((f) => fs.statSync(f).mtimeMs));
 }
 
-/** The save exported by scripts/export.py (TorchScript) into its fixture folder's tce/ (cached). */
-export function exportedModel(st: string): string {
-  const out = path.join(path.dirname(st), 'tce');
+/**
+ * The save exported by scripts/export.py (TorchScript) into its fixture folder's tce/ (cached);
+ * with `targetLibtorch` '1.13', traced for libtorch 1.13 (eager attention) into tce-1.13/.
+ */
+export function exportedModel(st: string, targetLibtorch?: '1.13'): string {
+  const out = path.join(path.dirname(st), targetLibtorch ? `tce-${targetLibtorch}` : 'tce');
   const stamp = path.join(out, '.built-from');
   const want = JSON.stringify({ st: fs.statSync(path.join(st, 'model.safetensors')).mtimeMs, exporter: exporterStamp() });
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === want) return out;
   const exe = projectPython('st6');
   if (!exe) throw new Error(causalSkipReason() ?? 'no python');
   fs.rmSync(out, { recursive: true, force: true });
-  const result = spawnSync(exe, [exportScript, st, out], { encoding: 'utf8' });
+  const result = spawnSync(exe, [exportScript, st, out, ...(targetLibtorch ? ['--target-libtorch', targetLibtorch] : [])], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`export.py ${st} failed:\n${result.stderr.slice(-4000)}`);
   fs.writeFileSync(stamp, want);
   return out;
