@@ -4,7 +4,7 @@
 // and compared with sentence-transformers' own CrossEncoder (run by the project's .venv).
 import { beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
-import { causalModel, causalSkipReason, exportedModel, stCausalReference } from './helpers/causal-reference';
+import { causalModel, causalSkipReason, expectSameRanking, exportedModel, stCausalReference } from './helpers/causal-reference';
 import { modelTestsSkipReason } from './helpers/fixture-model';
 
 const skip = modelTestsSkipReason() ?? causalSkipReason();
@@ -38,7 +38,7 @@ describe.skipIf(skip !== null)(`causal-LM rerankers traced for libtorch 1.13${sk
     const model = await CrossEncoder.load(tce);
     try {
       const documents = items.map(([, d]) => d);
-      const query = items[0]![0];
+      const query = 'capital?';
       const reference = stCausalReference(prompts.flatMap((p: { prompt?: string; promptName?: string }) => {
         const common = { model: st, prompt: p.prompt ?? null, prompt_name: p.promptName ?? null };
         return [{ ...common, kind: 'predict' as const, pairs: items }, { ...common, kind: 'rank' as const, query, documents }];
@@ -46,9 +46,11 @@ describe.skipIf(skip !== null)(`causal-LM rerankers traced for libtorch 1.13${sk
       for (const [k, p] of prompts.entries()) {
         const ours = Array.from(await model.predict(items, p));
         const theirs = reference[2 * k]!.scores!;
+        // Pairs score differently (not all cut to the same tokens), so the comparison means something.
+        expect(Math.max(...theirs) - Math.min(...theirs)).toBeGreaterThan(1e-3);
         for (let i = 0; i < items.length; i++) expect(Math.abs(ours[i]! - theirs[i]!), `${name} pair ${i}`).toBeLessThanOrEqual(PARITY_BOUND);
         const ranked = await model.rank(query, documents, p);
-        expect(ranked.map((r) => r.corpusId)).toEqual(reference[2 * k + 1]!.ranked!.map((r) => r.corpus_id));
+        expectSameRanking(ranked, reference[2 * k + 1]!.ranked!, PARITY_BOUND);
       }
     } finally {
       await model.dispose();

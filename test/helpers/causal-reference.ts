@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { repoRoot } from './child';
 import { projectPython } from '../../scripts/torch-python.mjs';
 
@@ -119,4 +120,24 @@ export function exportedModel(st: string, targetLibtorch?: '1.13'): string {
 /** What the echo model scores a row of ids: sum_j id[j] * (j + 1). */
 export function echoScore(ids: readonly number[]): number {
   return ids.reduce((sum, id, j) => sum + id * (j + 1), 0);
+}
+
+/**
+ * The same rank order as sentence-transformers, except that documents whose scores are within
+ * `bound` (ties: rows truncated to the same tokens score the same) may come in another order:
+ * sentence-transformers orders ties by its length-sorted batches, we keep input order.
+ */
+export function expectSameRanking(
+  ours: ReadonlyArray<{ corpusId: number; score: number }>,
+  theirs: ReadonlyArray<{ corpus_id: number; score: number }>,
+  bound: number,
+): void {
+  expect(ours.length).toBe(theirs.length);
+  for (let i = 0; i < theirs.length; i++) {
+    expect(Math.abs(ours[i]!.score - theirs[i]!.score), `rank ${i}`).toBeLessThanOrEqual(bound);
+    if (ours[i]!.corpusId !== theirs[i]!.corpus_id) {
+      const theirScoreOfOurs = theirs.find((t) => t.corpus_id === ours[i]!.corpusId)!.score;
+      expect(Math.abs(theirScoreOfOurs - theirs[i]!.score), `rank ${i}: a different document, not a tie`).toBeLessThanOrEqual(bound);
+    }
+  }
 }
