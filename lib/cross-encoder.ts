@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { resolveModelDir } from './bundled-model';
-import { CausalPairs } from './chat/causal-pairs';
+import { CausalPairs, checkPaddingSide } from './chat/causal-pairs';
 import { resolvePrompt } from './chat/prompts';
 import { readCausalModules, readSavedPrompts, type SavedPrompts } from './chat/saved-config';
 import { loadRuntimeAsync } from './core';
@@ -377,6 +377,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     checkTokenizerFitsModel(info, nativeTokenizerOf(tokenizer));
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength);
     const causalModules = readCausalModules(info.dir);
+    if (causalModules) for (const file of [info.modelFiles.torchscript, info.modelFiles.pt2]) if (file) checkPaddingSide(file);
     const chat = { savedPrompts: readSavedPrompts(info.dir), causal: causalModules && new CausalPairs(causalModules, tokenizer) };
     // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.
     await loadRuntimeAsync({ libtorch: o.libtorch });
@@ -556,11 +557,9 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     const prompt = o.prompt;
     // A causal-LM reranker gets each pair rendered by its chat template; other models get the
     // prompt before the query, as sentence-transformers puts it.
-    const texts = causal
-      ? await transferTexts(count, (i) => {
-        const [query, document] = read(i);
-        return [causal.render(query, document, prompt), null];
-      }, o.signal)
+    const rendered = causal && await causal.renderAll(count, read, prompt, o.signal);
+    const texts = rendered
+      ? await transferTexts(count, (i) => [rendered[i]!, null], o.signal)
       : await transferTexts(count, prompt ? (i) => {
         const [query, document] = read(i);
         return [prompt + query, document];

@@ -13,7 +13,7 @@ import { RerankServer } from '../lib/server/server';
 import { Tokenizer } from '../lib/tokenizer';
 import { repoRoot } from './helpers/child';
 import {
-  causalModel, causalSkipReason, echoScore, expectSameRanking, exportedModel, stCausalReference, stTokenIds, type TokenizeRequest,
+  causalModel, causalSkipReason, echoScore, echoWithPaddingSide, expectSameRanking, exportedModel, stCausalReference, stTokenIds, type TokenizeRequest,
 } from './helpers/causal-reference';
 import { modelTestsSkipReason } from './helpers/fixture-model';
 import { request } from './helpers/server-http';
@@ -141,6 +141,8 @@ describe.skipIf(skip !== null)(`causal-LM chat input vs sentence-transformers 6.
     await expect(model.predict([pair], { promptName: 'nope' })).rejects.toMatchObject({ code: 'TCE_INVALID_OPTION' });
     await expect(model.predict([pair], { prompt: 42 as unknown as string })).rejects.toMatchObject({ code: 'TCE_INVALID_OPTION' });
     await expect(model.rank('q', ['d'], { longDocuments: 'max' })).rejects.toThrow(/chat template/);
+    const left = echoWithPaddingSide(models.qwen3.st, `${path.dirname(models.qwen3.echo)}/echo-left`, 'left');
+    await expect(CrossEncoder.load(left)).rejects.toMatchObject({ code: 'TCE_MODEL_FILE', message: expect.stringMatching(/tce_padding_side "left"/) });
     const plain = await load(models.qwen3Plain.echo);
     await expect(plain.predict([pair], { promptName: 'web' })).rejects.toThrow(/it has none/);
     await expect(plain.predict([pair], { promptName: 'web' })).rejects.toBeInstanceOf(TceError);

@@ -56,6 +56,12 @@ export function causalModel(name: string, options: CausalOptions): { st: string;
   return { st, echo };
 }
 
+/** A copy of an echo model whose metadata claims `paddingSide` (the engine pads on the right). */
+export function echoWithPaddingSide(st: string, out: string, paddingSide: string): string {
+  python(['echo', '--st', st, '--out', out, '--padding-side', paddingSide]);
+  return out;
+}
+
 export interface TokenizeRequest {
   model: string;
   pairs: Array<[string, string]>;

@@ -21,7 +21,7 @@ Runs in the project's .venv with sentence-transformers 6.3 (LogitScore, restore_
       --prompt saves prompts {"web": ..., "short": ...} with default_prompt_name "web".
       --max-seq-length sets the Transformer's max_seq_length (truncation, restore_suffix).
 
-  causal_fixture.py echo --st DIR/st --out DIR2
+  causal_fixture.py echo --st DIR/st --out DIR2 [--padding-side right|left]
       DIR2: the save's files (tokenizer, chat template, modules) with a model.pt in place of the
       decoder whose score for a row is sum_j id[j] * (j + 1) over its real tokens (exact in float32
       for these sizes): a test that knows the ids sentence-transformers makes can check that the
@@ -174,7 +174,7 @@ def echo(args):
     shutil.copytree(args.st, args.out, ignore=shutil.ignore_patterns("model.safetensors"))
     scripted = torch.jit.script(Echo())
     metadata = {"torch_version": torch.__version__, "num_labels": 1, "input_names": ["input_ids", "attention_mask"],
-                "tce_head": "logit-score", "tce_padding_side": "right",
+                "tce_head": "logit-score", "tce_padding_side": args.padding_side,
                 "exported_by": "test/helpers/causal_fixture.py echo"}
     torch.jit.save(scripted, os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
     print(args.out)
@@ -239,6 +239,7 @@ def main():
     e = sub.add_parser("echo")
     e.add_argument("--st", required=True)
     e.add_argument("--out", required=True)
+    e.add_argument("--padding-side", default="right", help="what the metadata says (a wrong one is refused at load)")
     for name in ("tokenize", "reference"):
         p = sub.add_parser(name)
         p.add_argument("--requests", required=True)
