@@ -169,7 +169,7 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
 
   test('an install brings only run-time dependencies: no cmake-js, no model package unless asked for', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(installs.scripts, 'package.json'), 'utf8'));
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['node-addon-api', 'node-gyp-build', 'prom-client']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@huggingface/jinja', 'node-addon-api', 'node-gyp-build', 'prom-client']);
     for (const mode of ['blocked', 'scripts'] as const) {
       const nodeModules = path.dirname(installs[mode]);
       expect(fs.existsSync(path.join(nodeModules, 'cmake-js'))).toBe(false);
