@@ -155,18 +155,16 @@ def build_ettin(hf_dir, kind):
     widen(model)
     model.save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
+    # ettin-mean: mean pooling, a widening Dense with a projected residual, two scores.
     mean = kind == "ettin-mean"
-    transformer = Transformer(hf_dir, transformer_task="feature-extraction", max_seq_length=256)
+    width = 48 if mean else 32
     modules = [
-        transformer,
+        Transformer(hf_dir, transformer_task="feature-extraction", max_seq_length=256),
         Pooling(32, pooling_mode="mean" if mean else "cls"),
-        Dense(32, 48 if mean else 32, activation_function=torch.nn.GELU()),
-        LayerNorm(48 if mean else 32),
-        Dense(48 if mean else 32, 2 if mean else 1, activation_function=torch.nn.Identity(),
-              module_output_name="scores", use_residual=False),
+        Dense(32, width, activation_function=torch.nn.GELU(), use_residual=mean),
+        LayerNorm(width),
+        Dense(width, 2 if mean else 1, activation_function=torch.nn.Identity(), module_output_name="scores"),
     ]
-    if mean:
-        modules[2] = Dense(32, 48, activation_function=torch.nn.GELU(), use_residual=True)
     if kind == "custom":
         modules.insert(3, Shift())
     for module in modules[1:]:
