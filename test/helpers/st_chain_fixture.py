@@ -17,6 +17,7 @@ Runs in .venv (sentence-transformers 6.3, transformers 5). HF_HUB_OFFLINE is set
         qwen2     Qwen2 Transformer(text-generation) -> LogitScore("1", "0"), untied lm_head
         qwen3-true
                   qwen3 with LogitScore("yes") alone (no false token)
+        llama     Llama Transformer(text-generation) -> LogitScore("1", "0"), 4096 positions
 
   st_chain_fixture.py causal --model DIR/st --pairs pairs.json --out out.json
       [--prompt P] [--max-seq-length N] [--batch-size B]
@@ -185,6 +186,9 @@ def build_causal(hf_dir, kind):
     if kind == "qwen2":
         config = transformers.Qwen2Config(**small, tie_word_embeddings=False, architectures=["Qwen2ForCausalLM"])
         model = transformers.Qwen2ForCausalLM(config)
+    elif kind == "llama":
+        config = transformers.LlamaConfig(**{**small, "max_position_embeddings": 4096}, architectures=["LlamaForCausalLM"])
+        model = transformers.LlamaForCausalLM(config)
     else:
         config = transformers.Qwen3Config(**small, head_dim=16, tie_word_embeddings=True,
                                           architectures=["Qwen3ForCausalLM"])
@@ -197,7 +201,7 @@ def build_causal(hf_dir, kind):
     def token(text):
         return tokenizer(text, add_special_tokens=False).input_ids[-1]
 
-    if kind == "qwen2":
+    if kind in ("qwen2", "llama"):
         score = LogitScore(token("1"), token("0"))
     elif kind == "qwen3-true":
         score = LogitScore(token("yes"))
@@ -318,7 +322,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build")
-    b.add_argument("--kind", required=True, choices=["ettin", "ettin-mean", "custom", "qwen3", "qwen2", "qwen3-true"])
+    b.add_argument("--kind", required=True, choices=["ettin", "ettin-mean", "custom", "qwen3", "qwen2", "qwen3-true", "llama"])
     b.add_argument("--out", required=True)
     b.add_argument("--seed", type=int, default=0)
     c = sub.add_parser("causal")
