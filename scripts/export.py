@@ -6,8 +6,11 @@
                               [--trace-length N] [--half-storage [all|embeddings]]
 
 SOURCE is a sentence-transformers CrossEncoder directory, a Hugging Face model directory with a
-sequence-classification head, or a hub id. Runs in your own Python with torch and transformers
-(4.x or 5.x). OUT_DIR receives:
+sequence-classification head, or a hub id. A sentence-transformers save is exported as its own
+module chain (modules.json: Transformer -> Pooling -> Dense -> LayerNorm -> ... -> scores, or a
+causal LM -> LogitScore; scripts/export/, docs/EXPORT.md), and a module it cannot reproduce is
+refused naming it. Runs in your own Python with torch and transformers (4.x or 5.x); no
+sentence-transformers needed. OUT_DIR receives:
   model.pt                 (--format torchscript, the default) TorchScript trace:
                            forward(<input names>) with int64 [batch, seq] inputs -> (logits [batch, num_labels],),
                            traced in eval mode; runs on every libtorch the package supports, CPU and CUDA
@@ -15,8 +18,8 @@ sequence-classification head, or a hub id. Runs in your own Python with torch an
                            sequence (2 .. the model's positions), compiled ahead of time for one device
                            (--device) and one precision (--precision); needs PyTorch 2.6+ here and a
                            torch core for libtorch 2.6+ to run it
-  config.json, config_sentence_transformers.json, tokenizer files (tokenizer.json, vocab.txt,
-  tokenizer_config.json, special_tokens_map.json)
+  config.json, config_sentence_transformers.json, sentence_bert_config.json, tokenizer files
+  (tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json, chat_template.jinja)
                            copied from SOURCE when it has them, so the activation (kept in
                            config_sentence_transformers.json by sentence-transformers 5 and later,
                            in config.json before) and the max length travel with the model
@@ -42,8 +45,9 @@ Options:
                            than 1e-2 times the largest logit (at least 1) on the check inputs.
 The model written is checked against the eager model on other batch sizes and lengths, with
 padding, before it is written. Metadata (format, torch and transformers versions, num_labels,
-input names, attention, the position table's rows; for pt2 also device and precision) is stored
-in the file: model.pt's extra/metadata.json, model.pt2's AOTInductor metadata.
+input names, attention, the position table's rows, the head (tce_head: classifier, module-chain
+or logit-score) and the padding the graph takes (tce_padding_side: right); for pt2 also device and
+precision) is stored in the file: model.pt's extra/metadata.json, model.pt2's AOTInductor metadata.
 """
 import argparse
 import json

@@ -2,7 +2,7 @@
 // through scripts/export.py, checked from Python against sentence-transformers itself (the Node
 // runtime for these models is tested where it is built): small random-weight Qwen3 (tied
 // embeddings, "yes"/"no", a saved default prompt, a max_seq_length that truncates), Qwen2 (untied
-// lm_head, "1"/"0") and Qwen3 with a true token alone. The exported graph, fed the token ids
+// lm_head, "1"/"0"), Qwen3 with a true token alone, and Llama. The exported graph, fed the token ids
 // sentence-transformers produced (its chat template, prompt and truncation) right-padded, gives
 // its raw scores (before the activation) within 1e-4, as TorchScript on torch 2.13 and on
 // Debian's libtorch 1.13 (--target-libtorch 1.13) and as a .pt2 package; and sentence-transformers'
@@ -93,6 +93,16 @@ describe.skipIf(reason)(`export.py: causal-LM LogitScore rerankers${reason ? ` (
 
   test('Qwen3 with a true token alone: logit(true)', () => {
     const st = chainSave('qwen3-true');
+    const ref = causalReference(st, input.slice(0, 6));
+    try {
+      expectScores(ref, runExport(path.join(chainExport(st, 'tce'), 'model.pt'), ref).scores);
+    } finally {
+      fs.rmSync(ref.file, { force: true });
+    }
+  });
+
+  test('Llama "1"/"0": the same graph for a Llama decoder', () => {
+    const st = chainSave('llama');
     const ref = causalReference(st, input.slice(0, 6));
     try {
       expectScores(ref, runExport(path.join(chainExport(st, 'tce'), 'model.pt'), ref).scores);

@@ -148,7 +148,11 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
     expect(files).toEqual(expect.arrayContaining([
       'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/server/server.d.ts',
       'scripts/build-core.mjs', 'scripts/export.py', 'scripts/export_arch.py', 'binding.gyp', 'CMakeLists.txt',
+      // export.py's module chains and causal-LM head (imported as the package `export`)
+      'scripts/export/__init__.py', 'scripts/export/plan.py', 'scripts/export/load.py', 'scripts/export/modules.py',
+      'scripts/export/causal_lm.py',
     ]));
+    expect(files.filter((f) => f.includes('__pycache__'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('models/') || f.endsWith('.pt'))).toEqual([]);
     // The size budget that keeps the model out (it alone is 67 MB): prebuilt addon and cores fit in 2 MB.
     expect(main.size).toBeLessThan(2 * 1024 * 1024);

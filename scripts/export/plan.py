@@ -104,6 +104,9 @@ def check(steps, st_settings):
     if method != "forward" or output != TASK_OUTPUTS[task]:
         raise ChainError(f"{first.label()} cannot be exported: its text modality reads {method}() -> {output!r}, "
                          f"the export only forward() -> {TASK_OUTPUTS[task]!r}")
+    if first.config.get("do_lower_case"):
+        raise ChainError(f"{first.label()} cannot be exported: do_lower_case=true (sentence-transformers lowercases "
+                         "the text before its tokenizer; the runtime tokenizes the text as given)")
     produced = {first.config.get("module_output_name") or TASKS[task], "attention_mask"}
     for step in steps[1:]:
         if step.kind == "Transformer":

@@ -13,7 +13,7 @@ export const chainScript = path.join(repoRoot, 'test', 'helpers', 'st_chain_fixt
 export const exportScript = path.join(repoRoot, 'scripts', 'export.py');
 const modelsDir = path.join(repoRoot, 'test', 'fixtures', 'models');
 
-export type ChainKind = 'ettin' | 'ettin-mean' | 'custom' | 'qwen3' | 'qwen2' | 'qwen3-true';
+export type ChainKind = 'ettin' | 'ettin-mean' | 'custom' | 'qwen3' | 'qwen2' | 'qwen3-true' | 'llama';
 
 /** Why these tests cannot run here (no .venv with sentence-transformers 6.3), or null. */
 export function chainSkipReason(): string | null {

@@ -17,6 +17,7 @@ Runs in .venv (sentence-transformers 6.3, transformers 5). HF_HUB_OFFLINE is set
         qwen2     Qwen2 Transformer(text-generation) -> LogitScore("1", "0"), untied lm_head
         qwen3-true
                   qwen3 with LogitScore("yes") alone (no false token)
+        llama     Llama Transformer(text-generation) -> LogitScore("1", "0"), 4096 positions
 
   st_chain_fixture.py causal --model DIR/st --pairs pairs.json --out out.json
       [--prompt P] [--max-seq-length N] [--batch-size B]
@@ -155,18 +156,16 @@ def build_ettin(hf_dir, kind):
     widen(model)
     model.save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
+    # ettin-mean: mean pooling, a widening Dense with a projected residual, two scores.
     mean = kind == "ettin-mean"
-    transformer = Transformer(hf_dir, transformer_task="feature-extraction", max_seq_length=256)
+    width = 48 if mean else 32
     modules = [
-        transformer,
+        Transformer(hf_dir, transformer_task="feature-extraction", max_seq_length=256),
         Pooling(32, pooling_mode="mean" if mean else "cls"),
-        Dense(32, 48 if mean else 32, activation_function=torch.nn.GELU()),
-        LayerNorm(48 if mean else 32),
-        Dense(48 if mean else 32, 2 if mean else 1, activation_function=torch.nn.Identity(),
-              module_output_name="scores", use_residual=False),
+        Dense(32, width, activation_function=torch.nn.GELU(), use_residual=mean),
+        LayerNorm(width),
+        Dense(width, 2 if mean else 1, activation_function=torch.nn.Identity(), module_output_name="scores"),
     ]
-    if mean:
-        modules[2] = Dense(32, 48, activation_function=torch.nn.GELU(), use_residual=True)
     if kind == "custom":
         modules.insert(3, Shift())
     for module in modules[1:]:
@@ -187,6 +186,9 @@ def build_causal(hf_dir, kind):
     if kind == "qwen2":
         config = transformers.Qwen2Config(**small, tie_word_embeddings=False, architectures=["Qwen2ForCausalLM"])
         model = transformers.Qwen2ForCausalLM(config)
+    elif kind == "llama":
+        config = transformers.LlamaConfig(**{**small, "max_position_embeddings": 4096}, architectures=["LlamaForCausalLM"])
+        model = transformers.LlamaForCausalLM(config)
     else:
         config = transformers.Qwen3Config(**small, head_dim=16, tie_word_embeddings=True,
                                           architectures=["Qwen3ForCausalLM"])
@@ -199,7 +201,7 @@ def build_causal(hf_dir, kind):
     def token(text):
         return tokenizer(text, add_special_tokens=False).input_ids[-1]
 
-    if kind == "qwen2":
+    if kind in ("qwen2", "llama"):
         score = LogitScore(token("1"), token("0"))
     elif kind == "qwen3-true":
         score = LogitScore(token("yes"))
@@ -320,7 +322,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build")
-    b.add_argument("--kind", required=True, choices=["ettin", "ettin-mean", "custom", "qwen3", "qwen2", "qwen3-true"])
+    b.add_argument("--kind", required=True, choices=["ettin", "ettin-mean", "custom", "qwen3", "qwen2", "qwen3-true", "llama"])
     b.add_argument("--out", required=True)
     b.add_argument("--seed", type=int, default=0)
     c = sub.add_parser("causal")
