@@ -3,6 +3,9 @@
  * *Use*), running a TorchScript model through the native engine.
  */
 import { resolveModelDir } from './bundled-model';
+import { CausalPairs, checkPaddingSide } from './chat/causal-pairs';
+import { resolvePrompt } from './chat/prompts';
+import { readCausalModules, readSavedPrompts, type SavedPrompts } from './chat/saved-config';
 import { loadRuntimeAsync } from './core';
 import { cpuBf16 } from './cpu/features';
 import { defaultCpuThreads } from './cpu/threads';
@@ -158,6 +161,17 @@ export interface PredictOptions {
    * longDocuments 'max', 'mean' or 'first'.
    */
   stride?: number;
+  /**
+   * A prompt for this call, as sentence-transformers' `prompt`: on a causal-LM reranker it becomes
+   * a `system` message of the chat template (README, *Causal-LM rerankers*); on other models it is
+   * put before the query. Wins over promptName. An empty string means no prompt.
+   */
+  prompt?: string;
+  /**
+   * The name of a prompt saved with the model (config_sentence_transformers.json `prompts`), as
+   * sentence-transformers' `prompt_name`. Default: the model's default_prompt_name, if it has one.
+   */
+  promptName?: string;
 }
 
 /** Options of `rank()`: predict()'s, and what to return. */
@@ -211,6 +225,7 @@ const LOAD_OPTIONS = Object.keys({
 } satisfies Record<keyof LoadOptions, 1>);
 const PREDICT_OPTIONS = Object.keys({
   batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1, longDocuments: 1, stride: 1,
+  prompt: 1, promptName: 1,
 } satisfies Record<keyof PredictOptions, 1>);
 const RANK_OPTIONS = [...PREDICT_OPTIONS, ...Object.keys({ topK: 1, returnDocuments: 1, returnPassage: 1 } satisfies Record<Exclude<keyof RankOptions, keyof PredictOptions>, 1>)];
 
@@ -333,10 +348,14 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
   private model: NativeModel | null;
   /** Kept after dispose(), so that a later dispose({ abort: true }) can still stop running calls. */
   private disposedModel: NativeModel | null = null;
+  /** The prompts saved with the model (predict()'s prompt / promptName). */
+  private readonly savedPrompts: SavedPrompts;
+  /** A causal-LM reranker's chat template (null for other models). */
+  private readonly causal: CausalPairs | null;
 
   private constructor(info: ModelDirInfo, tokenizer: Tokenizer, model: NativeModel, settings: {
     device: string; precision: Precision; cpuThreads: number; maxLength: number; batchSize: number; maxBatchTokens: number; activation: Activation;
-  }) {
+  }, chat: { savedPrompts: SavedPrompts; causal: CausalPairs | null }) {
     this.modelDir = info.dir;
     this.numLabels = info.numLabels;
     this.tokenizer = tokenizer;
@@ -348,6 +367,8 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     this.batchSize = settings.batchSize;
     this.maxBatchTokens = settings.maxBatchTokens;
     this.defaultActivation = settings.activation;
+    this.savedPrompts = chat.savedPrompts;
+    this.causal = chat.causal;
   }
 
   /**
@@ -369,6 +390,9 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     const tokenizer = await Tokenizer.loadFromModelDir(info.dir);
     checkTokenizerFitsModel(info, nativeTokenizerOf(tokenizer));
     const maxLength = resolveMaxLength(info, tokenizer.modelMaxLength, o.maxLength, nativeTokenizerOf(tokenizer).addedSpecialTokens(true));
+    const causalModules = readCausalModules(info.dir);
+    if (causalModules) for (const file of [info.modelFiles.torchscript, info.modelFiles.pt2]) if (file) checkPaddingSide(file);
+    const chat = { savedPrompts: readSavedPrompts(info.dir), causal: causalModules && new CausalPairs(causalModules, tokenizer) };
     // libtorch is found (python3 asked asynchronously) and loaded on a worker thread.
     await loadRuntimeAsync({ libtorch: o.libtorch });
     const device = resolveDevice(o.device);
@@ -404,7 +428,7 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
       batchSize: o.batchSize ?? (device === 'cpu' ? 32 : 1024),
       maxBatchTokens: o.maxBatchTokens ?? (device === 'cpu' ? 1024 : 16384),
       activation: o.activation ?? info.defaultActivation,
-    });
+    }, chat);
   }
 
   /**
@@ -475,12 +499,19 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
       onProgress: functionOption<ProgressCallback>('onProgress', o.onProgress),
       signal: signalOption('signal', o.signal),
       ...this.longDocumentOptions(o),
+      prompt: resolvePrompt(this.savedPrompts, stringOption('prompt', o.prompt), stringOption('promptName', o.promptName)),
     };
   }
 
   /** longDocuments and stride, checked against each other and the model. */
   private longDocumentOptions(o: Record<string, unknown>): { longDocuments: LongDocuments; stride: number | undefined } {
     const longDocuments = enumOption('longDocuments', o.longDocuments, LONG_DOCUMENTS) ?? 'truncate';
+    if (longDocuments !== 'truncate' && this.causal) {
+      throw invalidOption(
+        `longDocuments '${longDocuments}' splits a pair by its tokenizer template; a causal-LM reranker renders pairs with its chat ` +
+          "template instead, and reads up to its own maximum (maxLength). Use 'truncate' (the default).",
+      );
+    }
     const stride = integerOption('stride', o.stride);
     if (stride !== undefined && longDocuments === 'truncate') {
       throw invalidOption("stride applies to longDocuments 'max', 'mean' or 'first'; with 'truncate' (the default) there are no windows.");
@@ -538,13 +569,26 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
   ): Promise<Float32Array> {
     const model = this.requireModel();
     if (o.signal?.aborted) throw abortError(o.signal);
-    const texts = await transferTexts(count, read, o.signal);
+    const { causal } = this;
+    const prompt = o.prompt;
+    // A causal-LM reranker gets each pair rendered by its chat template; other models get the
+    // prompt before the query, as sentence-transformers puts it.
+    const rendered = causal && await causal.renderAll(count, read, prompt, o.signal);
+    const texts = rendered
+      ? await transferTexts(count, (i) => [rendered[i]!, null], o.signal)
+      : await transferTexts(count, prompt ? (i) => {
+        const [query, document] = read(i);
+        return [prompt + query, document];
+      } : read, o.signal);
     if (count === 0) return new Float32Array(0);
     const activation = native().codes.activation[o.activation];
     return runNativeCall(
       model,
       texts,
-      { batchSize: o.batchSize, maxBatchTokens: o.maxBatchTokens, activation, applySoftmax: o.applySoftmax },
+      {
+        batchSize: o.batchSize, maxBatchTokens: o.maxBatchTokens, activation, applySoftmax: o.applySoftmax,
+        ...(causal && { renderedSuffix: causal.suffix(prompt) }),
+      },
       o.onProgress,
       o.signal,
     );

@@ -68,9 +68,16 @@ const ACTIVATION_CLASSES: Record<string, Activation> = {
 
 const readJson = (file: string) => readJsonObject(file, 'TCE_MODEL_DIR');
 
-/** As transformers' PretrainedConfig: num_labels, else the size of id2label, else 2. */
-function numLabelsOf(config: Record<string, unknown>, file: string): number {
-  const declared = config.num_labels ?? (config.id2label && typeof config.id2label === 'object' ? Object.keys(config.id2label).length : 2);
+/**
+ * The scores per pair: a module chain's or causal LM's export states it (its tce_head; the
+ * config.json beside it is its bare encoder's or decoder's, whose num_labels means nothing);
+ * else, as transformers' PretrainedConfig, num_labels, else the size of id2label, else 2.
+ */
+function numLabelsOf(config: Record<string, unknown>, file: string, files: ModelFiles): number {
+  const exported = exportedNumLabels(files);
+  if (exported) file = exported.file;
+  const declared = exported ? exported.numLabels
+    : config.num_labels ?? (config.id2label && typeof config.id2label === 'object' ? Object.keys(config.id2label).length : 2);
   const { min, max } = LIMITS.numLabels;
   if (typeof declared !== 'number' || !Number.isInteger(declared) || declared < min || declared > max) {
     throw new TceError('TCE_MODEL_DIR', `${file}: num_labels must be an integer from ${min} to ${max}, got ${describe(declared)}`);
@@ -107,6 +114,18 @@ function tableSizeOf(config: Record<string, unknown>, key: string, file: string)
     throw new TceError('TCE_MODEL_DIR', `${file}: ${key} must be a non-negative integer, got ${describe(value)}`);
   }
   return value;
+}
+
+/** The num_labels a model file's export metadata states for a head other than a classifier. */
+function exportedNumLabels(files: ModelFiles): { file: string; numLabels: unknown } | null {
+  for (const file of [files.torchscript, files.pt2]) {
+    if (file === null) continue;
+    const metadata = readExportMetadata(file);
+    if (metadata && typeof metadata.tce_head === 'string' && metadata.tce_head !== 'classifier') {
+      return { file, numLabels: metadata.num_labels };
+    }
+  }
+  return null;
 }
 
 /** False only when every model file names its inputs and none is token_type_ids. */
@@ -186,7 +205,6 @@ export function readModelDir(dir: string): ModelDirInfo {
   }
   const configFile = path.join(absolute, 'config.json');
   const config = readJson(configFile);
-  const numLabels = numLabelsOf(config, configFile);
   // sentence-transformers 5+ keep the activation in their own file; scripts/export.py copies it.
   const stConfigFile = has('config_sentence_transformers.json') ? path.join(absolute, 'config_sentence_transformers.json') : null;
   const stConfig = stConfigFile ? readJson(stConfigFile) : null;
@@ -194,6 +212,7 @@ export function readModelDir(dir: string): ModelDirInfo {
     torchscript: has('model.pt') ? path.join(absolute, 'model.pt') : null,
     pt2: has('model.pt2') ? path.join(absolute, 'model.pt2') : null,
   };
+  const numLabels = numLabelsOf(config, configFile, modelFiles);
   const maxPositionEmbeddings = maxPositionsOf(config, configFile);
   checkPositionTable(modelFiles, maxPositionEmbeddings, configFile);
   return {

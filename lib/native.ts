@@ -106,6 +106,11 @@ export interface NativePredictOptions {
   activation: number;
   applySoftmax: boolean;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Set when the texts are chat-template renders (lib/chat/), not pairs: each is tokenized alone
+   * without special tokens, and a row cut to maxLength ends with these ids (restore_suffix).
+   */
+  renderedSuffix?: Int32Array;
 }
 
 export interface NativePredictCall {

@@ -121,6 +121,8 @@ const PT2_KEYS: Record<string, (value: string) => [keyof ExportMetadata, unknown
   tce_max_positions: (v) => ['max_positions', Number(v)],
   tce_precision: (v) => ['precision', v],
   tce_max_sequence: (v) => ['max_sequence', Number(v)],
+  tce_head: (v) => ['tce_head', v],
+  tce_padding_side: (v) => ['tce_padding_side', v],
   AOTI_DEVICE_KEY: (v) => ['device', v],
 };
 

@@ -6,8 +6,11 @@
                               [--trace-length N] [--half-storage [all|embeddings]]
 
 SOURCE is a sentence-transformers CrossEncoder directory, a Hugging Face model directory with a
-sequence-classification head, or a hub id. Runs in your own Python with torch and transformers
-(4.x or 5.x). OUT_DIR receives:
+sequence-classification head, or a hub id. A sentence-transformers save is exported as its own
+module chain (modules.json: Transformer -> Pooling -> Dense -> LayerNorm -> ... -> scores, or a
+causal LM -> LogitScore; scripts/export/, docs/EXPORT.md), and a module it cannot reproduce is
+refused naming it. Runs in your own Python with torch and transformers (4.x or 5.x); no
+sentence-transformers needed. OUT_DIR receives:
   model.pt                 (--format torchscript, the default) TorchScript trace:
                            forward(<input names>) with int64 [batch, seq] inputs -> (logits [batch, num_labels],),
                            traced in eval mode; runs on every libtorch the package supports, CPU and CUDA
@@ -15,8 +18,8 @@ sequence-classification head, or a hub id. Runs in your own Python with torch an
                            sequence (2 .. the model's positions), compiled ahead of time for one device
                            (--device) and one precision (--precision); needs PyTorch 2.6+ here and a
                            torch core for libtorch 2.6+ to run it
-  config.json, config_sentence_transformers.json, tokenizer files (tokenizer.json, vocab.txt,
-  tokenizer_config.json, special_tokens_map.json)
+  config.json, config_sentence_transformers.json, sentence_bert_config.json, tokenizer files
+  (tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json, chat_template.jinja)
                            copied from SOURCE when it has them, so the activation (kept in
                            config_sentence_transformers.json by sentence-transformers 5 and later,
                            in config.json before) and the max length travel with the model
@@ -42,8 +45,9 @@ Options:
                            than 1e-2 times the largest logit (at least 1) on the check inputs.
 The model written is checked against the eager model on other batch sizes and lengths, with
 padding, before it is written. Metadata (format, torch and transformers versions, num_labels,
-input names, attention, the position table's rows; for pt2 also device and precision) is stored
-in the file: model.pt's extra/metadata.json, model.pt2's AOTInductor metadata.
+input names, attention, the position table's rows, the head (tce_head: classifier, module-chain
+or logit-score) and the padding the graph takes (tce_padding_side: right); for pt2 also device and
+precision) is stored in the file: model.pt's extra/metadata.json, model.pt2's AOTInductor metadata.
 """
 import argparse
 import json
@@ -58,10 +62,13 @@ warnings.filterwarnings("ignore", message=r"(?s).*(might cause the trace to be i
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_arch  # noqa: E402  (scripts/export_arch.py: what each architecture takes)
+from export import load as chain_load, plan as chain_plan  # noqa: E402  (scripts/export/: module chains, causal LMs)
 
-TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]
-# sentence-transformers' own settings: 5.x and later keep the default activation here.
+TOKENIZER_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"]
+# sentence-transformers' own settings: 5.x and later keep the default activation (and 6.x the
+# prompts) here; the Transformer module's (task, max_seq_length) in sentence_bert_config.json.
 ST_FILES = ["config_sentence_transformers.json"]
+TRANSFORMER_FILES = ["sentence_bert_config.json"]
 
 
 def fail(message):
@@ -91,6 +98,40 @@ def source_file(transformers, source, name):
         return cached_file(source, name, _raise_exceptions_for_missing_entries=False)
     except Exception:
         return None
+
+
+def source_root(transformers, source):
+    """SOURCE as a local directory: itself, or for a hub id that is a sentence-transformers save
+    (it has modules.json), its downloaded snapshot; else the hub id (a Hugging Face model)."""
+    if os.path.isdir(source) or not source_file(transformers, source, "modules.json"):
+        return source
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(source)
+
+
+def load_classifier(torch, transformers, source, attn):
+    """(config, wrapped model, attention) of a Hugging Face sequence classifier. A model without
+    a saved classification head is refused: transformers would initialise one at random."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(source)
+    try:
+        export_arch.family(config, decoders=False)  # an architecture export_arch does not know: before loading weights
+    except export_arch.UnsupportedArchitecture as error:
+        fail(str(error))
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            source, attn_implementation=attn, output_loading_info=True)
+    except (TypeError, ValueError):
+        # Older transformers without attn_implementation, or a model without SDPA support.
+        model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True)
+        attn = getattr(model.config, "_attn_implementation", None) or "eager"
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        fail(f"{source} has no saved weights for {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} "
+             "(not a sequence classifier: a randomly initialised head would give arbitrary scores)")
+    return model.config, export_arch.wrap(torch, model.eval()), attn
 
 
 def store_half(torch, traced, wrapped, config, max_len, device, scope):
@@ -132,10 +173,11 @@ def store_half(torch, traced, wrapped, config, max_len, device, scope):
     return torch.jit.load(buffer, map_location=device), worst
 
 
-# The check inputs (batch, length): batch 1 and a short length, ragged padding, and the longest
-# sequence the model takes up to export_arch.CHECK_MAX_LENGTH (ModernBERT takes 8192 tokens).
+# The check inputs (batch, length): batch 1 at the shortest length a package takes and a short
+# one, ragged padding, and the longest sequence the model takes up to export_arch.CHECK_MAX_LENGTH
+# (ModernBERT takes 8192 tokens, Qwen3 32768).
 def check_shapes(max_len):
-    return [(1, 5), (3, 17), (8, min(128, max_len)), (2, export_arch.check_length(max_len))]
+    return [(1, 2), (1, 5), (3, 17), (8, min(128, max_len)), (2, export_arch.check_length(max_len))]
 
 
 def position_rows(model):
@@ -175,17 +217,17 @@ def check_against_eager(torch, run, wrapped, config, max_len, device, tolerance,
     return worst
 
 
-def export_torchscript(torch, args, model, wrapped, max_len, metadata):
+def export_torchscript(torch, args, config, wrapped, max_len, metadata):
     """model.pt: the trace (optionally frozen, or with half storage), checked against eager."""
     with torch.no_grad():
-        example = export_arch.make_inputs(torch, model.config, 2, min(args.trace_length, max_len), 0, args.device)
+        example = export_arch.make_inputs(torch, config, 2, min(args.trace_length, max_len), 0, args.device)
         # torch.jit.freeze + optimize_for_inference was measured on the CPU (docs/EXPORT.md):
         # no faster than the plain trace, and CPU-only, so the trace stays as it is.
         traced = torch.jit.trace(wrapped, example, check_trace=False)
     metadata["max_abs_diff_vs_eager"] = check_against_eager(
-        torch, lambda inputs: traced(*inputs), wrapped, model.config, max_len, args.device, 1e-4, "trace", "try --attn eager")
+        torch, lambda inputs: traced(*inputs), wrapped, config, max_len, args.device, 1e-4, "trace", "try --attn eager")
     if args.half_storage:
-        traced, half_worst = store_half(torch, traced, wrapped, model.config, max_len, args.device, args.half_storage)
+        traced, half_worst = store_half(torch, traced, wrapped, config, max_len, args.device, args.half_storage)
         metadata["half_storage_max_abs_logit_diff"] = half_worst
     metadata["stored_dtype"] = {None: "float32", "all": "float16", "embeddings": "float16 embeddings, float32 rest"}[args.half_storage]
     traced.save(os.path.join(args.out, "model.pt"), _extra_files={"metadata.json": json.dumps(metadata)})
@@ -197,7 +239,7 @@ def export_torchscript(torch, args, model, wrapped, max_len, metadata):
 MIN_SEQUENCE = 2
 
 
-def export_pt2(torch, args, model, wrapped, max_len, metadata):
+def export_pt2(torch, args, config, wrapped, max_len, metadata):
     """model.pt2: torch.export with dynamic batch and sequence, compiled by AOTInductor for
     args.device, checked against eager before it replaces any model.pt2 in OUT_DIR."""
     import tempfile
@@ -205,9 +247,9 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
 
     if not hasattr(torch._inductor, "aoti_compile_and_package"):
         fail(f"--format pt2 needs PyTorch 2.6 or later (this is {torch.__version__})")
-    names = export_arch.input_names(model.config)
+    names = export_arch.input_names(config)
     # Example sizes of at least 2: torch.export specialises a dimension whose example is 0 or 1.
-    example = export_arch.make_inputs(torch, model.config, 2, min(max(args.trace_length, 2), max_len), 0, args.device)
+    example = export_arch.make_inputs(torch, config, 2, min(max(args.trace_length, 2), max_len), 0, args.device)
     batch = torch.export.Dim("batch", min=1)
     seq = torch.export.Dim("seq", min=MIN_SEQUENCE, max=max_len)
     started = time.perf_counter()
@@ -224,7 +266,12 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
         "tce_input_names": ",".join(names),
         "tce_attn_implementation": metadata["attn_implementation"],
         "tce_precision": args.precision,
+        "tce_head": metadata["tce_head"],
+        "tce_padding_side": metadata["tce_padding_side"],
     }
+    for key in ("true_token_id", "false_token_id"):
+        if metadata.get(key) is not None:
+            strings[f"tce_{key}"] = str(metadata[key])
     # The longest sequence the package takes: its shape guards are not checked at run time, so the
     # core refuses a longer batch itself (native/core/aoti_runner.cc).
     strings["tce_max_sequence"] = str(max_len)
@@ -239,7 +286,7 @@ def export_pt2(torch, args, model, wrapped, max_len, metadata):
         compiled = torch._inductor.aoti_load_package(package)
         tolerance = 1e-4 if args.precision == "fp32" else 1e-2
         metadata["max_abs_diff_vs_eager"] = check_against_eager(
-            torch, lambda inputs: compiled(**dict(zip(names, inputs))), wrapped, model.config, max_len, args.device,
+            torch, lambda inputs: compiled(**dict(zip(names, inputs))), wrapped, config, max_len, args.device,
             tolerance, "compiled package", "export with --format torchscript")
         os.replace(package, os.path.join(args.out, "model.pt2"))
     metadata["device"] = args.device.split(":")[0]
@@ -278,52 +325,76 @@ def main():
     attn = choose_attention(args)
 
     torch, transformers = import_libraries()
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    config = AutoConfig.from_pretrained(args.source)
+    # A sentence-transformers save is exported as its own module chain (modules.json); a plain
+    # Hugging Face directory, or a chain of one sequence-classification Transformer, as a classifier.
+    root = source_root(transformers, args.source)
+    st_settings = {}
+    settings_file = source_file(transformers, root, "config_sentence_transformers.json")
+    if settings_file:
+        with open(settings_file, encoding="utf-8") as f:
+            st_settings = json.load(f)
     try:
-        export_arch.family(config)  # an architecture export_arch does not know: say so before loading weights
-    except export_arch.UnsupportedArchitecture as error:
+        plan = chain_plan.read_plan(root, st_settings) if os.path.isdir(root) else None
+        if plan is not None and plan.head != "classifier":
+            config = chain_load.check_config(transformers, plan, root)  # before any weights load
+    except chain_plan.ChainError as error:
         fail(str(error))
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(args.source, attn_implementation=attn)
-    except (TypeError, ValueError):
-        # Older transformers without attn_implementation, or a model without SDPA support.
-        model = AutoModelForSequenceClassification.from_pretrained(args.source)
-        attn = getattr(model.config, "_attn_implementation", None) or "eager"
+    model_dir = os.path.join(root, plan.transformer.path) if plan is not None else args.source
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
-    model = model.to(device=args.device, dtype=dtype).eval()
-    wrapped = export_arch.wrap(torch, model)
-    max_len = export_arch.max_length(model.config)  # RoBERTa-style tables lose the rows before padding_idx + 1
+    if plan is None or plan.head == "classifier":
+        head, extra = "classifier", {}
+        config, wrapped, attn = load_classifier(torch, transformers, model_dir, attn)
+        num_labels = config.num_labels
+    else:
+        head = plan.head
+        try:
+            wrapped, config, attn, num_labels, extra = chain_load.load(torch, transformers, plan, root, attn)
+        except chain_plan.ChainError as error:
+            fail(str(error))
+    wrapped = wrapped.to(device=args.device, dtype=dtype).eval()
+    max_len = export_arch.max_length(config)  # RoBERTa-style tables lose the rows before padding_idx + 1
 
     os.makedirs(args.out, exist_ok=True)
     metadata = {
         "format": args.format,
         "torch_version": torch.__version__,
         "transformers_version": transformers.__version__,
-        "num_labels": model.config.num_labels,
-        "input_names": export_arch.input_names(model.config),
+        "num_labels": num_labels,
+        "input_names": export_arch.input_names(config),
         "source": args.source,
         "attn_implementation": attn,
-        "max_positions": position_rows(model),
+        "max_positions": position_rows(wrapped),
+        # What the graph computes (lib/ reads these): its head, the padding it is fed, and the
+        # number of scores per pair as sentence-transformers derives it (a module chain's
+        # config.json is its bare encoder's, whose num_labels means nothing).
+        "tce_head": head,
+        "tce_padding_side": "right",
+        "tce_num_labels": num_labels,
+        **extra,
     }
     if args.target_libtorch:
         metadata["target_libtorch"] = args.target_libtorch
     if args.format == "pt2":
-        export_pt2(torch, args, model, wrapped, max_len, metadata)
+        export_pt2(torch, args, config, wrapped, max_len, metadata)
     else:
-        export_torchscript(torch, args, model, wrapped, max_len, metadata)
+        export_torchscript(torch, args, config, wrapped, max_len, metadata)
 
     # The source's own config.json keeps sentence-transformers' activation key verbatim.
-    raw_config = source_file(transformers, args.source, "config.json")
+    raw_config = source_file(transformers, model_dir, "config.json")
     if raw_config:
         shutil.copyfile(raw_config, os.path.join(args.out, "config.json"))
     else:
         config.save_pretrained(args.out)
-    tokenizer = AutoTokenizer.from_pretrained(args.source)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.save_pretrained(args.out)
-    for name in TOKENIZER_FILES + ST_FILES:
-        found = source_file(transformers, args.source, name)
+    for name in TOKENIZER_FILES + TRANSFORMER_FILES:
+        found = source_file(transformers, model_dir, name)
+        if found:
+            shutil.copyfile(found, os.path.join(args.out, name))
+    for name in ST_FILES:
+        found = source_file(transformers, root, name)
         if found:
             shutil.copyfile(found, os.path.join(args.out, name))
     print(json.dumps({"out": os.path.abspath(args.out), **metadata}))

@@ -12,6 +12,9 @@ Supported sequence-classification architectures (config.model_type):
   deberta-v2, deberta           input_ids, attention_mask, and token_type_ids only when
                                 type_vocab_size > 0 (DeBERTa-v3 has none)
   modernbert                    input_ids, attention_mask
+Causal-LM decoders (sentence-transformers' Transformer(text-generation) -> LogitScore, exported by
+scripts/export/causal_lm.py, never as a classifier):
+  qwen2, qwen3, llama           input_ids, attention_mask (right-padded)
 Anything else is refused by input_names() with UnsupportedArchitecture naming it.
 """
 
@@ -25,21 +28,25 @@ SUPPORTED = {
     "deberta": "deberta",
     "modernbert": "modernbert",
 }
+DECODERS = {"qwen2": "decoder", "qwen3": "decoder", "llama": "decoder"}
 
 
 class UnsupportedArchitecture(ValueError):
     pass
 
 
-def family(config):
-    """The input family of config's architecture; raises UnsupportedArchitecture."""
+def family(config, decoders=True):
+    """The input family of config's architecture (encoders, and with `decoders` the causal LMs);
+    raises UnsupportedArchitecture."""
     model_type = getattr(config, "model_type", None)
-    if model_type not in SUPPORTED:
+    known = {**SUPPORTED, **DECODERS} if decoders else SUPPORTED
+    if model_type not in known:
         architectures = ", ".join(getattr(config, "architectures", None) or [])
+        rerankers = f" (causal-LM rerankers: {', '.join(sorted(DECODERS))})" if decoders else ""
         raise UnsupportedArchitecture(
             f"architecture {model_type!r}{f' ({architectures})' if architectures else ''} is not supported yet; "
-            f"supported model types: {', '.join(sorted(SUPPORTED))}")
-    return SUPPORTED[model_type]
+            f"supported model types: {', '.join(sorted(SUPPORTED))}{rerankers}")
+    return known[model_type]
 
 
 def input_names(config):

@@ -159,7 +159,11 @@ describe.skipIf(reason)('the packed packages, installed as a user installs them'
       'scripts/build-core.mjs', 'scripts/export.py', 'scripts/export_arch.py', 'binding.gyp', 'CMakeLists.txt',
       // The docs the README and --help point to, and the deployment examples.
       'docs/SERVER.md', 'docs/CLI.md', 'docs/EXPORT.md', 'deploy/Dockerfile',
+      // export.py's module chains and causal-LM head (imported as the package `export`)
+      'scripts/export/__init__.py', 'scripts/export/plan.py', 'scripts/export/load.py', 'scripts/export/modules.py',
+      'scripts/export/causal_lm.py',
     ]));
+    expect(files.filter((f) => f.includes('__pycache__'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('models/') || f.endsWith('.pt'))).toEqual([]);
     // The size budget that keeps the model out (it alone is 67 MB): prebuilt addon and cores fit in 2 MB.
     expect(main.size).toBeLessThan(2 * 1024 * 1024);

@@ -8,7 +8,9 @@
  *
  * best first; relevance_score is the sigmoid of the logit (in [0, 1], as those APIs promise).
  * Our own fields long_documents, stride and return_passage (results gain `passage`) are those of
- * TEI's /rerank here (tei-routes.ts, docs/SERVER.md).
+ * TEI's /rerank here (tei-routes.ts, docs/SERVER.md); our `prompt` is rank()'s prompt option (a
+ * causal-LM reranker's system message, else put before the query; default: the model's saved
+ * default prompt).
  * Fields those APIs have and a local cross-encoder has no use for (rank_fields, max_chunks_per_doc,
  * max_tokens_per_doc, priority) are accepted and ignored.
  */
@@ -37,6 +39,8 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
   }
   const returnDocuments = optionalBoolean(body, 'return_documents') ?? false;
   const long = longDocumentFields(body, true);
+  const prompt = body.prompt ?? undefined;
+  if (prompt !== undefined && typeof prompt !== 'string') throw new HttpError(422, 'Validation', `\`prompt\` must be a string, got ${JSON.stringify(prompt)}`);
   // Checked and counted in the order of TEI's /rerank (tei-routes.ts).
   if (texts.length === 0) throw new EmptyError('documents');
   if (request.model.numLabels !== 1) throw new ModelTypeError(request.model.numLabels, '');
@@ -44,7 +48,7 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
   request.checkBatchSize(texts.length);
   const { model, signal } = request;
   const pairs = texts.map((text): Pair => [query, text]);
-  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...long, ...teiActivation(1, false) }))
+  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...long, ...teiActivation(1, false), ...(prompt !== undefined ? { prompt } : {}) }))
     .catch((error: unknown) => {
       throw fieldNames(error);
     });

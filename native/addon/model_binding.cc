@@ -103,11 +103,12 @@ class Model : public Napi::ObjectWrap<Model> {
     if (!on_progress.IsUndefined() && !on_progress.IsFunction()) {
       ThrowCoded(env, "onProgress must be a function", "TCE_INVALID_OPTION");
     }
+    ReadRendered(env, options.Get("renderedSuffix"), *job);
     // Taken last: once the texts are moved out of the buffer nothing above can throw.
     Texts texts = TakeTexts(env, info[0]);
-    if (!texts.all_pairs()) ThrowCoded(env, "predict: every text needs a pair", "TCE_INTERNAL");
+    if (!job->rendered && !texts.all_pairs()) ThrowCoded(env, "predict: every text needs a pair", "TCE_INTERNAL");
     job->a = std::move(texts.a);
-    job->b = std::move(texts.b);
+    if (!job->rendered) job->b = std::move(texts.b);
 
     auto pending = std::make_shared<PendingPromise>(env, "torch-cross-encoder:predict");
     // The progress function is referenced from native code: the reference is created here and
@@ -157,6 +158,18 @@ class Model : public Napi::ObjectWrap<Model> {
              }));
     runner_->Submit(std::move(job));
     return call;
+  }
+
+  // options.renderedSuffix: an Int32Array when the texts are rendered conversations
+  // (engine/rendered_input.h), the token ids a truncated row must end with; absent for pairs.
+  static void ReadRendered(Napi::Env env, const Napi::Value& value, engine::PredictJob& job) {
+    if (value.IsUndefined()) return;
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      ThrowCoded(env, "renderedSuffix must be an Int32Array", "TCE_INTERNAL");
+    }
+    Napi::Int32Array ids = value.As<Napi::Int32Array>();
+    job.rendered = true;
+    job.restore_suffix.assign(ids.Data(), ids.Data() + ids.ElementLength());
   }
 
   // dispose(abort: boolean)

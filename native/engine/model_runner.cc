@@ -14,6 +14,7 @@
 
 #include "addon/thread_pool.h"
 #include "engine/batch_former.h"
+#include "engine/rendered_input.h"
 #include "tokenizer/padded_batch.h"
 
 namespace tce::engine {
@@ -147,6 +148,10 @@ void ModelRunner::State::Tokenize(PredictJob& job) {
   job.encodings.resize(n);
   ThreadPool::Shared().ParallelFor(n, 8, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
+      if (job.rendered) {
+        job.encodings[i] = EncodeRendered(*tokenizer, job.a[i], config.max_length, job.restore_suffix);
+        continue;
+      }
       const std::string_view b = job.b[i];
       job.encodings[i] = tokenizer->Encode(job.a[i], &b, config.max_length, true);
     }

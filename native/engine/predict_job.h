@@ -39,6 +39,11 @@ struct PredictJob {
   // copied here, and held only as long as they are needed).
   std::vector<std::string> a;  // queries (segment A)
   std::vector<std::string> b;  // documents (segment B)
+  // Set instead of `b` for texts already in the model's format (engine/rendered_input.h): each
+  // text of `a` is tokenized alone, without special tokens, and a row cut to max_length ends
+  // with `restore_suffix`.
+  bool rendered = false;
+  std::vector<int32_t> restore_suffix;
   size_t count = 0;            // pairs in the call, set by Submit()
   PredictOptions options;
   PredictCallbacks callbacks;
