@@ -26,7 +26,7 @@ run_quiet() {
 # System packages: libtorch (CPU) and its CMake config, torch for python3 (test fixtures),
 # utf8proc (linked statically into the addon), OpenBLAS (Debian's libtorch otherwise runs its
 # matmuls on the reference BLAS, about 20x slower), a C++ toolchain and cmake.
-packages=(libtorch-dev python3-torch libutf8proc-dev libopenblas0-openmp build-essential cmake python3 python3-venv)
+packages=(libtorch-dev python3-torch libutf8proc-dev libonig-dev libopenblas0-openmp build-essential cmake python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,12 +17,7 @@ class SplitPre final : public PreTokenizer {
     std::vector<std::pair<size_t, size_t>> matches, delimiters;
     for (const Word& w : in.list) {
       const std::string_view text = in.View(w);
-      matches.clear();
-      size_t at = 0, b, e;
-      while (at < text.size() && pattern_.Find(text, at, &b, &e)) {
-        matches.emplace_back(b, e);
-        at = e;
-      }
+      pattern_.FindAll(text, matches);
       if (!invert_) {
         SplitAt(text, w.at_start, matches, behavior_, out);
         continue;

@@ -1,0 +1,183 @@
+/**
+ * Split and Replace regexes are compiled and searched by Oniguruma, as tokenizers does: fuzzing
+ * of the causal-LM rerankers' tokenizers (Qwen2/Qwen3 and Llama-3: the GPT-4-style Split regex
+ * with \p{L}, \p{N}, a case-insensitive group and a look-ahead) against npm `tokenizers`, and of
+ * the regex features real files could use (look-behind, empty matches, case folding, scripts,
+ * POSIX brackets, back-references, lazy quantifiers) in Split (every behavior, inverted) and
+ * Replace. Ids must be identical.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as hf from 'tokenizers';
+import { Tokenizer } from '../lib/tokenizer';
+import { familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng, tempDir, type Ref } from './helpers/hf-reference';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+
+const CONTRACTIONS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"];
+// \p{N} is Nd, Nl and No: ASCII, Arabic-Indic, Devanagari, fullwidth digits, Roman numerals,
+// superscripts, circled and vulgar-fraction numbers.
+const DIGITS = ['0123456789', '٠١٢٣٤٥٦٧٨٩', '०१२३४५६७८९', '０１２３４５６７８９', 'ⅠⅡⅢⅫ', '²³¹', '①②⑳', '½¾'];
+const SPACES = [' ', ' ', ' ', '\t', '\n', '\r', '\r\n', '\u000b', '\u000c', '\u00a0', '\u0085', '\u1680', '\u2000', '\u2028', '\u2029', '\u202f', '\u3000', '\u200b', '\ufeff'];
+const SPECIAL_FRAGMENTS = [
+  '<|im_start|>', '<|im_end|>', '<|endoftext|>', '<think>', '</think>', '<tool_call>', '<|begin_of_text|>', '<|eot_id|>',
+  '<|start_header_id|>', '<|reserved_special_token_2|>', '<|im_', 'im_start|>', '<|', '|>', '<|im_start|', '<think', '<<|im_end|>>',
+];
+const WORDS = multilingualTexts().join(' ').split(/\s+/).filter((w) => w.length > 0);
+
+/** A random character from the whole code space (no surrogates), weighted towards assigned blocks. */
+function randomChar(rand: () => number): string {
+  const r = rand();
+  let cp: number;
+  if (r < 0.3) cp = 0x20 + Math.floor(rand() * 0x5f);
+  else if (r < 0.7) cp = Math.floor(rand() * 0x3000);
+  else if (r < 0.9) cp = Math.floor(rand() * 0x30000);
+  else cp = Math.floor(rand() * 0x110000);
+  if (cp >= 0xd800 && cp <= 0xdfff) cp = 0x61;
+  return String.fromCodePoint(cp);
+}
+
+/** Case changes a contraction could get; ſ (long s) and K (Kelvin sign) fold to s and k. */
+function randomCase(rand: () => number, s: string): string {
+  return Array.from(s).map((c) => {
+    const r = rand();
+    if (c === 's' && r < 0.1) return 'ſ';
+    return r < 0.5 ? c.toUpperCase() : c;
+  }).join('');
+}
+
+function fuzzText(rand: () => number): string {
+  const parts: string[] = [];
+  const n = 1 + Math.floor(rand() * 30);
+  for (let i = 0; i < n; i++) {
+    const r = rand();
+    if (r < 0.2) parts.push(randomChar(rand));
+    else if (r < 0.35) parts.push(pick(rand, WORDS));
+    else if (r < 0.45) {
+      // After a word or alone; sometimes with a typographic apostrophe, which is no contraction.
+      const c = randomCase(rand, pick(rand, CONTRACTIONS));
+      parts.push((rand() < 0.5 ? pick(rand, WORDS) : '') + (rand() < 0.15 ? c.replace("'", '’') : c));
+    }
+    else if (r < 0.55) {
+      const d = Array.from(pick(rand, DIGITS));
+      const len = 1 + Math.floor(rand() * 9);
+      let run = '';
+      for (let k = 0; k < len; k++) run += pick(rand, d);
+      parts.push(run);
+    } else if (r < 0.7) {
+      const len = 1 + Math.floor(rand() * 5);
+      let run = '';
+      for (let k = 0; k < len; k++) run += pick(rand, SPACES);
+      parts.push(run);
+    } else if (r < 0.8) parts.push(pick(rand, SPECIAL_FRAGMENTS));
+    else if (r < 0.87) parts.push(pick(rand, ['e\u0301', 'A\u030a', '\u1100\u1161\u11a8', 'ﬁ', 'Å', 'ǅ', 'İ', 'ß', 'ΐ']));
+    else if (r < 0.93) parts.push(pick(rand, ['!!', '...', '?!', '—', '«»', '$$', '#', '@', '**', '(', ')', '\u{1F469}\u200D\u{1F4BB}', '🇫🇷']));
+    else parts.push(pick(rand, ['K', 'k', 'S', 'T', 'Ⅻ']));
+  }
+  return parts.join(rand() < 0.6 ? '' : ' ');
+}
+
+function idDiffs(ours: Array<{ ids: Int32Array; typeIds: Int32Array }>, ref: Ref[], inputs: unknown[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    if (Array.from(ours[i]!.ids).join() !== ref[i]!.ids.join() || Array.from(ours[i]!.typeIds).join() !== ref[i]!.typeIds.join()) {
+      out.push(`${JSON.stringify(inputs[i]).slice(0, 200)}\n  ours: ${Array.from(ours[i]!.ids).join(' ')}\n  hf:   ${ref[i]!.ids.join(' ')}`);
+    }
+  }
+  return out.slice(0, 10);
+}
+
+const rand = prng(25);
+const FUZZ = Array.from({ length: 800 }, () => fuzzText(rand));
+const FUZZ_PAIRS: Array<[string, string]> = FUZZ.map((t, i) => [t, FUZZ[(i * 13 + 5) % FUZZ.length]!]);
+const scratch = tempDir('tce-tok-regex-');
+
+describe('fuzzing the Qwen2/Qwen3 and Llama-3 tokenizers against tokenizers', () => {
+  const built = familyTokenizers('st6');
+  if ('skip' in built) {
+    it.skip(`skipped: ${built.skip}`, () => {});
+    return;
+  }
+  for (const family of ['qwen2', 'llama3']) {
+    describe(family, () => {
+      const file = path.join(built.dir, family, 'tokenizer.json');
+      it(`${FUZZ.length} random texts, with and without special tokens`, async () => {
+        const ours = Tokenizer.fromModelDir(path.join(built.dir, family));
+        const ref = hf.Tokenizer.fromFile(file);
+        expect(idDiffs(await ours.encodeBatch(FUZZ), await hfSingles(ref, FUZZ, 0), FUZZ)).toEqual([]);
+        for (const t of FUZZ.slice(0, 200)) {
+          const r = await ref.encode(t, null, { addSpecialTokens: false });
+          expect(Array.from(ours.encode(t, null, { addSpecialTokens: false }).ids), JSON.stringify(t)).toEqual(r.getIds());
+        }
+      });
+      for (const maxLength of [0, 48, 7]) {
+        it(`${FUZZ_PAIRS.length} random pairs, maxLength ${maxLength || 'none'}`, async () => {
+          const ours = Tokenizer.fromModelDir(path.join(built.dir, family));
+          const theirs = await hfPairs(hf.Tokenizer.fromFile(file), hf.Tokenizer.fromFile(file), FUZZ_PAIRS, maxLength);
+          expect(idDiffs(await ours.encodeBatch(FUZZ_PAIRS, maxLength ? { maxLength } : {}), theirs, FUZZ_PAIRS)).toEqual([]);
+        });
+      }
+      it('concurrent batches on the thread pool give the same ids as one thread (regexes shared across threads)', async () => {
+        const ours = Tokenizer.fromModelDir(path.join(built.dir, family));
+        const expected = FUZZ.map((t) => Array.from(ours.encode(t).ids).join());
+        const batches = await Promise.all(Array.from({ length: 4 }, () => ours.encodeBatch(FUZZ)));
+        for (const batch of batches) expect(batch.map((e) => Array.from(e.ids).join())).toEqual(expected);
+      });
+    });
+  }
+});
+
+describe('regex features in Split and Replace, matched as Oniguruma matches them', () => {
+  const built = familyTokenizers('st6');
+  if ('skip' in built) {
+    it.skip(`skipped: ${built.skip}`, () => {});
+    return;
+  }
+  const base = JSON.parse(fs.readFileSync(path.join(built.dir, 'qwen2', 'tokenizer.json'), 'utf8')) as Json;
+  const texts = [
+    ...FUZZ.slice(0, 300), 'camelCaseWord HTTPServer', 'Straße STRASSE strasse', 'abba aaa b', '漢字とひらがなとカタカナ', 'x1y22z333',
+    'aa bb cc dd', 'line1\r\nline2\nline3\rline4', "Don't, WON'T", '', ' ',
+  ];
+  // [description, regex]: features beyond the GPT-4-style pattern.
+  const regexes: Array<[string, string]> = [
+    ['look-behind and look-ahead, empty matches (camelCase boundaries)', '(?<=[a-z])(?=[A-Z])'],
+    ['a pattern that matches the empty string everywhere', 'a*'],
+    ['word boundaries', '\\b'],
+    ['case-insensitive with multi-character folding (ß, ss)', '(?i)straße|k+'],
+    ['script properties', '\\p{Han}+|\\p{Hiragana}+|\\p{Katakana}+'],
+    ['POSIX brackets and class intersection', '[[:punct:]]+|[\\w&&[^\\d]]+'],
+    ['back-references and lazy quantifiers', '(\\w)\\1|\\d{2,}?'],
+    ['negative look-behind, \\R and \\X', '(?<!\\d)\\d{2}|\\R|\\X(?=\\n)'],
+    ['the GPT-2 split as a Split regex', "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"],
+  ];
+  const behaviors: Array<[string, boolean]> = [
+    ['Isolated', false], ['Removed', false], ['MergedWithPrevious', false], ['MergedWithNext', false], ['Contiguous', false], ['Isolated', true], ['Removed', true],
+  ];
+  const check = async (name: string, edit: (j: Json) => void) => {
+    const json = structuredClone(base);
+    edit(json);
+    const file = path.join(scratch, name.replace(/[^a-z0-9]+/gi, '-'), 'tokenizer.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(json));
+    const ours = await Tokenizer.fromFile(file).encodeBatch(texts);
+    const theirs = await hfSingles(hf.Tokenizer.fromFile(file), texts, 0);
+    return idDiffs(ours, theirs, texts);
+  };
+  for (const [what, regex] of regexes) {
+    it(`${what}: Split with every behavior (inverted too) and Replace`, async () => {
+      for (const [behavior, invert] of behaviors) {
+        const diffs = await check(`${regex}-${behavior}-${invert}`, (j) => {
+          j.pre_tokenizer.pretokenizers[0] = { type: 'Split', pattern: { Regex: regex }, behavior, invert };
+        });
+        expect(diffs, `${behavior}${invert ? ' inverted' : ''}`).toEqual([]);
+      }
+      const diffs = await check(`${regex}-replace`, (j) => {
+        j.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: regex }, content: '_' }] };
+      });
+      expect(diffs, 'Replace').toEqual([]);
+    });
+  }
+});
