@@ -176,8 +176,11 @@ def llama3_tokenizer(texts):
         processors.ByteLevel(add_prefix_space=True, trim_offsets=False, use_regex=True),
         processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|>:1 $B:1",
                                       special_tokens=[("<|begin_of_text|>", bos)])])
+    # Llama-3's own files name no padding token; a reranker built on it must (it pads batches), and
+    # <|end_of_text|> is the usual choice.
     fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", model_max_length=131072)
+        tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<|end_of_text|>",
+        model_max_length=131072)
     # Llama-3's BPE looks a whole pre-token up in the vocabulary before merging (ignore_merges).
     fast.backend_tokenizer.model.ignore_merges = True
     return fast
