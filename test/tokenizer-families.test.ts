@@ -75,8 +75,11 @@ function diffs(ours: Array<{ ids: Int32Array; typeIds: Int32Array }>, ref: Ref[]
 
 const scratch = tempDir('tce-tok-families-');
 
-/** A variant whose tokenizer.json is `edit` applied to a family's file. */
-function edited(name: string, source: string, edit: (json: Json) => void): Variant {
+/**
+ * A variant whose tokenizer.json is `edit` applied to a family's file; `withConfig` keeps the
+ * family's tokenizer_config.json next to it (the causal-LM families name their padding token there).
+ */
+function edited(name: string, source: string, edit: (json: Json) => void, withConfig = false): Variant {
   const file = path.join(scratch, name.replace(/[^a-z0-9]+/gi, '-'), 'tokenizer.json');
   return {
     name,
@@ -86,8 +89,9 @@ function edited(name: string, source: string, edit: (json: Json) => void): Varia
         edit(json);
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, JSON.stringify(json));
+        if (withConfig) fs.copyFileSync(path.join(path.dirname(source), 'tokenizer_config.json'), path.join(path.dirname(file), 'tokenizer_config.json'));
       }
-      return Tokenizer.fromFile(file);
+      return withConfig ? Tokenizer.fromModelDir(path.dirname(file)) : Tokenizer.fromFile(file);
     },
     ref: () => hf.Tokenizer.fromFile(file),
   };
@@ -106,11 +110,11 @@ function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
     // Qwen's split with Llama-3's ignore_merges, and Llama-3's without it.
     edited('qwen2 with ignore_merges', json('qwen2'), (j) => {
       j.model.ignore_merges = true;
-    }),
+    }, true),
     edited('llama3 without ignore_merges, NFC', json('llama3'), (j) => {
       j.model.ignore_merges = false;
       j.normalizer = { type: 'NFC' };
-    }),
+    }, true),
     // bge-reranker / xlm-roberta-base as published: RobertaProcessing (every type id 0).
     edited('xlmr with RobertaProcessing', json('xlmr'), (j) => {
       j.post_processor = { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: true };
