@@ -13,7 +13,9 @@ import { describe, expect, it } from 'vitest';
 import * as hf from 'tokenizers';
 import { Tokenizer } from '../lib/tokenizer';
 import { projectPython } from '../scripts/torch-python.mjs';
-import { familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng, tempDir, type Ref } from './helpers/hf-reference';
+import {
+  HAVE_SHARED, SHARED_DATA, familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng, readJsonl, tempDir, type Ref,
+} from './helpers/hf-reference';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -151,6 +153,30 @@ describe('fuzzing the Qwen2/Qwen3 and Llama-3 tokenizers against tokenizers', ()
         for (const batch of batches) expect(batch.map((e) => Array.from(e.ids).join())).toEqual(expected);
       });
     });
+  }
+});
+
+describe('the Qwen2/Qwen3 and Llama-3 tokenizers on all of ../shared/data', () => {
+  const built = familyTokenizers('st6');
+  if ('skip' in built || !HAVE_SHARED) {
+    it.skip(`skipped: ${'skip' in built ? built.skip : 'no ../shared/data'}`, () => {});
+    return;
+  }
+  const abstracts = readJsonl<{ text: string }>(path.join(SHARED_DATA, 'pubmed_abstracts.jsonl')).map((r) => r.text);
+  const bioasq = readJsonl<{ query: string; document: string }>(path.join(SHARED_DATA, 'bioasq_pairs.jsonl'));
+  const pairs: Array<[string, string]> = bioasq.map((r) => [r.query, r.document]);
+  for (const family of ['qwen2', 'llama3']) {
+    const file = path.join(built.dir, family, 'tokenizer.json');
+    for (const maxLength of [0, 512, 128]) {
+      it(`${family}: ${abstracts.length} PubMed abstracts and ${pairs.length} BioASQ pairs, maxLength ${maxLength || 'none'}`, async () => {
+        const ours = Tokenizer.fromModelDir(path.join(built.dir, family));
+        const ref = hf.Tokenizer.fromFile(file);
+        const opts = maxLength ? { maxLength } : {};
+        expect(idDiffs(await ours.encodeBatch(abstracts, opts), await hfSingles(ref, abstracts, maxLength), abstracts)).toEqual([]);
+        const theirs = await hfPairs(ref, hf.Tokenizer.fromFile(file), pairs, maxLength);
+        expect(idDiffs(await ours.encodeBatch(pairs, opts), theirs, pairs)).toEqual([]);
+      });
+    }
   }
 });
 
