@@ -25,9 +25,8 @@
       "libraries": [
         # utf8proc is linked statically so that the addon needs nothing extra at run time.
         "-l:libutf8proc.a",
-        # Oniguruma (the regex engine of tokenizers' Split and Replace patterns). Debian's
-        # libonig-dev ships only the shared library, so the addon needs libonig5 at run time.
-        "-lonig",
+        # Oniguruma (Split/Replace regexes) is not linked: Debian ships only its shared library, so
+        # native/tokenizer/onig_library.cc dlopen()s it at the first regex (headers: libonig-dev).
         "-ldl",
         "-pthread"
       ],

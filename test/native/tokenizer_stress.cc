@@ -3,7 +3,7 @@
 // tokenizer.json pipelines (byte-level BPE with NFC and a template; Unigram with Metaspace,
 // Replace/Strip normalizers and RobertaProcessing). Not part of the addon build.
 //   g++ -std=c++17 -O1 -g -fsanitize=address,undefined -Inative test/native/tokenizer_stress.cc \
-//       native/tokenizer/*.cc native/tokenizer/*/*.cc -l:libutf8proc.a -lonig -pthread -o /tmp/tok_stress
+//       native/tokenizer/*.cc native/tokenizer/*/*.cc -l:libutf8proc.a -ldl -pthread -o /tmp/tok_stress
 //   /tmp/tok_stress test/fixtures/tokenizer/bert_base_uncased_vocab.txt test/fixtures/tokenizer/pubmed_sample.jsonl
 // (and the same with -fsanitize=thread). It prints "ok <name> <n>" per tokenizer and exits 0 when
 // every threaded encoding equals the single-threaded one and respects its max_length, and nothing
