@@ -14,7 +14,7 @@ import * as hf from 'tokenizers';
 import { Tokenizer } from '../lib/tokenizer';
 import { projectPython } from '../scripts/torch-python.mjs';
 import {
-  HAVE_SHARED, SHARED_DATA, familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng, readJsonl, tempDir, type Ref,
+  HAVE_SHARED, REPO_ROOT, SHARED_DATA, familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng, readJsonl, tempDir, type Ref,
 } from './helpers/hf-reference';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -235,4 +235,61 @@ describe('regex features in Split and Replace, matched as Oniguruma matches them
       expect(diffs, 'Replace').toEqual([]);
     });
   }
+});
+
+describe('without Oniguruma (the addon dlopen()s it at the first regex, never links it)', () => {
+  it('the addon does not need libonig: no DT_NEEDED entry names it', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = (require('node-gyp-build') as { resolve: (dir: string) => string }).resolve(REPO_ROOT);
+    const dynamic = spawnSync('readelf', ['-d', addon], { encoding: 'utf8' });
+    expect(dynamic.status, dynamic.stderr).toBe(0);
+    const needed = dynamic.stdout.split('\n').filter((l) => l.includes('(NEEDED)'));
+    expect(needed.length).toBeGreaterThan(0);
+    expect(needed.filter((l) => /onig/i.test(l))).toEqual([]);
+  });
+
+  const built = familyTokenizers('st6');
+  if ('skip' in built) {
+    it.skip(`skipped: ${built.skip}`, () => {});
+    return;
+  }
+  it('BERT and XLM-R tokenizers still work; a Qwen2 tokenizer fails with TCE_TOKENIZER_FILE saying to install libonig5', async () => {
+    const bert = path.join(REPO_ROOT, 'models', 'biomed-minilm-ce');
+    const xlmr = path.join(built.dir, 'xlmr');
+    const qwen2 = path.join(built.dir, 'qwen2');
+    const texts = ['Aspirin inhibits COX-1 and COX-2.', "I'M sure 1234 ١٢٣ straße", '漢字 <mask> x'];
+    // A separate process: Oniguruma, once loaded, stays loaded, and TCE_ONIG_LIBRARY is read at the
+    // first regex. The compiled package (dist/) is what users load.
+    const script = `
+      const { Tokenizer } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'index.js'))});
+      const texts = ${JSON.stringify(texts)};
+      const error = (e) => ({ code: e.code, message: e.message });
+      (async () => {
+        const out = {};
+        for (const [name, dir] of [['bert', ${JSON.stringify(bert)}], ['xlmr', ${JSON.stringify(xlmr)}]]) {
+          out[name] = texts.map((t) => Array.from(Tokenizer.fromModelDir(dir).encode(t).ids));
+        }
+        try { Tokenizer.fromModelDir(${JSON.stringify(qwen2)}); out.qwen2 = 'loaded'; } catch (e) { out.qwen2 = error(e); }
+        out.qwen2Async = await Tokenizer.loadFromModelDir(${JSON.stringify(qwen2)}).then(() => 'loaded', error);
+        console.log(JSON.stringify(out));
+      })();`;
+    const child = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8', env: { ...process.env, TCE_ONIG_LIBRARY: '/nonexistent/libonig.so.5' },
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const out = JSON.parse(child.stdout) as { bert: number[][]; xlmr: number[][]; qwen2: unknown; qwen2Async: unknown };
+    for (const [name, dir] of [['bert', bert], ['xlmr', xlmr]] as const) {
+      const ref = hf.Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
+      const expected = await Promise.all(texts.map(async (t) => (await ref.encode(t)).getIds()));
+      expect(out[name], name).toEqual(expected);
+    }
+    for (const failure of [out.qwen2, out.qwen2Async]) {
+      expect(failure).toMatchObject({ code: 'TCE_TOKENIZER_FILE' });
+      const message = (failure as { message: string }).message;
+      expect(message).toContain('Split or Replace regex');
+      expect(message).toContain('/nonexistent/libonig.so.5');
+      expect(message).toContain("Install Debian/Ubuntu's libonig5: apt install libonig5");
+      expect(message).toContain('Qwen2/Qwen3 and Llama-3');
+    }
+  });
 });
