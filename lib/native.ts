@@ -198,8 +198,8 @@ export function native(): NativeAddon {
       `torch-cross-encoder: the native addon could not be loaded from ${packageRoot} ` +
         `(${(error as Error).message}). There is no prebuilt binary for ${process.platform}-${process.arch} ` +
         `with Node-API 8, and building from source did not succeed. Install a C++ toolchain ` +
-        `(Debian/Ubuntu: \`apt-get install build-essential python3\`) and libutf8proc ` +
-        `(\`apt-get install libutf8proc-dev\`), then run \`npm rebuild torch-cross-encoder\`.`,
+        `(Debian/Ubuntu: \`apt-get install build-essential python3\`) and the headers of libutf8proc and Oniguruma ` +
+        `(\`apt-get install libutf8proc-dev libonig-dev\`), then run \`npm rebuild torch-cross-encoder\`.`,
       { cause: error },
     );
   }

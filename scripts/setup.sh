@@ -24,7 +24,8 @@ run_quiet() {
 }
 
 # System packages: libtorch (CPU) and its CMake config, torch for python3 (test fixtures),
-# utf8proc (linked statically into the addon), OpenBLAS (Debian's libtorch otherwise runs its
+# utf8proc (linked statically into the addon), Oniguruma (headers; the addon dlopen()s libonig5,
+# which libonig-dev pulls in, for Split/Replace regex tokenizers), OpenBLAS (Debian's libtorch otherwise runs its
 # matmuls on the reference BLAS, about 20x slower), a C++ toolchain and cmake.
 packages=(libtorch-dev python3-torch libutf8proc-dev libonig-dev libopenblas0-openmp build-essential cmake python3 python3-venv)
 missing=()
