@@ -292,4 +292,26 @@ describe('without Oniguruma (the addon dlopen()s it at the first regex, never li
       expect(message).toContain('Qwen2/Qwen3 and Llama-3');
     }
   });
+
+  const cc = spawnSync('cc', ['--version']).status === 0;
+  it.skipIf(!cc)(`an Oniguruma of another major version is refused${cc ? '' : ' (skipped: no C compiler, cc)'}`, () => {
+    // A stand-in library that only answers onig_version() with 7.0.0.
+    const dir = tempDir('tce-onig7-');
+    const source = path.join(dir, 'onig7.c');
+    const library = path.join(dir, 'libonig.so.7');
+    fs.writeFileSync(source, 'const char* onig_version(void) { return "7.0.0"; }\n');
+    const compiled = spawnSync('cc', ['-shared', '-fPIC', '-o', library, source], { encoding: 'utf8' });
+    expect(compiled.status, compiled.stderr).toBe(0);
+    const script = `
+      const { Tokenizer } = require(${JSON.stringify(path.join(REPO_ROOT, 'dist', 'index.js'))});
+      try { Tokenizer.fromModelDir(${JSON.stringify(path.join(built.dir, 'qwen2'))}); console.log('loaded'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, TCE_ONIG_LIBRARY: library } });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(child.status, child.stderr).toBe(0);
+    const failure = JSON.parse(child.stdout) as { code: string; message: string };
+    expect(failure.code).toBe('TCE_TOKENIZER_FILE');
+    expect(failure.message).toContain(`The Oniguruma library ${library} is version 7.0.0, but the addon was built for version 6.x`);
+    expect(failure.message).toContain('apt install libonig5');
+  });
 });
