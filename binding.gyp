@@ -28,6 +28,8 @@
       "libraries": [
         # utf8proc is linked statically so that the addon needs nothing extra at run time.
         "-l:libutf8proc.a",
+        # Oniguruma (Split/Replace regexes) is not linked: Debian ships only its shared library, so
+        # native/tokenizer/onig_library.cc dlopen()s it at the first regex (headers: libonig-dev).
         "-ldl",
         "-pthread"
       ],

@@ -16,7 +16,7 @@ export interface AddonSearch {
   error: Error;
 }
 
-const TOOLCHAIN = 'a C++ toolchain, python3 and libutf8proc (Debian/Ubuntu: `apt-get install build-essential python3 libutf8proc-dev`)';
+const TOOLCHAIN = 'a C++ toolchain, python3 and the headers of libutf8proc and Oniguruma (Debian/Ubuntu: `apt-get install build-essential python3 libutf8proc-dev libonig-dev`)';
 
 /** The folder of the project that installed the package (node_modules/torch-cross-encoder's project), or null. */
 function installingProject(packageRoot: string): string | null {

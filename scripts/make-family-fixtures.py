@@ -13,6 +13,12 @@ other than BERT WordPiece, built offline the way the real ones are made, for the
                         [CLS] A [SEP] B [SEP], type ids 0/1)
         DIR/modernbert  a byte-level BPE trained with `tokenizers` (NFC, ByteLevel, [CLS]/[SEP]
                         template) as ModernBERT's
+        DIR/qwen2       a byte-level BPE as Qwen2 / Qwen3 (and so Qwen3-Reranker, mxbai-rerank-v2)
+                        ship it: NFC, Split with the GPT-4-style regex (\p{N} one digit at a time),
+                        ByteLevel without its regex, ByteLevel post-processor, <|endoftext|>,
+                        <|im_start|>, <|im_end|> ... as added tokens (special and not)
+        DIR/llama3      the same as Llama-3 ships it: no normalizer, \p{N}{1,3}, ignore_merges,
+                        <|begin_of_text|> prepended by a TemplateProcessing after ByteLevel
       The tokenizer.json files depend on the transformers version (4.x and 5.x converters
       differ); run it with .venv and with .venv-st41 to get both.
 
@@ -111,7 +117,73 @@ def tokenizers_cmd(args):
         tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]",
         mask_token="[MASK]", model_max_length=512)
     fast.save_pretrained(os.path.join(args.out, "modernbert"))
+
+    for name, make in (("qwen2", qwen2_tokenizer), ("llama3", llama3_tokenizer)):
+        make(texts).save_pretrained(os.path.join(args.out, name))
     print(json.dumps({"transformers": transformers.__version__, "out": args.out}))
+
+
+# The Split regexes of the tokenizer.json files of Qwen2 / Qwen2.5 / Qwen3 and of Llama-3, as
+# published (one digit per piece for Qwen, up to three for Llama-3).
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def gpt4_style_bpe(texts, split, specials, vocab_size):
+    """A byte-level BPE behind a Split(regex, isolated) + ByteLevel(use_regex=False) pre-tokenizer."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(split), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    tok.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    return tok
+
+
+def qwen2_tokenizer(texts):
+    import transformers
+    from tokenizers import AddedToken, normalizers, processors
+
+    # Qwen2's added tokens: the special ones first, then the non-special ones (normalized=False),
+    # as in Qwen2.5 / Qwen3's tokenizer.json (a subset: the real file has 26).
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                "<|box_start|>", "<|box_end|>", "<|vision_pad|>"]
+    tok = gpt4_style_bpe(texts, QWEN2_SPLIT, specials, 1200)
+    tok.normalizer = normalizers.NFC()
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in
+                    ("<tool_call>", "</tool_call>", "<think>", "</think>", "<|fim_prefix|>")])
+    tok.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", model_max_length=32768,
+        additional_special_tokens=["<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>"])
+
+
+def llama3_tokenizer(texts):
+    import transformers
+    from tokenizers import processors
+
+    specials = ["<|begin_of_text|>", "<|end_of_text|>"] + [f"<|reserved_special_token_{i}|>" for i in range(4)] + [
+        "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    tok = gpt4_style_bpe(texts, LLAMA3_SPLIT, specials, 1200)
+    bos = tok.token_to_id("<|begin_of_text|>")
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(add_prefix_space=True, trim_offsets=False, use_regex=True),
+        processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|>:1 $B:1",
+                                      special_tokens=[("<|begin_of_text|>", bos)])])
+    # Llama-3's own files name no padding token; a reranker built on it must (it pads batches), and
+    # <|end_of_text|> is the usual choice.
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>", pad_token="<|end_of_text|>",
+        model_max_length=131072)
+    # Llama-3's BPE looks a whole pre-token up in the vocabulary before merging (ignore_merges).
+    fast.backend_tokenizer.model.ignore_merges = True
+    return fast
 
 
 def models_cmd(args):

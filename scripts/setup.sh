@@ -35,10 +35,12 @@ run_quiet() {
 }
 
 # System packages: libtorch (CPU) and its CMake config, utf8proc (linked statically into the
-# addon), zlib (the core inflates model files for their CRC check), OpenBLAS (Debian's libtorch
-# otherwise runs its matmuls on the reference BLAS, about 20x slower), a C++ toolchain, cmake and
-# python3 (node-gyp); for the tests also torch for python3 (fixture models) and venv.
-packages=(libtorch-dev libutf8proc-dev zlib1g-dev libopenblas0-openmp build-essential cmake python3)
+# addon), Oniguruma (headers; the addon dlopen()s libonig5, which libonig-dev pulls in, for
+# Split/Replace regex tokenizers), zlib (the core inflates model files for their CRC check),
+# OpenBLAS (Debian's libtorch otherwise runs its matmuls on the reference BLAS, about 20x slower),
+# a C++ toolchain, cmake and python3 (node-gyp); for the tests also torch for python3 (fixture
+# models) and venv.
+packages=(libtorch-dev libutf8proc-dev libonig-dev zlib1g-dev libopenblas0-openmp build-essential cmake python3)
 [ "$tests" = 0 ] || packages+=(python3-torch python3-venv)
 missing=()
 for p in "${packages[@]}"; do

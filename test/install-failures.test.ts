@@ -47,7 +47,7 @@ describe('the addon-not-found error says what was tried and the fix', () => {
     expect(error.message).toContain(`there is no prebuilt addon for ${process.platform}-${process.arch} (this copy of the package has no prebuilds/)`);
     expect(error.message).toContain('no source build was attempted (the package\'s install script did not run');
     expect(error.message).toContain(`\`cd ${copy.project} && npm rebuild torch-cross-encoder\``);
-    expect(error.message).toContain('apt-get install build-essential python3 libutf8proc-dev');
+    expect(error.message).toContain('apt-get install build-essential python3 libutf8proc-dev libonig-dev');
     expect(error.message).not.toMatch(/^torch-cross-encoder:/);
   });
 

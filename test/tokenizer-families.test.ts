@@ -1,7 +1,9 @@
 /**
  * Parity with Hugging Face's Rust tokenizer (npm `tokenizers`) for the reranker families that are
  * not BERT WordPiece: XLM-R and DeBERTa-v3 (sentencepiece Unigram with a Precompiled charsmap,
- * Metaspace) and ModernBERT (byte-level BPE), as transformers 5 and 4.51 convert them
+ * Metaspace), ModernBERT (byte-level BPE) and the causal-LM rerankers' Qwen2/Qwen3 and Llama-3
+ * byte-level BPEs (Split with the GPT-4-style regex, matched by Oniguruma), as transformers 5 and
+ * 4.51 save them
  * (scripts/make-family-fixtures.py), plus variants of their tokenizer.json that real files use
  * (RobertaProcessing, byte fallback, ByteLevel post-processors, GPT-2's prefix space) or that
  * exercise the remaining components. Ids and type ids must be identical on multilingual text,
@@ -40,6 +42,13 @@ function corpus(): { texts: string[]; pairs: Array<[string, string]> } {
     // Other_Alphabetic symbols (circled / squared letters) and a join control: word characters of
     // Rust's \w (the Whitespace pre-tokenizer), one word with the letters around them.
     'aⒶb ⓩz 🄰x🅐y 🅰z 🅉q', 'a\u200Db c\u200Cd',
+    // The GPT-4-style Split regex: contractions in any case (Oniguruma folds ſ to s and K to k),
+    // digit runs (one or three per piece), whitespace and newline runs before words and at the end,
+    // chat-template markup with the Qwen and Llama-3 added tokens and fragments of them.
+    "I'M sure he'S, you'Re, we'VE, they'lL, it'd, 'ſ 'K don't DON'T", '1234567890 ١٢٣٤ １２３ 12.5%',
+    'a\n\nb\r\n\r\n  c   \n\t d  ', 'trailing   ', '\n\n\n', ' \u00a0\u3000x\u2028y\u0085z',
+    '<|im_start|>system\nJudge<|im_end|>\n<|im_start|>user\n<think>\n\n</think>\n\n<|endoftext|>',
+    '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>', '<|im_ <|im_start <|im_end| |> <|',
   ];
   if (HAVE_SHARED) {
     texts.push(...readJsonl<{ text: string }>(path.join(SHARED_DATA, 'unicode_edge_cases.jsonl')).map((r) => r.text));
@@ -66,8 +75,11 @@ function diffs(ours: Array<{ ids: Int32Array; typeIds: Int32Array }>, ref: Ref[]
 
 const scratch = tempDir('tce-tok-families-');
 
-/** A variant whose tokenizer.json is `edit` applied to a family's file. */
-function edited(name: string, source: string, edit: (json: Json) => void): Variant {
+/**
+ * A variant whose tokenizer.json is `edit` applied to a family's file; `withConfig` keeps the
+ * family's tokenizer_config.json next to it (the causal-LM families name their padding token there).
+ */
+function edited(name: string, source: string, edit: (json: Json) => void, withConfig = false): Variant {
   const file = path.join(scratch, name.replace(/[^a-z0-9]+/gi, '-'), 'tokenizer.json');
   return {
     name,
@@ -77,8 +89,9 @@ function edited(name: string, source: string, edit: (json: Json) => void): Varia
         edit(json);
         fs.mkdirSync(path.dirname(file), { recursive: true });
         fs.writeFileSync(file, JSON.stringify(json));
+        if (withConfig) fs.copyFileSync(path.join(path.dirname(source), 'tokenizer_config.json'), path.join(path.dirname(file), 'tokenizer_config.json'));
       }
-      return Tokenizer.fromFile(file);
+      return withConfig ? Tokenizer.fromModelDir(path.dirname(file)) : Tokenizer.fromFile(file);
     },
     ref: () => hf.Tokenizer.fromFile(file),
   };
@@ -90,10 +103,18 @@ function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
     load: () => Tokenizer.fromModelDir(path.join(dir, f)),
     ref: () => hf.Tokenizer.fromFile(path.join(dir, f, 'tokenizer.json')),
   });
-  const out = [fam('xlmr'), fam('deberta-v3'), fam('modernbert')];
+  const out = [fam('xlmr'), fam('deberta-v3'), fam('modernbert'), fam('qwen2'), fam('llama3')];
   if (env !== 'st41') return out;
   const json = (f: string) => path.join(dir, f, 'tokenizer.json');
   out.push(
+    // Qwen's split with Llama-3's ignore_merges, and Llama-3's without it.
+    edited('qwen2 with ignore_merges', json('qwen2'), (j) => {
+      j.model.ignore_merges = true;
+    }, true),
+    edited('llama3 without ignore_merges, NFC', json('llama3'), (j) => {
+      j.model.ignore_merges = false;
+      j.normalizer = { type: 'NFC' };
+    }, true),
     // bge-reranker / xlm-roberta-base as published: RobertaProcessing (every type id 0).
     edited('xlmr with RobertaProcessing', json('xlmr'), (j) => {
       j.post_processor = { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: true };
@@ -225,7 +246,7 @@ describe('family specifics', () => {
       ['pre_tokenizer', (j) => { j.pre_tokenizer = { type: 'UnicodeScripts' }; }, /pre_tokenizer UnicodeScripts.*not supported/],
       ['post_processor', (j) => { j.post_processor = { type: 'Fancy' }; }, /post_processor Fancy.*not supported/],
       ['model', (j) => { j.model = { type: 'WordLevel', vocab: { a: 0 } }; }, /model "WordLevel" is not supported/],
-      ['regex', (j) => { j.normalizer = { type: 'Replace', pattern: { Regex: '(?<=a)b' }, content: 'c' }; }, /regex "\(\?<=a\)b" is not supported/],
+      ['regex', (j) => { j.normalizer = { type: 'Replace', pattern: { Regex: '\\p{Nope}' }, content: 'c' }; }, /regex "\\p\{Nope\}" does not compile: invalid character property name \{Nope\}/],
       ['dropout', (j) => { j.model = { ...bpe.model, dropout: 0.1 }; j.normalizer = null; }, /dropout is not supported/],
       ['charsmap', (j) => { j.normalizer = { type: 'Precompiled', precompiled_charsmap: '***' }; }, /precompiled_charsmap.*base64/],
     ];
@@ -248,7 +269,7 @@ describe('family specifics', () => {
     }
   });
   it('loadFromModelDir (off the event loop) builds the same tokenizer as fromModelDir', async () => {
-    for (const f of ['xlmr', 'deberta-v3', 'modernbert']) {
+    for (const f of ['xlmr', 'deberta-v3', 'modernbert', 'qwen2']) {
       const a = Tokenizer.fromModelDir(path.join(built.dir, f));
       const b = await Tokenizer.loadFromModelDir(path.join(built.dir, f));
       const x = await a.encodeBatch(pairs.slice(0, 50), { maxLength: 64 });

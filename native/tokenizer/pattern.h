@@ -1,19 +1,19 @@
-// The patterns of Replace normalizers and Split pre-tokenizers: a literal string, or a regular
-// expression from the small subset tokenizer.json files use in practice: alternatives
-// separated by | (the first that matches at a position wins, as in Oniguruma), each a sequence
-// of characters, escapes \s \S \d \D \w \W, `.` and classes [...] (characters, ranges,
-// those escapes, ^ negation), each with an optional greedy quantifier * + ? {n} {n,} {n,m};
-// e.g. " {2,}" of the sentencepiece converters or "\s{2,}|[\n\r\t]" of transformers 5's
-// DeBERTa-v2. Anything else (groups, anchors, lookaround, lazy quantifiers) is refused at load
-// with the pattern named, rather than matched differently from Oniguruma.
+// The patterns of Replace normalizers and Split pre-tokenizers: {"String": "..."} (a literal,
+// which tokenizers escapes into a regex: its matches are the literal's non-overlapping
+// occurrences, found here without a regex engine) or {"Regex": "..."}, compiled and searched by
+// Oniguruma as tokenizers does (onig_regex.h), so that any pattern tokenizers accepts is matched
+// identically and any pattern it refuses is refused with Oniguruma's message.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/json_value.h"
+#include "tokenizer/onig_regex.h"
 
 namespace tce::tok {
 
@@ -22,31 +22,13 @@ class Pattern {
   // From {"String": "..."} or {"Regex": "..."}; throws std::invalid_argument (via s) otherwise.
   static Pattern FromJson(const JsonValue& json, const Settings& s);
 
-  // The leftmost match starting at or after byte `from` of `text`: sets [*begin, *end) and
-  // returns true, or returns false. Matches are never empty.
-  bool Find(std::string_view text, size_t from, size_t* begin, size_t* end) const;
+  // Replaces `out` with the matches in `text`, left to right, as tokenizers' Pattern::find_matches
+  // sees them; a regex match may be empty. Safe to call from many threads at once.
+  void FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
 
  private:
-  enum class Kind { kChar, kSpace, kNotSpace, kDigit, kNotDigit, kWord, kNotWord, kAny, kClass };
-  struct ClassItem {
-    Kind kind = Kind::kChar;  // kChar: the range [lo, hi]; otherwise that escape
-    char32_t lo = 0, hi = 0;
-  };
-  struct Atom {
-    Kind kind = Kind::kChar;
-    char32_t c = 0;
-    std::vector<ClassItem> items;  // kClass
-    bool negated = false;          // kClass
-    size_t min = 1, max = 1;
-  };
-  using Sequence = std::vector<Atom>;
-  // End of a match of seq[i..] at `pos`, or npos.
-  size_t MatchFrom(const Sequence& seq, std::string_view text, size_t i, size_t pos) const;
-  static bool Accepts(const Atom& a, char32_t c);
-  static bool AcceptsKind(Kind k, char32_t c);
-
-  std::string literal_;                // used when alternatives_ is empty
-  std::vector<Sequence> alternatives_;
+  std::string literal_;                      // used when regex_ is null
+  std::shared_ptr<const OnigRegex> regex_;   // immutable once built, shared by copies
 };
 
 }  // namespace tce::tok

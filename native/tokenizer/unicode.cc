@@ -106,11 +106,6 @@ bool IsNumber(char32_t c) {
   }
 }
 
-bool IsDecimalDigit(char32_t c) {
-  if (c < 0x80) return c >= '0' && c <= '9';
-  return Category(c) == UTF8PROC_CATEGORY_ND;
-}
-
 bool IsMark(char32_t c) {
   if (c < 0x300) return false;
   switch (Category(c)) {

@@ -109,11 +109,10 @@ bool IsRegexWordChar(char32_t c);
 
 int CombiningClass(char32_t c);
 
-// General categories used by the pre-tokenizers' patterns: L* (\p{L}), N* (\p{N}), Nd (\d),
-// M* (StripAccents' combining marks).
+// General categories used by the hand-written pre-tokenizers (ByteLevel's GPT-2 split):
+// L* (\p{L}), N* (\p{N}), M* (StripAccents' combining marks).
 bool IsLetter(char32_t c);
 bool IsNumber(char32_t c);
-bool IsDecimalDigit(char32_t c);
 bool IsMark(char32_t c);
 
 // Whether `text` is well-formed UTF-8; if not, `fixed` receives it with U+FFFD per maximal

@@ -3,7 +3,8 @@
 // BioASQ (question, snippet) pairs plus (question, PubMed abstract) pairs, maxLength 512, with
 // the BiomedBERT WordPiece tokenizer; then the same documents as single texts through the other
 // families' tokenizers (XLM-R and DeBERTa-v3 sentencepiece Unigrams, a ModernBERT byte-level BPE,
-// as scripts/make-family-fixtures.py trains them: small vocabularies, real pipelines).
+// the Qwen2/Qwen3 and Llama-3 byte-level BPEs with their Oniguruma Split regex, as
+// scripts/make-family-fixtures.py trains them: small vocabularies, real pipelines).
 // Both run in this process, in alternating rounds; medians are reported. Prints one JSON line
 // and writes it to bench/results/tokenizer-<date>.json.
 //
@@ -98,6 +99,8 @@ const stats = (ms, n = pairs.length, b = bytes, unit = 'pairsPerSec') => {
 const o = stats(oursMs);
 const h = stats(hfMs);
 const result = {
+  // The load average before the runs (1, 5, 15 min): ratios on a shared machine are only as good as it is quiet.
+  loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
   data: haveShared ? '../shared/data (full)' : 'test/fixtures/tokenizer (sample)',
   pairs: pairs.length,
   bytes,
@@ -117,14 +120,16 @@ result.singleTexts.ratio = +(result.singleTexts.ours.textsPerSec / result.single
 
 // The other families: the tokenizer directories the parity tests build (built here when absent).
 const familyDir = path.join(root, 'test', 'fixtures', 'models', 'families-tokenizers-st6');
-if (!fs.existsSync(path.join(familyDir, 'xlmr', 'tokenizer.json'))) {
+const familyNames = ['xlmr', 'deberta-v3', 'modernbert', 'qwen2', 'llama3'];
+if (!familyNames.every((name) => fs.existsSync(path.join(familyDir, name, 'tokenizer.json')))) {
   const python = projectPython('st6');
   const r = python ? spawnSync(python, [path.join(root, 'scripts', 'make-family-fixtures.py'), 'tokenizers', '--out', familyDir], { encoding: 'utf8' }) : null;
   if (!r || r.status !== 0) console.error(`note: family tokenizers not built (${python ? r.stderr.slice(-300) : 'no .venv'}); families skipped`);
 }
 if (fs.existsSync(path.join(familyDir, 'xlmr', 'tokenizer.json'))) {
   result.families = {};
-  for (const name of ['xlmr', 'deberta-v3', 'modernbert']) {
+  for (const name of familyNames) {
+    if (!fs.existsSync(path.join(familyDir, name, 'tokenizer.json'))) continue;
     const mine = Tokenizer.fromModelDir(path.join(familyDir, name));
     const theirs = hf.Tokenizer.fromFile(path.join(familyDir, name, 'tokenizer.json'));
     theirs.setTruncation(maxLength);

@@ -3,7 +3,7 @@
 // tokenizer.json pipelines (byte-level BPE with NFC and a template; Unigram with Metaspace,
 // Replace/Strip normalizers and RobertaProcessing). Not part of the addon build.
 //   g++ -std=c++17 -O1 -g -fsanitize=address,undefined -Inative test/native/tokenizer_stress.cc \
-//       native/tokenizer/*.cc native/tokenizer/*/*.cc -l:libutf8proc.a -pthread -o /tmp/tok_stress
+//       native/tokenizer/*.cc native/tokenizer/*/*.cc -l:libutf8proc.a -ldl -pthread -o /tmp/tok_stress
 //   /tmp/tok_stress test/fixtures/tokenizer/bert_base_uncased_vocab.txt test/fixtures/tokenizer/pubmed_sample.jsonl
 // (and the same with -fsanitize=thread); an optional third argument sets how many random byte
 // strings join the corpus (test/native-stress.test.ts builds and runs it with a few). It prints

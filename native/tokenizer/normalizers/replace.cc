@@ -10,8 +10,10 @@ class Replace final : public Normalizer {
  public:
   Replace(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void Normalize(std::string_view in, std::string& out) const override {
-    size_t at = 0, begin, end;
-    while (pattern_.Find(in, at, &begin, &end)) {
+    std::vector<std::pair<size_t, size_t>> matches;
+    pattern_.FindAll(in, matches);
+    size_t at = 0;
+    for (const auto& [begin, end] : matches) {
       out.append(in.substr(at, begin - at));
       out.append(content_);
       at = end;
