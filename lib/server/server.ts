@@ -195,6 +195,7 @@ export class RerankServer {
       for (const [socket, connection] of this.connections) {
         if (connection.busy === 0) socket.destroy();
       }
+      for (const socket of this.refused) socket.destroy();
       const grace = setTimeout(() => {
         for (const controller of this.scoring.keys()) controller.abort(new HttpError(503, 'Unhealthy', 'the server is shutting down'));
         // The aborted requests answer 503 at once; then nothing is left to wait for.

@@ -4,17 +4,28 @@
 // on and off, against the server a Node user would write with onnxruntime-node (one session.run per
 // request), on the same weights, in alternating rounds. Requests/s, pairs/s, p50/p99 latency.
 //
+// Then long documents under load (our server, shared batches): the same short requests from
+// --clients minus --long-clients clients, alone and then beside --long-clients clients that send
+// /rerank requests of two documents of 8 PubMed abstracts each (about 12 windows of 512 tokens a
+// request) with long_documents "max" for as long as the short ones run. The short requests' p99
+// with the long ones over their p99 alone (same server, alternating in each round) is the cost a
+// long document puts on everyone else; the long requests' windows each take a permit, so some may
+// be refused 429 (counted).
+//
 //   options: --clients N (64)  --requests N per client (3)  --rounds N (3)  --threads N (cores)
+//            --long-clients N (8)  --only mixed (just the long-document load test)
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { arg, benchModel, median, seededRandom, percentile, realPairs, root, writeResult } from './common.mjs';
+import { abstractPairs, arg, benchModel, median, seededRandom, percentile, realPairs, root, writeResult } from './common.mjs';
 
 const clients = Number(arg('clients', '64'));
 const requestsPerClient = Number(arg('requests', '3'));
 const rounds = Number(arg('rounds', '3'));
 const threads = Number(arg('threads', String(os.availableParallelism())));
+const longClients = Number(arg('long-clients', '8'));
+const only = arg('only', 'all');
 const dir = benchModel('small-random', { config: path.join(root, 'scripts', 'bench', 'small-bert-config.json'), onnx: true });
 const { source, pairs } = realPairs(2000);
 
@@ -28,15 +39,16 @@ const plan = Array.from({ length: clients }, () =>
   }));
 const totalPairs = plan.flat().reduce((n, r) => n + r.texts.length, 0);
 
+// A request may wait long on a loaded machine: the benchmark measures it rather than time it out.
 const servers = {
-  'ours (shared batches)': ['tce-rerank-server.mjs', 'share'],
-  'ours (no shared batches)': ['tce-rerank-server.mjs', 'separate'],
+  'ours (shared batches)': ['tce-rerank-server.mjs', 'share', { requestTimeoutMs: 600_000 }],
+  'ours (no shared batches)': ['tce-rerank-server.mjs', 'separate', { requestTimeoutMs: 600_000 }],
   'onnxruntime-node server': ['ort-rerank-server.mjs', String(threads)],
 };
 
 /** Starts a server child on a free port; resolves with it and its port. */
-async function startServer([script, mode]) {
-  const child = fork(path.join(root, 'scripts', 'bench', script), [dir, '0', mode], { stdio: 'inherit' });
+async function startServer([script, mode, options]) {
+  const child = fork(path.join(root, 'scripts', 'bench', script), [dir, '0', mode, ...(options ? [JSON.stringify(options)] : [])], { stdio: 'inherit' });
   const port = await new Promise((resolve, reject) => {
     child.once('message', (message) => resolve(message.port));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -44,14 +56,18 @@ async function startServer([script, mode]) {
   return { child, port };
 }
 
-function post(agent, port, body) {
+function post(agent, port, body, { allow429 = false } = {}) {
   return new Promise((resolve, reject) => {
     const text = JSON.stringify(body);
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/rerank', agent,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks))) : reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`))));
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(JSON.parse(Buffer.concat(chunks)));
+        else if (res.statusCode === 429 && allow429) resolve(null);
+        else reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`));
+      });
     });
     req.on('error', reject);
     req.end(text);
@@ -73,6 +89,80 @@ async function wave(port) {
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   return { seconds, latencies };
+}
+
+/**
+ * The long-document load test: the first clients - longClients clients' short requests, alone
+ * and beside longClients clients sending long-document requests until the short ones are done.
+ */
+async function mixedRounds() {
+  const shortPlan = plan.slice(0, clients - longClients);
+  const { pairs: long } = abstractPairs(64);
+  const longRequests = Array.from({ length: 16 }, (_, i) => ({
+    query: long[i][0],
+    texts: [0, 1].map((k) => long.slice((i * 2 + k) * 8 % 56, (i * 2 + k) * 8 % 56 + 8).map(([, d]) => d).join('\n')),
+    long_documents: 'max',
+  }));
+  async function phase(port, withLong) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+    const latencies = [];
+    let shortRefused = 0;
+    let running = true;
+    const longStats = { answered: 0, refused: 0 };
+    const longLoad = withLong ? Array.from({ length: longClients }, async (_, c) => {
+      for (let i = c; running; i += longClients) {
+        const ranked = await post(agent, port, longRequests[i % longRequests.length], { allow429: true });
+        if (ranked) longStats.answered++;
+        else longStats.refused++;
+      }
+    }) : [];
+    await Promise.all(shortPlan.map(async (requests) => {
+      for (const request of requests) {
+        const t = performance.now();
+        const ranked = await post(agent, port, request, { allow429: true });
+        if (ranked === null) shortRefused++;
+        else latencies.push(performance.now() - t);
+      }
+    }));
+    running = false;
+    await Promise.all(longLoad);
+    agent.destroy();
+    return { p99: percentile(latencies, 99), p50: percentile(latencies, 50), shortRefused, ...longStats };
+  }
+  const out = { alone: [], withLong: [] };
+  for (let round = 0; round <= rounds; round++) {
+    const { child, port } = await startServer(['tce-rerank-server.mjs', 'share', { maxConcurrentRequests: 4096, requestTimeoutMs: 600_000 }]);
+    await phase(port, false); // warm-up
+    const alone = await phase(port, false);
+    const withLong = await phase(port, true);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    console.error(`mixed round ${round}: short p99 alone ${alone.p99.toFixed(0)} ms, beside long documents ${withLong.p99.toFixed(0)} ms (${withLong.answered} long answered, ${withLong.refused} refused)`);
+    if (round === 0) continue;
+    out.alone.push(alone);
+    out.withLong.push(withLong);
+  }
+  const p99Alone = median(out.alone.map((r) => r.p99));
+  const p99WithLong = median(out.withLong.map((r) => r.p99));
+  return {
+    setup: {
+      shortClients: clients - longClients, longClients, shortRequestsPerClient: requestsPerClient, shortDocumentsPerRequest: '1-16',
+      longRequest: 'two documents of 8 PubMed abstracts each, long_documents "max"', maxConcurrentRequests: 4096, requestTimeoutMs: 600_000, rounds,
+    },
+    shortP50MsAlone: Number(median(out.alone.map((r) => r.p50)).toFixed(1)),
+    shortP99MsAlone: Number(p99Alone.toFixed(1)),
+    shortP50MsWithLong: Number(median(out.withLong.map((r) => r.p50)).toFixed(1)),
+    shortP99MsWithLong: Number(p99WithLong.toFixed(1)),
+    shortP99RatioWithLongVsAlone: Number((p99WithLong / p99Alone).toFixed(2)),
+    longRequestsAnswered: out.withLong.map((r) => r.answered),
+    longRequestsRefused429: out.withLong.map((r) => r.refused),
+    shortRequestsRefused429: out.withLong.map((r) => r.shortRefused),
+  };
+}
+
+if (only === 'mixed') {
+  writeResult('server-long-documents', { mixedLongDocuments: await mixedRounds() });
+  process.exit(0);
 }
 
 const results = Object.fromEntries(Object.keys(servers).map((name) => [name, { seconds: [], p50: [], p99: [] }]));
@@ -103,6 +193,7 @@ const summary = Object.fromEntries(Object.entries(results).map(([name, r]) => {
   }];
 }));
 const peer = summary['onnxruntime-node server'];
+const mixedLongDocuments = await mixedRounds();
 writeResult('server', {
   setup: { clients, requestsPerClient, documentsPerRequest: '1-16', totalPairs, rounds, threads, model: 'small random BERT (scripts/bench/small-bert-config.json), same weights in model.pt and model.onnx', pairs: source },
   servers: summary,
@@ -111,4 +202,5 @@ writeResult('server', {
     sharedVsSeparatePairsPerSec: Number((summary['ours (shared batches)'].pairsPerSec / summary['ours (no shared batches)'].pairsPerSec).toFixed(2)),
     sharedVsOnnxruntimeP99: Number((summary['ours (shared batches)'].p99Ms / peer.p99Ms).toFixed(2)),
   },
+  mixedLongDocuments,
 });
