@@ -5,15 +5,16 @@
 // request), on the same weights, in alternating rounds. Requests/s, pairs/s, p50/p99 latency.
 //
 // Then long documents under load (our server, shared batches): the same short requests from
-// --clients minus --long-clients clients, alone and then beside --long-clients clients that send
-// /rerank requests of two documents of 8 PubMed abstracts each (about 12 windows of 512 tokens a
-// request) with long_documents "max" for as long as the short ones run. The short requests' p99
-// with the long ones over their p99 alone (same server, alternating in each round) is the cost a
-// long document puts on everyone else; the long requests' windows each take a permit, so some may
-// be refused 429 (counted).
+// --clients minus --long-clients clients, alone and then beside --long-clients clients that each
+// send --long-requests /rerank requests of two documents of 4 PubMed abstracts each (about 6
+// windows of 512 tokens a request) with long_documents "max", one after another, starting with
+// the short ones. The short requests' p99 with the long ones over their p99 alone (same server, in
+// each round) is the cost long documents put on everyone else. Answers other than 200 (429 when
+// windows take the permits, 503 past the request timeout) are counted, not retried.
 //
 //   options: --clients N (64)  --requests N per client (3)  --rounds N (3)  --threads N (cores)
-//            --long-clients N (8)  --only mixed (just the long-document load test)
+//            --long-clients N (8)  --long-requests N per long client (2)
+//            --only mixed (just the long-document load test)
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -25,6 +26,7 @@ const requestsPerClient = Number(arg('requests', '3'));
 const rounds = Number(arg('rounds', '3'));
 const threads = Number(arg('threads', String(os.availableParallelism())));
 const longClients = Number(arg('long-clients', '8'));
+const longRequestsPerClient = Number(arg('long-requests', '2'));
 const only = arg('only', 'all');
 const dir = benchModel('small-random', { config: path.join(root, 'scripts', 'bench', 'small-bert-config.json'), onnx: true });
 const { source, pairs } = realPairs(2000);
@@ -46,9 +48,15 @@ const servers = {
   'onnxruntime-node server': ['ort-rerank-server.mjs', String(threads)],
 };
 
+/** Server children still running: killed if this process ends first (a failed round). */
+const children = new Set();
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+
 /** Starts a server child on a free port; resolves with it and its port. */
 async function startServer([script, mode, options]) {
   const child = fork(path.join(root, 'scripts', 'bench', script), [dir, '0', mode, ...(options ? [JSON.stringify(options)] : [])], { stdio: 'inherit' });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const port = await new Promise((resolve, reject) => {
     child.once('message', (message) => resolve(message.port));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -56,7 +64,7 @@ async function startServer([script, mode, options]) {
   return { child, port };
 }
 
-function post(agent, port, body, { allow429 = false } = {}) {
+function post(agent, port, body, { allowRefusal = false } = {}) {
   return new Promise((resolve, reject) => {
     const text = JSON.stringify(body);
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/rerank', agent,
@@ -65,7 +73,7 @@ function post(agent, port, body, { allow429 = false } = {}) {
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         if (res.statusCode === 200) resolve(JSON.parse(Buffer.concat(chunks)));
-        else if (res.statusCode === 429 && allow429) resolve(null);
+        else if (allowRefusal && (res.statusCode === 429 || res.statusCode === 503)) resolve(res.statusCode);
         else reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks)}`));
       });
     });
@@ -100,32 +108,29 @@ async function mixedRounds() {
   const { pairs: long } = abstractPairs(64);
   const longRequests = Array.from({ length: 16 }, (_, i) => ({
     query: long[i][0],
-    texts: [0, 1].map((k) => long.slice((i * 2 + k) * 8 % 56, (i * 2 + k) * 8 % 56 + 8).map(([, d]) => d).join('\n')),
+    texts: [0, 1].map((k) => long.slice((i * 2 + k) * 4 % 60, (i * 2 + k) * 4 % 60 + 4).map(([, d]) => d).join('\n')),
     long_documents: 'max',
   }));
   async function phase(port, withLong) {
     const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
     const latencies = [];
-    let shortRefused = 0;
-    let running = true;
-    const longStats = { answered: 0, refused: 0 };
+    const shortRefused = { 429: 0, 503: 0 };
+    const longStats = { answered: 0, refused: { 429: 0, 503: 0 } };
     const longLoad = withLong ? Array.from({ length: longClients }, async (_, c) => {
-      for (let i = c; running; i += longClients) {
-        const ranked = await post(agent, port, longRequests[i % longRequests.length], { allow429: true });
-        if (ranked) longStats.answered++;
-        else longStats.refused++;
+      for (let k = 0; k < longRequestsPerClient; k++) {
+        const ranked = await post(agent, port, longRequests[(c * longRequestsPerClient + k) % longRequests.length], { allowRefusal: true });
+        if (typeof ranked === 'number') longStats.refused[ranked]++;
+        else longStats.answered++;
       }
     }) : [];
-    await Promise.all(shortPlan.map(async (requests) => {
+    await Promise.all([...longLoad, ...shortPlan.map(async (requests) => {
       for (const request of requests) {
         const t = performance.now();
-        const ranked = await post(agent, port, request, { allow429: true });
-        if (ranked === null) shortRefused++;
+        const ranked = await post(agent, port, request, { allowRefusal: true });
+        if (typeof ranked === 'number') shortRefused[ranked]++;
         else latencies.push(performance.now() - t);
       }
-    }));
-    running = false;
-    await Promise.all(longLoad);
+    })]);
     agent.destroy();
     return { p99: percentile(latencies, 99), p50: percentile(latencies, 50), shortRefused, ...longStats };
   }
@@ -137,7 +142,7 @@ async function mixedRounds() {
     const withLong = await phase(port, true);
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
-    console.error(`mixed round ${round}: short p99 alone ${alone.p99.toFixed(0)} ms, beside long documents ${withLong.p99.toFixed(0)} ms (${withLong.answered} long answered, ${withLong.refused} refused)`);
+    console.error(`mixed round ${round}: short p99 alone ${alone.p99.toFixed(0)} ms, beside long documents ${withLong.p99.toFixed(0)} ms (${withLong.answered} long answered, refused ${JSON.stringify(withLong.refused)})`);
     if (round === 0) continue;
     out.alone.push(alone);
     out.withLong.push(withLong);
@@ -147,7 +152,7 @@ async function mixedRounds() {
   return {
     setup: {
       shortClients: clients - longClients, longClients, shortRequestsPerClient: requestsPerClient, shortDocumentsPerRequest: '1-16',
-      longRequest: 'two documents of 8 PubMed abstracts each, long_documents "max"', maxConcurrentRequests: 4096, requestTimeoutMs: 600_000, rounds,
+      longRequestsPerClient, longRequest: 'two documents of 4 PubMed abstracts each, long_documents "max"', maxConcurrentRequests: 4096, requestTimeoutMs: 600_000, rounds,
     },
     shortP50MsAlone: Number(median(out.alone.map((r) => r.p50)).toFixed(1)),
     shortP99MsAlone: Number(p99Alone.toFixed(1)),
@@ -155,8 +160,9 @@ async function mixedRounds() {
     shortP99MsWithLong: Number(p99WithLong.toFixed(1)),
     shortP99RatioWithLongVsAlone: Number((p99WithLong / p99Alone).toFixed(2)),
     longRequestsAnswered: out.withLong.map((r) => r.answered),
-    longRequestsRefused429: out.withLong.map((r) => r.refused),
-    shortRequestsRefused429: out.withLong.map((r) => r.shortRefused),
+    longRequestsRefused: out.withLong.map((r) => r.refused),
+    shortRequestsRefusedAlone: out.alone.map((r) => r.shortRefused),
+    shortRequestsRefusedWithLong: out.withLong.map((r) => r.shortRefused),
   };
 }
 
