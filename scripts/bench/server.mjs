@@ -51,6 +51,7 @@ const servers = {
 /** Server children still running: killed if this process ends first (a failed round). */
 const children = new Set();
 process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 
 /** Starts a server child on a free port; resolves with it and its port. */
 async function startServer([script, mode, options]) {
