@@ -126,6 +126,31 @@ describe.skipIf(reason)('torch-cross-encoder serve', () => {
     expect(records.filter((r) => r.path === '/rerank')).toEqual([expect.objectContaining({ status: 200, pairs: 32 })]);
   });
 
+  test('a second SIGTERM while a request is being scored ends the process at once, by the signal, without the graceful stop', async () => {
+    const modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
+    const { child, records, record, when, exitCode } = serveChild([modelDir, '--batch-size', '1', '--shutdown-timeout', '600'], gatePreload(dir, 'rank'));
+    let exitSignal: NodeJS.Signals | null = null;
+    child.on('exit', (_code, signal) => (exitSignal = signal));
+    const port = (await record((r) => typeof r.port === 'number')).port as number;
+    // A request of 32 pairs, one forward each, held at the gate until the first SIGTERM.
+    const pairs = bioasqPairs(32);
+    const scoring = request(port, 'POST', '/rerank', { query: pairs[0][0], texts: pairs.map(([, d]) => d) }).catch((error: Error) => error);
+    for (let polls = 0; ; polls++) {
+      if (polls > 10_000) throw new Error('the rerank request never showed in /metrics');
+      if (/^tce_requests_in_flight 1$/m.test((await request(port, 'GET', '/metrics')).body as string)) break;
+    }
+    child.kill('SIGTERM');
+    await record((r) => r.signal === 'SIGTERM');
+    child.kill('SIGTERM');
+    await when(() => exitCode() !== undefined);
+    // Ended by the signal's default action (the shell's 143), not by an exit of its own.
+    expect(exitCode()).toBe(null);
+    expect(exitSignal).toBe('SIGTERM');
+    expect(records.map((r) => r.message).filter(Boolean)).toEqual([expect.stringMatching(/^serving /), 'SIGTERM: shutting down after the requests in flight', 'SIGTERM again: exiting now']);
+    expect(records.some((r) => r.path === '/rerank')).toBe(false);
+    expect(await scoring).toBeInstanceOf(Error);
+  });
+
   test('SIGTERM while the model loads (as PID 1 in a container, an unhandled one is ignored): exit 143 once loaded, never serving', async () => {
     const modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
     const { child, exited, records, when, stderr, exitCode } = serveChild([modelDir], gatePreload(dir, 'load'));

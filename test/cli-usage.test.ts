@@ -3,6 +3,7 @@
 // lines, an output that is the input, an output that fails (disk full, file size limit), rank
 // with no documents, and the threads `info` reports.
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:buffer';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,7 @@ const OPTIONS: Record<string, string[]> = {
   info: ['--json', '--help'],
   score: ['--output', '--skip-bad', '--raw-scores', '--chunk', '--long-documents', '--stride', '--max-line-bytes', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
   rank: ['--query', '--top-k', '--return-documents', '--raw-scores', '--long-documents', '--stride', '--return-passage', '--output', '--max-line-bytes', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
-  serve: ['--port', '--host', '--max-concurrent-requests', '--max-client-batch-size', '--payload-limit', '--api-key', '--cors-allow-origin', '--model-id', '--json-output', '--headers-timeout', '--request-timeout', '--shutdown-timeout', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
+  serve: ['--port', '--host', '--max-concurrent-requests', '--max-client-batch-size', '--payload-limit', '--api-key', '--cors-allow-origin', '--model-id', '--json-output', '--headers-timeout', '--request-timeout', '--max-windows-per-request', '--max-connections', '--keep-alive-timeout', '--shutdown-timeout', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
   'build-core': ['--libtorch', '--help'],
   export: ['--python', '--help'],
   help: ['--help'],
@@ -37,7 +38,7 @@ const OPTIONS: Record<string, string[]> = {
 /** Options with a default, and the default the help must show. */
 const DEFAULTS: Record<string, Record<string, string>> = {
   score: { '--chunk': '1024', '--max-line-bytes': String(4 * 1024 * 1024), '--device': 'auto', '--output': 'stdout' },
-  serve: { '--port': '8080', '--host': '127.0.0.1', '--max-concurrent-requests': '512', '--max-client-batch-size': '32', '--payload-limit': '2000000', '--shutdown-timeout': '25', '--headers-timeout': '10', '--request-timeout': '30' },
+  serve: { '--port': '8080', '--host': '127.0.0.1', '--max-concurrent-requests': '512', '--max-client-batch-size': '32', '--payload-limit': '2000000', '--shutdown-timeout': '25', '--headers-timeout': '10', '--request-timeout': '30', '--max-windows-per-request': '256', '--max-connections': '512', '--keep-alive-timeout': '65' },
 };
 
 describe('torch-cross-encoder: help, version, argument errors', () => {
@@ -98,6 +99,31 @@ describe('torch-cross-encoder: help, version, argument errors', () => {
     const seconds = run(['serve', 'model', '--shutdown-timeout', 'soon']);
     expect(seconds.status).toBe(2);
     expect(seconds.stderr).toContain('--shutdown-timeout must be a number of seconds');
+  });
+
+  test('--max-line-bytes: bounded by the longest string V8 holds (buffer.constants.MAX_STRING_LENGTH), refused before the model loads', () => {
+    const limit = constants.MAX_STRING_LENGTH - 1;
+    for (const command of [['score', 'no-such-model'], ['rank', 'no-such-model', '-', '--query', 'q']]) {
+      const over = run([...command, '--max-line-bytes', String(limit + 1)]);
+      expect({ command, status: over.status }).toEqual({ command, status: 2 });
+      expect(over.stderr).toContain(`--max-line-bytes must be from 1 to ${limit} (the longest string this Node can hold, buffer.constants.MAX_STRING_LENGTH, less one), got ${limit + 1}`);
+    }
+    // The largest is accepted: the command goes on to the model (which does not exist).
+    const largest = run(['score', path.join(os.tmpdir(), 'no-such-model-dir'), '--max-line-bytes', String(limit)]);
+    expect(largest.status).toBe(1);
+    expect(largest.stderr).not.toContain('--max-line-bytes');
+  });
+
+  test('serve limits: --max-windows-per-request, --max-connections at least 1, --keep-alive-timeout in seconds, in flag names', () => {
+    for (const [flag, value, says] of [
+      ['--max-windows-per-request', '0', '--max-windows-per-request must be an integer >= 1, got 0'],
+      ['--max-connections', '0', '--max-connections must be an integer >= 1, got 0'],
+      ['--keep-alive-timeout', '2147484', '--keep-alive-timeout must be a number of seconds from '],
+    ]) {
+      const r = run(['serve', 'no-such-model', flag!, value!]);
+      expect({ flag, status: r.status }).toEqual({ flag, status: 2 });
+      expect(r.stderr).toContain(says);
+    }
   });
 
   test('serve timeouts: bounded by what Node\'s timers keep (2147483.647 s), errors in seconds and flag names, before the model loads', () => {

@@ -1,6 +1,7 @@
 // The rerank server checked with clients users have, over loopback HTTP: huggingface_hub's
-// InferenceClient (TEI's /info and /health) and Cohere's Python SDK (v1 and v2 rerank), run from
-// .venv-deploy (scripts/setup.sh). Their results are compared with a direct predict.
+// InferenceClient (TEI's /info and /health) and Cohere's Python SDK (v1 and v2 rerank, v2 with
+// max_tokens_per_doc), run from .venv-deploy (scripts/setup.sh). Their results are compared with a
+// direct predict (of the documents cut to max_tokens_per_doc tokens here, with the Tokenizer).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,25 @@ const python = path.join(repoRoot, '.venv-deploy', 'bin', 'python');
 const script = path.join(repoRoot, 'test', 'helpers', 'rerank_clients.py');
 const reason = modelTestsSkipReason() ?? (fs.existsSync(python) ? null : '.venv-deploy (the clients: cohere, huggingface_hub) is missing: run scripts/setup.sh');
 if (reason) console.warn(`server client tests skipped: ${reason}`);
+
+/** Tokens a document keeps with the clients' max_tokens_per_doc (the documents are longer). */
+const MAX_TOKENS_PER_DOC = 12;
+
+/**
+ * `text` cut after its last whole word such that what is kept encodes to at most `maxTokens`
+ * tokens (without special tokens): the longest such prefix of whole words, found with the
+ * Tokenizer by encoding each prefix.
+ */
+function firstTokens(model: CrossEncoder, text: string, maxTokens: number): string {
+  const ends = [...text.matchAll(/\S+/g)].map((m) => m.index + m[0].length);
+  let kept = '';
+  for (const end of ends) {
+    const prefix = text.slice(0, end);
+    if (model.tokenizer.encode(prefix, null, { addSpecialTokens: false }).ids.length > maxTokens) break;
+    kept = prefix;
+  }
+  return kept;
+}
 
 describe.skipIf(reason)('rerank server with real clients (huggingface_hub, cohere)', () => {
   let model: CrossEncoder;
@@ -44,7 +64,7 @@ describe.skipIf(reason)('rerank server with real clients (huggingface_hub, coher
       p.stdout.on('data', (c) => (stdout += c));
       p.stderr.on('data', (c) => (stderr += c));
       p.on('close', (status) => resolve({ status, stdout, stderr }));
-      p.stdin.end(JSON.stringify({ query, documents }));
+      p.stdin.end(JSON.stringify({ query, documents, max_tokens_per_doc: MAX_TOKENS_PER_DOC }));
     });
     expect(child.stderr.split('\n').filter((l) => /Error|Traceback/.test(l))).toEqual([]);
     expect(child.status).toBe(0);
@@ -66,5 +86,14 @@ describe.skipIf(reason)('rerank server with real clients (huggingface_hub, coher
     expect(out.cohere_v2.map((r: { index: number }) => r.index)).toEqual(best);
     for (const r of out.cohere_v2) expect(Math.abs(r.relevance_score - expected[r.index])).toBeLessThanOrEqual(1e-5);
     expect(out.cohere_wrong_key).toBe(401);
+
+    // max_tokens_per_doc: each document cut to its first whole words of at most that many tokens.
+    const cut = documents.map((d) => firstTokens(model, d, MAX_TOKENS_PER_DOC));
+    expect(cut.filter((c, i) => c.length < documents[i]!.length).length).toBe(documents.length);
+    const truncated = (await model.predict(cut.map((d): Pair => [query, d]))) as Float32Array;
+    expect(out.cohere_v2_max_tokens).toHaveLength(documents.length);
+    for (const r of out.cohere_v2_max_tokens) expect(Math.abs(r.relevance_score - truncated[r.index]!)).toBeLessThanOrEqual(1e-5);
+    // The cut changes what is scored: the scores differ from the whole documents'.
+    expect(out.cohere_v2_max_tokens.some((r: { index: number; relevance_score: number }) => Math.abs(r.relevance_score - expected[r.index]!) > 1e-4)).toBe(true);
   });
 });

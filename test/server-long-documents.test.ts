@@ -113,6 +113,21 @@ describe.skipIf(reason)('rerank server: long_documents, stride, return_passage',
     expectRanked(windows.body, windows.body.map((r: { score: number }) => r.score), expectedMax);
   });
 
+  test('Cohere\'s max_chunks_per_doc: 1 chunk of long_documents max is the first window (the library\'s \'first\'); a window each, no more', async () => {
+    const expectedFirstDefault = await model.rank(query, texts, { longDocuments: 'first', returnPassage: true, activation: 'sigmoid' });
+    for (const route of ['/v1/rerank', '/v2/rerank']) {
+      const before = model.stats();
+      const reply = await request(port, 'POST', route, { query, documents: texts, long_documents: 'max', max_chunks_per_doc: 1, return_passage: true });
+      expect({ route, status: reply.status }).toEqual({ route, status: 200 });
+      const results = reply.body.results;
+      expectRanked(results, results.map((r: { relevance_score: number }) => r.relevance_score), expectedFirstDefault);
+      expect(model.stats().pairs - before.pairs).toBe(texts.length);
+    }
+    // Enough chunks for every window: the same as without the field.
+    const all = await request(port, 'POST', '/v1/rerank', { query, documents: texts, long_documents: 'max', max_chunks_per_doc: 1000, return_passage: true });
+    expectRanked(all.body.results, all.body.results.map((r: { relevance_score: number }) => r.relevance_score), expectedMax);
+  });
+
   test('bad values and types are 422 Validation errors in the request\'s field names', async () => {
     const cases: Array<{ route: string; body: object; says: string }> = [
       { route: '/rerank', body: { query, texts, long_documents: 'longest' }, says: "`long_documents` must be one of 'truncate', 'max', 'mean', 'first'" },
@@ -124,6 +139,9 @@ describe.skipIf(reason)('rerank server: long_documents, stride, return_passage',
       { route: '/v1/rerank', body: { query, documents: texts, stride: 8 }, says: "stride applies to long_documents 'max', 'mean' or 'first'" },
       { route: '/predict', body: { inputs: [query, texts[0]], long_documents: 'max', stride: 2.5 }, says: 'stride must be an integer from 0' },
       { route: '/v1/rerank', body: { query, documents: texts, long_documents: 'first', stride: 1000 }, says: 'stride 1000 must be smaller than the window of documents[0]' },
+      { route: '/v2/rerank', body: { query, documents: texts, max_tokens_per_doc: 0 }, says: '`max_tokens_per_doc` must be an integer >= 1' },
+      { route: '/v2/rerank', body: { query, documents: texts, max_tokens_per_doc: '512' }, says: '`max_tokens_per_doc` must be an integer >= 1' },
+      { route: '/v1/rerank', body: { query, documents: texts, max_chunks_per_doc: 1.5 }, says: '`max_chunks_per_doc` must be an integer >= 1' },
     ];
     for (const { route, body, says } of cases) {
       const reply = await request(port, 'POST', route, body);

@@ -54,7 +54,7 @@ const MODEL_OPTIONS: OptionSpec[] = [
 
 const MAX_LINE_BYTES: OptionSpec = {
   name: 'max-line-bytes', type: 'string', value: 'N', default: String(DEFAULT_MAX_LINE_BYTES),
-  description: 'a longer input line is a bad line (it is never held in memory whole)',
+  description: 'a longer input line is a bad line (it is never held in memory whole); at most the longest string this Node can hold (buffer.constants.MAX_STRING_LENGTH)',
 };
 
 /** How a pair longer than --max-length is scored (docs/LONG-DOCUMENTS.md), for score and rank. */
@@ -120,12 +120,15 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'model-id', type: 'string', value: 'NAME', default: 'the model folder name', description: 'the model name /info and /v1/rerank report' },
       { name: 'json-output', type: 'boolean', description: 'log one JSON line per request (and the start and stop) on stdout' },
       { name: 'headers-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.headersTimeoutMs / 1000), description: 'time a client has to send its headers (408 after)' },
-      { name: 'request-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.requestTimeoutMs / 1000), description: 'time a client has to send its whole request, body included (408 after)' },
+      { name: 'request-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.requestTimeoutMs / 1000), description: "time a request may take from its arrival to its answer: 408 while the client is still sending it; once queued or scoring it is stopped at the next batch and answered 503; a /tokenize answer not read by then is cut off" },
+      { name: 'max-windows-per-request', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxWindowsPerRequest), description: 'pairs one request may have scored, each window of a long document counted (long_documents); more are answered 413 before any scoring' },
+      { name: 'max-connections', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxConnections), description: 'open client connections at most; the first request on a connection beyond them is answered 503 and the connection closed (keep it below `ulimit -n`)' },
+      { name: 'keep-alive-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.keepAliveTimeoutMs / 1000), description: 'time an idle keep-alive connection is kept open' },
       { name: 'shutdown-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.shutdownTimeoutMs / 1000), description: 'on SIGTERM/SIGINT, time the requests being scored have to finish before they are aborted' },
       ...MODEL_OPTIONS,
       HELP,
     ],
-    notes: 'On SIGTERM or SIGINT it stops accepting connections, closes idle and half-sent ones, answers the requests being scored (aborting them after --shutdown-timeout), then exits 0. A signal while the model loads ends it once the load is done, with 128 + the signal\'s number (143 for SIGTERM). A second signal exits at once (1). Timeouts are at most 2147483.647 seconds.',
+    notes: 'On SIGTERM or SIGINT it stops accepting connections, closes idle and half-sent ones, answers the requests being scored (aborting them after --shutdown-timeout), then exits 0. A signal while the model loads ends it once the load is done, with 128 + the signal\'s number (143 for SIGTERM). A second signal ends it at once, abandoning the forward in progress (status 128 + the signal\'s number; where the signal\'s default action is ignored, as for PID 1 in a container, it exits 1 once the forward in progress is done). Timeouts are at most 2147483.647 seconds.',
   },
   {
     name: 'build-core',
@@ -162,5 +165,6 @@ export const FLAG_OF_OPTION: Record<string, string> = {
   maxConcurrentRequests: '--max-concurrent-requests', maxClientBatchSize: '--max-client-batch-size',
   maxPayloadBytes: '--payload-limit', apiKey: '--api-key', headersTimeoutMs: '--headers-timeout',
   requestTimeoutMs: '--request-timeout', shutdownTimeoutMs: '--shutdown-timeout', corsAllowOrigin: '--cors-allow-origin',
+  maxWindowsPerRequest: '--max-windows-per-request', maxConnections: '--max-connections', keepAliveTimeoutMs: '--keep-alive-timeout',
   longDocuments: '--long-documents', stride: '--stride', returnPassage: '--return-passage',
 };

@@ -3,6 +3,15 @@
  * reads as LF, and a line longer than `maxLineBytes` is reported as too long (its bytes are
  * counted and dropped as they stream by, never held whole).
  */
+import { constants } from 'node:buffer';
+
+/**
+ * The longest line (in bytes) that can be read as one string: V8's longest string
+ * (buffer.constants.MAX_STRING_LENGTH UTF-16 units, which N UTF-8 bytes never exceed), less one
+ * for the CR of a CRLF line, which is decoded with it.
+ */
+export const MAX_LINE_BYTES_LIMIT = constants.MAX_STRING_LENGTH - 1;
+
 export type InputLine =
   | { number: number; text: string; bytes: number }
   | { number: number; tooLong: true; bytes: number };

@@ -5,6 +5,7 @@ import { CrossEncoder } from '../cross-encoder';
 import { TceError } from '../errors';
 import { flagErrors, integerFlag, type ParsedArgs, UsageError } from './args';
 import { DEFAULT_MAX_LINE_BYTES } from './commands';
+import { MAX_LINE_BYTES_LIMIT } from './lines';
 import { loadOptions, longDocumentOptions } from './model-options';
 import { type LineSink, openOutput } from './output';
 import { checkInput, checkOutput } from './paths';
@@ -13,7 +14,9 @@ import { scoreFile } from './score-file';
 
 export function maxLineBytes(values: ParsedArgs['values']): number {
   const value = integerFlag('max-line-bytes', values['max-line-bytes']) ?? DEFAULT_MAX_LINE_BYTES;
-  if (value < 1) throw new UsageError(`--max-line-bytes must be at least 1, got ${value}`);
+  if (value < 1 || value > MAX_LINE_BYTES_LIMIT) {
+    throw new UsageError(`--max-line-bytes must be from 1 to ${MAX_LINE_BYTES_LIMIT} (the longest string this Node can hold, buffer.constants.MAX_STRING_LENGTH, less one), got ${value}`);
+  }
   return value;
 }
 

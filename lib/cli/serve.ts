@@ -17,6 +17,9 @@ function serverOptions(values: ParsedArgs['values']): ServerOptions {
     headersTimeoutMs: secondsFlag('headers-timeout', values['headers-timeout']),
     requestTimeoutMs: secondsFlag('request-timeout', values['request-timeout']),
     shutdownTimeoutMs: secondsFlag('shutdown-timeout', values['shutdown-timeout'], 0),
+    maxWindowsPerRequest: integerFlag('max-windows-per-request', values['max-windows-per-request']),
+    maxConnections: integerFlag('max-connections', values['max-connections']),
+    keepAliveTimeoutMs: secondsFlag('keep-alive-timeout', values['keep-alive-timeout']),
     ...(typeof values['model-id'] === 'string' ? { modelId: values['model-id'] } : {}),
     ...(typeof values['cors-allow-origin'] === 'string' ? { corsAllowOrigin: values['cors-allow-origin'].split(',').map((o) => o.trim()).filter(Boolean) } : {}),
   };
@@ -32,7 +35,11 @@ function serverOptions(values: ParsedArgs['values']): ServerOptions {
 /**
  * SIGTERM and SIGINT, handled from before the model loads: as PID 1 in a container a signal
  * with no handler is ignored, so that a stop during a long load would wait for SIGKILL. The first
- * signal resolves `received`; a second exits at once (1).
+ * signal resolves `received`. A second ends the process at once: its handlers are removed and the
+ * signal raised again, whose default action ends the process without waiting for anything (the
+ * forward in progress is abandoned; the status is 128 + the signal's number). Where that default
+ * action is ignored (PID 1 of a container), it exits with 1 instead, which waits for the forward
+ * in progress to end.
  */
 function watchSignals(say: (message: string, fields?: Record<string, unknown>) => void) {
   let first: NodeJS.Signals | null = null;
@@ -41,7 +48,12 @@ function watchSignals(say: (message: string, fields?: Record<string, unknown>) =
   const handler = (signal: NodeJS.Signals) => {
     if (first) {
       say(`${signal} again: exiting now`);
-      process.exit(1);
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      process.kill(process.pid, signal);
+      // Still here: the default action is ignored (PID 1).
+      setImmediate(() => process.exit(1));
+      return;
     }
     first = signal;
     wake(signal);
@@ -112,7 +124,7 @@ export async function serve({ values, positionals }: ParsedArgs): Promise<number
         say('stopped', { signal });
         return signalStatus(signal);
       }
-      // Graceful shutdown (RerankServer.close()); a second signal exits at once.
+      // Graceful shutdown (RerankServer.close()); a second signal ends the process at once (watchSignals).
       const signal = await signals.received;
       say(`${signal}: shutting down after the requests in flight`, { signal });
       await (server as RerankServer).close();

@@ -8,7 +8,7 @@ import { TceError } from '../errors';
 export type ErrorType =
   | 'Validation' | 'Empty' | 'Overloaded' | 'Backend' | 'Unhealthy'
   // Not TEI's kinds (TEI answers these with an empty body): ours say what happened.
-  | 'Unauthorized' | 'NotFound' | 'MethodNotAllowed' | 'PayloadTooLarge';
+  | 'Unauthorized' | 'NotFound' | 'MethodNotAllowed' | 'PayloadTooLarge' | 'UnsupportedMediaType';
 
 export class HttpError extends Error {
   constructor(readonly status: number, readonly type: ErrorType, message: string, readonly headers: Record<string, string> = {}) {

@@ -6,7 +6,8 @@
  *   te_request_count{method}       scoring requests received ("single": /predict of one input,
  *                                  "batch": every other), te_request_success{method} those answered
  *                                  200, te_request_failure{err} the others by cause
- *                                  (validation, batch_size, overloaded, inference, dropped)
+ *                                  (validation, batch_size, overloaded, inference, dropped, and
+ *                                  ours: timeout, past requestTimeoutMs while queued or scored)
  *   te_request_duration            seconds from a scoring request's body being read to its answer
  *   te_request_queue_duration      ... to the first forward with its pairs being scored
  *   te_request_inference_duration  ... from then to its last pair scored
@@ -14,7 +15,8 @@
  *   te_batch_next_size / _tokens   pairs / padded tokens per forward (the mean since the last scrape:
  *                                  the engine counts forwards, it does not report each)
  *
- * and ours: tce_http_requests{route,status} for every route, tce_requests_in_flight, and the
+ * and ours: tce_http_requests{route,status} for every route (the status the client was sent),
+ * tce_requests_in_flight, tce_connections_refused (connections beyond maxConnections), and the
  * engine's counters (tce_forwards_total, ...).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -29,7 +31,7 @@ const BATCH_SIZE_BUCKETS = Array.from({ length: 13 }, (_, i) => 2 ** i);
 const BATCH_TOKENS_BUCKETS = Array.from({ length: 21 }, (_, i) => 2 ** i);
 
 export type RequestMethod = 'single' | 'batch';
-export type FailureCause = 'validation' | 'batch_size' | 'model_type' | 'overloaded' | 'inference' | 'dropped';
+export type FailureCause = 'validation' | 'batch_size' | 'model_type' | 'overloaded' | 'inference' | 'dropped' | 'timeout';
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -42,6 +44,7 @@ export class ServerMetrics {
   readonly queueSize: Gauge;
   readonly http: Counter<'route' | 'status'>;
   readonly inFlight: Gauge;
+  readonly refusedConnections: Counter;
   private readonly batchSize: Histogram;
   private readonly batchTokens: Histogram;
   private last = { forwards: 0, pairs: 0, paddedTokens: 0 };
@@ -64,6 +67,7 @@ export class ServerMetrics {
     this.batchSize = new Histogram({ name: 'te_batch_next_size', help: 'Pairs per forward (mean since the last scrape)', buckets: BATCH_SIZE_BUCKETS, registers });
     this.batchTokens = new Histogram({ name: 'te_batch_next_tokens', help: 'Padded tokens per forward (mean since the last scrape)', buckets: BATCH_TOKENS_BUCKETS, registers });
     this.http = new Counter({ name: 'tce_http_requests', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'], registers });
+    this.refusedConnections = new Counter({ name: 'tce_connections_refused', help: 'Connections beyond maxConnections (their first request answered 503)', registers });
     this.inFlight = new Gauge({ name: 'tce_requests_in_flight', help: 'Scoring requests being served now (bodies read)', registers });
     const engine = (name: string, help: string, read: (s: ReturnType<CrossEncoder['stats']>) => number) =>
       new Gauge({

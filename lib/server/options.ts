@@ -13,6 +13,19 @@ export interface ServerOptions {
   maxConcurrentRequests?: number;
   /** Texts (or pairs) in one request at most; more are answered 422 (TEI's default, 32). */
   maxClientBatchSize?: number;
+  /**
+   * Pairs the engine may score for one request at most, windows of long documents counted one
+   * each (default 256): a request whose planned windows are more is answered 413 before any
+   * forward runs. Each window also takes a maxConcurrentRequests permit.
+   */
+  maxWindowsPerRequest?: number;
+  /**
+   * Open client connections at most (default 512). A connection beyond it has its first request
+   * answered 503 (`connection: close`) and is closed; the connections already open are untouched.
+   */
+  maxConnections?: number;
+  /** Milliseconds an idle keep-alive connection is kept open (default 65 s; at most MAX_TIMER_MS). */
+  keepAliveTimeoutMs?: number;
   /** Request body size at most, in bytes; larger is answered 413 (TEI's default, 2 MB). */
   maxPayloadBytes?: number;
   /**
@@ -29,9 +42,12 @@ export interface ServerOptions {
    */
   headersTimeoutMs?: number;
   /**
-   * Milliseconds a client has to send a whole request, body included (default 30 s; Node's own
-   * default is 300 s; at most MAX_TIMER_MS). A request is counted against maxConcurrentRequests
-   * only once its body is read, so a slow body never holds a permit.
+   * Milliseconds a request may take from its arrival to its answer (default 30 s; Node's own
+   * default is 300 s; at most MAX_TIMER_MS): a client still sending its request then is answered
+   * 408 and closed; a request still queued or being scored is stopped at the next batch and
+   * answered 503; a /tokenize answer the client has not read by then is cut off. A request is
+   * counted against maxConcurrentRequests only once its body is read, so a slow body never holds
+   * a permit.
    */
   requestTimeoutMs?: number;
   /**
@@ -61,7 +77,7 @@ export interface RequestLogRecord {
   status: number;
   /** Milliseconds from the request's arrival to its response. */
   duration_ms: number;
-  /** Pairs scored (scoring routes). */
+  /** Pairs scored (scoring routes), windows of long documents counted one each. */
   pairs?: number;
   /** The error's message for a 4xx or 5xx. */
   error?: string;
@@ -76,15 +92,20 @@ export interface RequestLogRecord {
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /** The options that are timeouts in milliseconds, bounded by MAX_TIMER_MS. */
-const TIMEOUTS: ReadonlySet<string> = new Set(['headersTimeoutMs', 'requestTimeoutMs', 'shutdownTimeoutMs']);
+const TIMEOUTS: ReadonlySet<string> = new Set(['headersTimeoutMs', 'requestTimeoutMs', 'shutdownTimeoutMs', 'keepAliveTimeoutMs']);
 
 export const SERVER_DEFAULTS = {
   maxConcurrentRequests: 512,
   maxClientBatchSize: 32,
+  maxWindowsPerRequest: 256,
+  maxConnections: 512,
   maxPayloadBytes: 2_000_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   shutdownTimeoutMs: 25_000,
+  // Node closes an idle keep-alive connection after 5 s, which races with a client that reuses
+  // it just then (ECONNRESET). Outlast the usual 60 s idle timeout of proxies and clients.
+  keepAliveTimeoutMs: 65_000,
 } as const;
 
 export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log'> & { corsAllowOrigin: string[] };

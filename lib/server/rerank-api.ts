@@ -11,11 +11,18 @@
  * TEI's /rerank here (tei-routes.ts, docs/SERVER.md); our `prompt` is rank()'s prompt option (a
  * causal-LM reranker's system message, else put before the query; default: the model's saved
  * default prompt).
- * Fields those APIs have and a local cross-encoder has no use for (rank_fields, max_chunks_per_doc,
- * max_tokens_per_doc, priority) are accepted and ignored.
+ * Cohere's length fields are honoured (docs/SERVER.md):
+ * - `max_tokens_per_doc` (Cohere's v2; default there 4096): each document is cut to its first
+ *   whole words that make at most that many of the model's tokens before it is scored;
+ * - `max_chunks_per_doc` (Cohere's v1): with long_documents 'max', 'mean' or 'first', each
+ *   document is scored on its first that many windows at most (a chunk is a window); with
+ *   'truncate' (the default) a document is one chunk, so any value is met.
+ * Fields those APIs have and a local cross-encoder has no use for (rank_fields, priority) are
+ * accepted and ignored.
  */
 import { randomUUID } from 'node:crypto';
 import type { Pair } from '../cross-encoder';
+import { truncateDocuments } from '../long-documents';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
 import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
@@ -28,7 +35,28 @@ function documentText(value: unknown, index: number): string {
   throw new HttpError(422, 'Validation', `\`documents[${index}]\` must be a string or {"text": string}`);
 }
 
-export async function rerankApi(body: JsonObject, request: ScoringRequest) {
+/**
+ * Cohere's defaults for its length fields, per API version (absent: none). Cohere's v1 default of
+ * 10 chunks is not applied: windows are asked for with this server's own long_documents field,
+ * which means every window (within max_windows_per_request), and without it a document is one chunk.
+ */
+const COHERE_DEFAULTS = {
+  v1: { maxTokensPerDoc: undefined, maxChunksPerDoc: undefined },
+  v2: { maxTokensPerDoc: 4096, maxChunksPerDoc: undefined },
+} as const;
+
+export type CohereVersion = keyof typeof COHERE_DEFAULTS;
+
+function positiveInteger(body: JsonObject, name: string, fallback: number | undefined): number | undefined {
+  const value = body[name] ?? fallback;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new HttpError(422, 'Validation', `\`${name}\` must be an integer >= 1, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export async function rerankApi(body: JsonObject, request: ScoringRequest, version: CohereVersion) {
   const { query, documents } = body;
   if (typeof query !== 'string') throw new HttpError(422, 'Validation', '`query` must be a string');
   if (!Array.isArray(documents)) throw new HttpError(422, 'Validation', '`documents` must be an array of strings or {"text": string} objects');
@@ -38,6 +66,8 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
     throw new HttpError(422, 'Validation', `\`top_n\` must be an integer >= 1, got ${JSON.stringify(topN)}`);
   }
   const returnDocuments = optionalBoolean(body, 'return_documents') ?? false;
+  const maxTokensPerDoc = positiveInteger(body, 'max_tokens_per_doc', COHERE_DEFAULTS[version].maxTokensPerDoc);
+  const maxChunksPerDoc = positiveInteger(body, 'max_chunks_per_doc', COHERE_DEFAULTS[version].maxChunksPerDoc);
   const long = longDocumentFields(body, true);
   const prompt = body.prompt ?? undefined;
   if (prompt !== undefined && typeof prompt !== 'string') throw new HttpError(422, 'Validation', `\`prompt\` must be a string, got ${JSON.stringify(prompt)}`);
@@ -47,8 +77,19 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest) {
   request.count('batch');
   request.checkBatchSize(texts.length);
   const { model, signal } = request;
-  const pairs = texts.map((text): Pair => [query, text]);
-  const ranked = await request.run(pairs.length, (options) => model.rank(query, texts, { ...options, ...long, ...teiActivation(1, false), ...(prompt !== undefined ? { prompt } : {}) }))
+  // What is scored: each document within max_tokens_per_doc, then within max_chunks_per_doc
+  // windows (cut where its last allowed window ends: the library plans the same windows on it).
+  let scored = maxTokensPerDoc === undefined ? texts : await truncateDocuments(model.tokenizer, texts, maxTokensPerDoc, signal);
+  let pairs = scored.map((text): Pair => [query, text]);
+  const ranked = await request.planWindows(pairs, long, 'documents')
+    .then((windows) => {
+      if (!windows) return pairs.length;
+      const chunks = maxChunksPerDoc ?? Infinity;
+      scored = scored.map((text, i) => (windows[i]!.length > chunks ? text.slice(0, windows[i]![chunks - 1]!.end) : text));
+      pairs = scored.map((text): Pair => [query, text]);
+      return windows.reduce((sum, w) => sum + Math.min(w.length, chunks), 0);
+    })
+    .then((count) => request.run(count, (options) => model.rank(query, scored, { ...options, ...long, ...teiActivation(1, false), ...(prompt !== undefined ? { prompt } : {}) }), pairs.length))
     .catch((error: unknown) => {
       throw fieldNames(error);
     });

@@ -40,8 +40,8 @@ const ROUTES: Record<string, Route> = {
   '/predict': { label: 'predict', open: false, methods: { POST: scoring(predict) } },
   '/tokenize': { label: 'tokenize', open: false, methods: { POST: scoring(tokenize) } },
   '/invocations': { label: 'invocations', open: false, methods: { POST: scoring(rerank) } },
-  '/v1/rerank': { label: 'v1_rerank', open: false, methods: { POST: scoring(rerankApi) } },
-  '/v2/rerank': { label: 'v2_rerank', open: false, methods: { POST: scoring(rerankApi) } },
+  '/v1/rerank': { label: 'v1_rerank', open: false, methods: { POST: scoring((body, request) => rerankApi(body, request, 'v1')) } },
+  '/v2/rerank': { label: 'v2_rerank', open: false, methods: { POST: scoring((body, request) => rerankApi(body, request, 'v2')) } },
 };
 
 /** GET / is a health probe and open; POST / reranks and needs the key: checked per method. */

@@ -3,7 +3,9 @@
  * connection's AbortSignal (the client going away, or the shutdown grace running out, stops its
  * work), and call options that feed the queue metrics.
  */
-import type { CrossEncoder } from '../cross-encoder';
+import type { CrossEncoder, LongDocuments, Pair } from '../cross-encoder';
+import { planWindows, type Span } from '../long-documents';
+import { integerOption } from '../validate';
 import { HttpError } from './http-error';
 import type { Labels } from './info';
 import type { FailureCause, RequestMethod, ServerMetrics } from './metrics';
@@ -14,6 +16,22 @@ export class BatchSizeError extends HttpError {
   constructor(count: number, limit: number) {
     super(422, 'Validation', `batch size ${count} > maximum allowed batch size ${limit}`);
   }
+}
+
+/** A request whose pairs (windows of long documents counted one each) are more than maxWindowsPerRequest (413). */
+export class TooManyWindowsError extends HttpError {
+  constructor(count: number, limit: number) {
+    super(413, 'PayloadTooLarge', `the request needs ${count} pairs scored (windows of long documents counted one each), more than max_windows_per_request (${limit}) allows; send fewer or shorter documents, or a larger stride`);
+  }
+}
+
+/**
+ * An answer written piece by piece as the client reads it (server.ts waits for each piece to
+ * drain before it asks for the next): a client that does not read holds one piece and the
+ * socket's buffers, never the whole answer.
+ */
+export class StreamedAnswer {
+  constructor(readonly pieces: () => Iterable<string>) {}
 }
 
 /** TEI's empty list (400), counted as te_request_failure{err="validation"} (not in te_request_count). */
@@ -41,14 +59,17 @@ export function failureCause(error: unknown, status: number): { cause: FailureCa
   if (error instanceof EmptyError) return { cause: 'validation', always: true };
   if (error instanceof ModelTypeError) return { cause: 'model_type', always: true };
   if (error instanceof OverloadedError) return { cause: 'overloaded', always: false };
+  if (error instanceof TooManyWindowsError) return { cause: 'overloaded', always: false };
   return { cause: status < 500 && status !== 424 ? 'validation' : 'inference', always: false };
 }
 
 export class ScoringRequest {
   /** TEI's method label: "single" for a /predict of one input, "batch" otherwise. */
   method: RequestMethod = 'batch';
-  /** Pairs this request asked for (logs). */
+  /** Pairs this request has the engine score, windows counted one each (logs). */
   pairs = 0;
+  /** Permits held until the answer is written (hold()). */
+  private held: Array<() => void> = [];
   /**
    * Whether it is counted in te_request_count: a handler calls count() where TEI counts (after
    * its JSON parsing and its empty-list and model-type checks); /tokenize never does.
@@ -60,6 +81,7 @@ export class ScoringRequest {
     readonly labels: Labels,
     readonly modelId: string,
     readonly maxClientBatchSize: number,
+    readonly maxWindowsPerRequest: number,
     readonly signal: AbortSignal,
     private readonly metrics: ServerMetrics,
     private readonly permits: PairPermits,
@@ -83,7 +105,6 @@ export class ScoringRequest {
    * (pairs not yet scored) and the queue and inference durations.
    */
   callOptions(pairs: number) {
-    this.pairs += pairs;
     const metrics = this.metrics;
     const submitted = process.hrtime.bigint();
     let firstScored: bigint | null = null;
@@ -109,12 +130,56 @@ export class ScoringRequest {
   }
 
   /**
-   * Runs `call` with callOptions(pairs) once it has a permit for each pair (else 429, at once),
-   * keeping te_queue_size right and giving the permits back whatever happens.
+   * The windows the library will score for `pairs` with these long-document options (the same
+   * plan: long-documents.ts), or undefined with 'truncate', where each pair is one. Planned under
+   * the request's signal, before any permit is taken.
    */
-  async run<T>(pairs: number, call: (options: { signal: AbortSignal; onProgress: (done: number) => void }) => Promise<T>): Promise<T> {
-    const release = this.permits.take(pairs);
-    const { options, settle } = this.callOptions(pairs);
+  async planWindows(pairs: readonly Pair[], long: { longDocuments?: LongDocuments; stride?: number }, field: 'documents' | 'pairs'): Promise<Span[][] | undefined> {
+    const mode = long.longDocuments ?? 'truncate';
+    if (mode === 'truncate') return undefined;
+    // The library's own check of stride (TCE_INVALID_OPTION, a 422), before it is planned with.
+    const stride = integerOption('stride', long.stride);
+    return planWindows(
+      this.model.tokenizer,
+      pairs,
+      { maxLength: this.model.maxLength, stride, firstOnly: mode === 'first', mode, signal: this.signal },
+      (i) => `${field}[${i}]`,
+    );
+  }
+
+  /** Pairs the engine scores for `pairs`: their windows with a window mode, else one each. */
+  async countWindows(pairs: readonly Pair[], long: { longDocuments?: LongDocuments; stride?: number }, field: 'documents' | 'pairs'): Promise<number> {
+    const windows = await this.planWindows(pairs, long, field);
+    return windows ? windows.reduce((sum, w) => sum + w.length, 0) : pairs.length;
+  }
+
+  /** Takes a permit per pair scored: 413 over maxWindowsPerRequest, 429 over what is free. */
+  private take(count: number): () => void {
+    if (count > this.maxWindowsPerRequest) throw new TooManyWindowsError(count, this.maxWindowsPerRequest);
+    return this.permits.take(count);
+  }
+
+  /** Takes `count` permits held until the request is answered (releaseHeld(), by the server). */
+  hold(count: number): void {
+    this.held.push(this.take(count));
+    this.pairs += count;
+  }
+
+  releaseHeld(): void {
+    for (const release of this.held) release();
+    this.held = [];
+  }
+
+  /**
+   * Runs `call` with callOptions(items) once it has a permit for each pair it scores (`windows`:
+   * a long document's windows counted one each; else 413 or 429, at once), keeping te_queue_size
+   * right (in the items the library reports progress in) and giving the permits back whatever
+   * happens.
+   */
+  async run<T>(windows: number, call: (options: { signal: AbortSignal; onProgress: (done: number) => void }) => Promise<T>, items = windows): Promise<T> {
+    const release = this.take(windows);
+    this.pairs += windows;
+    const { options, settle } = this.callOptions(items);
     try {
       return await call(options);
     } finally {

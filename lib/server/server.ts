@@ -2,10 +2,16 @@
  * A rerank server over one loaded CrossEncoder, on node:http, that speaks text-embeddings-inference
  * 1.x's HTTP API (routes.ts lists the routes), hardened against clients that are slow or go away:
  *
- * - maxConcurrentRequests counts pairs being scored, as TEI counts inputs (permits.ts); a request
- *   takes its pairs' permits only once its body is read, and a client has headersTimeoutMs to
- *   send its headers and requestTimeoutMs to send its whole request (408);
+ * - maxConcurrentRequests counts pairs being scored, as TEI counts inputs, a long document's
+ *   windows one each (permits.ts); a request takes its permits only once its body is read and its
+ *   windows are planned; a client has headersTimeoutMs to send its headers and requestTimeoutMs
+ *   for its whole request, from arrival to answer: 408 while it is still sending, 503 (its work
+ *   stopped at the next batch) once it is queued or being scored;
  * - a client that closes its connection aborts its request: no further forward runs for it;
+ * - at most maxConnections connections are served; a connection beyond them has its first request
+ *   answered 503 and is closed, and the others are left alone;
+ * - /tokenize answers are written as the client reads them (scoring.ts: StreamedAnswer), so a
+ *   client that does not read holds a bounded buffer, not its whole answer;
  * - CORS as TEI: any origin unless corsAllowOrigin says otherwise (cors.ts);
  * - close() stops accepting, closes idle and half-sent connections at once, lets the requests being
  *   scored finish for up to shutdownTimeoutMs, then aborts them (503) and closes every connection.
@@ -25,7 +31,7 @@ import { ServerMetrics } from './metrics';
 import { type RequestLogRecord, type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './options';
 import { findRoute, isOpen, type Route } from './routes';
 import { PairPermits } from './permits';
-import { failureCause, ScoringRequest } from './scoring';
+import { failureCause, ScoringRequest, StreamedAnswer } from './scoring';
 
 export type { RequestLogRecord, ServerOptions } from './options';
 
@@ -34,9 +40,54 @@ interface Connection {
   busy: number;
 }
 
+/**
+ * Node's own answers to a client error (what it writes when no 'clientError' listener is set):
+ * the server listens to record the status a client was sent (408 for a request not received in
+ * time) in the logs and metrics, so it writes them itself.
+ */
+const CLIENT_ERROR_ANSWERS: Record<string, [number, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+};
+
+/** The 503 a connection beyond maxConnections gets for its first request. */
+const TOO_MANY_CONNECTIONS = 'too many connections: the server serves at most maxConnections (--max-connections) at once; retry later';
+
 /** Node's check of the header and request timeouts runs on this interval (its default is 30 s). */
 function checkingInterval(options: ResolvedServerOptions): number {
   return Math.max(10, Math.min(30_000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
+}
+
+/** Resolves once `response` has drained its buffer, closed, or `signal` aborted. */
+function drained(response: http.ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const finish = () => {
+      response.off('drain', finish);
+      response.off('close', finish);
+      signal.removeEventListener('abort', finish);
+      resolve();
+    };
+    response.on('drain', finish);
+    response.on('close', finish);
+    signal.addEventListener('abort', finish);
+  });
+}
+
+/**
+ * `work`, or its signal's reason as soon as it aborts for a client still there (timeout,
+ * shutdown): that client is answered at once, while the work stops at its next batch and gives
+ * its permits back then. For a client that left, the work's own end is awaited (nobody is waiting
+ * for an answer, and its end is when its pairs stop).
+ */
+function answerable<T>(work: Promise<T>, signal: AbortSignal, clientGone: () => boolean): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      if (!clientGone()) reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export class RerankServer {
@@ -45,6 +96,10 @@ export class RerankServer {
   private readonly options: ResolvedServerOptions;
   private readonly labels: Labels;
   private readonly connections = new Map<Socket, Connection>();
+  /** Connections beyond maxConnections: their first request is answered 503, then they close. */
+  private readonly refused = new Set<Socket>();
+  /** The status Node's own answer gave a connection (408 for a request not received in time). */
+  private readonly clientErrors = new WeakMap<Socket, number>();
   /** Scoring requests being served (bodies read), each with the controller that stops it. */
   private readonly scoring = new Map<AbortController, Promise<void>>();
   /** maxConcurrentRequests' permits, one per pair being scored. */
@@ -69,16 +124,32 @@ export class RerankServer {
         else response.destroy();
       });
     });
-    // Node closes an idle keep-alive connection after 5 s, which races with a client that reuses
-    // it just then (ECONNRESET). Outlast the usual 60 s idle timeout of proxies and clients.
-    this.server.keepAliveTimeout = 65_000;
+    this.server.keepAliveTimeout = this.options.keepAliveTimeoutMs;
     this.server.on('connection', (socket: Socket) => {
       if (this.closing) {
         socket.destroy();
         return;
       }
+      if (this.connections.size >= this.options.maxConnections) {
+        // Refused with an HTTP answer to its first request (handle()), never a reset: a client
+        // that sends nothing is closed by the headers timeout as any other.
+        this.refused.add(socket);
+        this.metrics.refusedConnections.inc();
+        socket.once('close', () => this.refused.delete(socket));
+        return;
+      }
       this.connections.set(socket, { busy: 0 });
       socket.once('close', () => this.connections.delete(socket));
+    });
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      const [status, text] = CLIENT_ERROR_ANSWERS[error.code ?? ''] ?? [400, 'Bad Request'];
+      if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+        socket.destroy();
+        return;
+      }
+      this.clientErrors.set(socket, status);
+      socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n\r\n`);
+      socket.destroy();
     });
   }
 
@@ -124,6 +195,7 @@ export class RerankServer {
       for (const [socket, connection] of this.connections) {
         if (connection.busy === 0) socket.destroy();
       }
+      for (const socket of this.refused) socket.destroy();
       const grace = setTimeout(() => {
         for (const controller of this.scoring.keys()) controller.abort(new HttpError(503, 'Unhealthy', 'the server is shutting down'));
         // The aborted requests answer 503 at once; then nothing is left to wait for.
@@ -155,6 +227,10 @@ export class RerankServer {
     const preflight = isPreflight(request);
     setCorsHeaders(request, response, this.options.corsAllowOrigin, preflight);
     try {
+      if (this.refused.has(socket)) {
+        request.resume();
+        throw new HttpError(503, 'Overloaded', TOO_MANY_CONNECTIONS, { connection: 'close' });
+      }
       if (preflight && route) {
         this.send(response, 200, '');
         return;
@@ -179,10 +255,12 @@ export class RerankServer {
       const body = parseJsonObject(await readBody(request, this.options.maxPayloadBytes));
       if (connection) connection.busy++;
       busy = true;
-      status = await this.score(handler.run, body, request, response, log);
+      status = await this.score(handler.run, body, request, response, log, arrived);
     } catch (error) {
       const failure = toHttpError(error);
-      status = failure.status;
+      // What the client was sent: Node's own answer when it answered (a request not received in
+      // time is 408 whatever the body reader saw), else ours.
+      status = this.clientErrors.get(socket) ?? failure.status;
       log.error = failure.message;
       if (failure.status === 401) response.setHeader('www-authenticate', 'Bearer');
       for (const [name, value] of Object.entries(failure.headers)) response.setHeader(name, value);
@@ -212,17 +290,25 @@ export class RerankServer {
     }
   }
 
-  /** Serves one scoring request whose body is read: abort on disconnect, metrics (its handler takes the permits). Returns the status. */
+  /**
+   * Serves one scoring request whose body is read: abort on disconnect and past the request
+   * timeout, metrics (its handler takes the permits). Returns the status sent.
+   */
   private async score(
     run: (body: Record<string, unknown>, request: ScoringRequest) => Promise<unknown>,
     body: Record<string, unknown>,
     request: http.IncomingMessage,
     response: http.ServerResponse,
     log: Partial<RequestLogRecord>,
+    arrived: bigint,
   ): Promise<number> {
     const started = process.hrtime.bigint();
     const controller = new AbortController();
-    const scoring = new ScoringRequest(this.model, this.labels, this.options.modelId ?? this.model.modelDir, this.options.maxClientBatchSize, controller.signal, this.metrics, this.permits);
+    const { options } = this;
+    const scoring = new ScoringRequest(
+      this.model, this.labels, options.modelId ?? this.model.modelDir, options.maxClientBatchSize, options.maxWindowsPerRequest,
+      controller.signal, this.metrics, this.permits,
+    );
     // The client going away (its connection closed before the answer) stops the request's work.
     let clientGone = false;
     const onClose = () => {
@@ -231,14 +317,24 @@ export class RerankServer {
       controller.abort(new HttpError(499, 'Unhealthy', 'the client closed the connection'));
     };
     response.on('close', onClose);
+    // requestTimeoutMs counts from the request's arrival: what is left of it bounds queueing,
+    // scoring and (for a streamed answer) writing.
+    let timedOut = false;
+    const left = options.requestTimeoutMs - Number(process.hrtime.bigint() - arrived) / 1e6;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new HttpError(503, 'Overloaded', `the request took longer than the request timeout of ${options.requestTimeoutMs} ms (--request-timeout), queueing and scoring included; it was stopped`));
+    }, Math.max(0, left));
     let done!: () => void;
     this.scoring.set(controller, new Promise<void>((resolve) => (done = resolve)));
     this.metrics.inFlight.inc();
     try {
       if (this.closing) throw new HttpError(503, 'Unhealthy', 'the server is shutting down');
-      // The handler takes a permit per pair before its model call (ScoringRequest.run): 429 when
-      // the pairs in flight would go over maxConcurrentRequests.
-      const result = await run(body, scoring);
+      // The handler takes a permit per pair it scores, windows counted (ScoringRequest.run):
+      // 413 over maxWindowsPerRequest, 429 when the pairs in flight would go over
+      // maxConcurrentRequests.
+      const result = await answerable(run(body, scoring), controller.signal, () => clientGone);
+      if (controller.signal.aborted) throw controller.signal.reason;
       if (scoring.counted) {
         this.metrics.requestCount.inc({ method: scoring.method });
         this.metrics.requestSuccess.inc({ method: scoring.method });
@@ -248,11 +344,18 @@ export class RerankServer {
       response.setHeader('x-compute-type', this.model.device === 'cpu' ? 'cpu' : 'gpu');
       response.setHeader('x-compute-time', elapsed);
       response.setHeader('x-total-time', elapsed);
-      this.send(response, 200, result);
+      if (result instanceof StreamedAnswer) {
+        const complete = await this.stream(response, result, controller.signal);
+        if (!complete) log.error = `the answer was cut off: ${(controller.signal.reason as Error | undefined)?.message ?? 'the connection closed'}`;
+      } else {
+        this.send(response, 200, result);
+      }
       return 200;
     } catch (error) {
       const failure = toHttpError(error);
-      const { cause, always } = clientGone ? { cause: 'dropped' as const, always: false } : failureCause(error, failure.status);
+      const { cause, always } = clientGone
+        ? { cause: 'dropped' as const, always: false }
+        : timedOut ? { cause: 'timeout' as const, always: true } : failureCause(error, failure.status);
       if (scoring.counted) this.metrics.requestCount.inc({ method: scoring.method });
       if (scoring.counted || always) this.metrics.requestFailure.inc({ err: cause });
       if (clientGone) {
@@ -261,12 +364,34 @@ export class RerankServer {
       }
       throw error;
     } finally {
+      clearTimeout(timer);
+      scoring.releaseHeld();
       log.pairs = scoring.pairs;
       response.off('close', onClose);
       this.metrics.inFlight.dec();
       this.scoring.delete(controller);
       done();
     }
+  }
+
+  /**
+   * Writes a streamed answer piece by piece, each once the one before has drained to the socket,
+   * so that what a connection buffers is bounded by one piece and the socket's high-water mark.
+   * Resolves true once all is written, false if the signal (timeout, shutdown, client gone) cut
+   * it off (the connection is then destroyed: the answer cannot be completed).
+   */
+  private async stream(response: http.ServerResponse, answer: StreamedAnswer, signal: AbortSignal): Promise<boolean> {
+    response.writeHead(200, { 'content-type': 'application/json', ...(this.closing ? { connection: 'close' } : {}) });
+    for (const piece of answer.pieces()) {
+      if (signal.aborted || response.destroyed) break;
+      if (!response.write(piece)) await drained(response, signal);
+    }
+    if (signal.aborted || response.destroyed) {
+      response.destroy();
+      return false;
+    }
+    response.end();
+    return true;
   }
 
   /** The health answer: 200 while serving, 503 once shutting down (TEI answers with no body). */

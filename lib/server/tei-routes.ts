@@ -10,7 +10,7 @@ import { LONG_DOCUMENTS } from '../long-documents';
 import { enumOption } from '../validate';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
-import { EmptyError, ModelTypeError, type ScoringRequest } from './scoring';
+import { EmptyError, ModelTypeError, type ScoringRequest, StreamedAnswer } from './scoring';
 
 /** Model-call options that give TEI's scores. */
 export function teiActivation(numLabels: number, rawScores: boolean) {
@@ -110,7 +110,8 @@ export async function rerank(body: JsonObject, request: ScoringRequest) {
   request.checkBatchSize(texts.length);
   const pairs = texts.map((text): Pair => [query, text]);
   if (!truncate) await checkLengths(request, pairs, long.longDocuments);
-  const ranked = await request.run(pairs.length, (options) => request.model.rank(query, texts, { ...options, ...long, ...teiActivation(1, rawScores) }))
+  const ranked = await request.countWindows(pairs, long, 'documents')
+    .then((windows) => request.run(windows, (options) => request.model.rank(query, texts, { ...options, ...long, ...teiActivation(1, rawScores) }), pairs.length))
     .catch((error: unknown) => {
       throw fieldNames(error);
     });
@@ -148,7 +149,8 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
   if (!single) request.checkBatchSize(pairs.length);
   const { model, labels } = request;
   if (!truncate) await checkLengths(request, pairs, long.longDocuments);
-  const scores = await request.run(pairs.length, (options) => model.predict(pairs, { ...options, ...long, ...teiActivation(model.numLabels, rawScores) }))
+  const scores = await request.countWindows(pairs, long, 'pairs')
+    .then((windows) => request.run(windows, (options) => model.predict(pairs, { ...options, ...long, ...teiActivation(model.numLabels, rawScores) }), pairs.length))
     .catch((error: unknown) => {
       throw fieldNames(error);
     });
@@ -161,8 +163,12 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
   return single ? predictions[0] : predictions;
 }
 
+/** Tokens per piece of a streamed /tokenize answer (about 30 KB of JSON). */
+const TOKENS_PER_PIECE = 512;
+
 export async function tokenize(body: JsonObject, request: ScoringRequest) {
-  // Not counted in te_request_count (as TEI), nor does it take concurrency permits.
+  // Not counted in te_request_count (as TEI); it takes a concurrency permit per input, held until
+  // its answer is written, so that the tokenizing and the answers in memory are bounded as scoring is.
   const { inputs } = body;
   const single = typeof inputs === 'string';
   // TEI tokenizes texts; a [query, document] pair is tokenized as the model sees it.
@@ -174,15 +180,30 @@ export async function tokenize(body: JsonObject, request: ScoringRequest) {
   request.checkBatchSize(items.length);
   const addSpecialTokens = optionalBoolean(body, 'add_special_tokens') ?? true;
   const texts = items as Array<string | [string, string]>;
+  request.hold(texts.length);
   const { tokenizer } = request.model;
   const encoded = await tokenizer.encodeBatch(texts, { addSpecialTokens });
+  if (request.signal.aborted) throw request.signal.reason;
   // TEI's `special`: the tokens the template added (those missing when encoded without it).
   const plain = addSpecialTokens ? await tokenizer.encodeBatch(texts, { addSpecialTokens: false }) : encoded;
-  return encoded.map((encoding, i) => {
-    const added = addedPositions(encoding.ids, plain[i].ids);
-    const tokens = encoding.tokens;
-    // Character offsets are not tracked by this tokenizer: start and stop are null (TEI allows it).
-    return Array.from(encoding.ids, (id, k) => ({ id, text: tokens[k], special: added.has(k), start: null, stop: null }));
+  if (request.signal.aborted) throw request.signal.reason;
+  // About 20 bytes of JSON per byte of text: written as the client reads it (StreamedAnswer).
+  return new StreamedAnswer(function* pieces() {
+    yield '[';
+    for (let i = 0; i < encoded.length; i++) {
+      const { ids, tokens } = encoded[i]!;
+      const added = addedPositions(ids, plain[i]!.ids);
+      yield i === 0 ? '[' : ',[';
+      for (let from = 0; from < ids.length; from += TOKENS_PER_PIECE) {
+        const to = Math.min(ids.length, from + TOKENS_PER_PIECE);
+        const parts: string[] = [];
+        // Character offsets are not tracked by this tokenizer: start and stop are null (TEI allows it).
+        for (let k = from; k < to; k++) parts.push(JSON.stringify({ id: ids[k], text: tokens[k], special: added.has(k), start: null, stop: null }));
+        yield (from === 0 ? '' : ',') + parts.join(',');
+      }
+      yield ']';
+    }
+    yield ']';
   });
 }
 

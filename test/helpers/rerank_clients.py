@@ -3,7 +3,8 @@ one JSON object (test/server-clients.test.ts compares it with a direct predict):
 
   huggingface_hub.InferenceClient  get_endpoint_info() (GET /info) and health_check() (GET /health)
   cohere.Client                    rerank() -> POST /v1/rerank
-  cohere.ClientV2                  rerank() -> POST /v2/rerank
+  cohere.ClientV2                  rerank() -> POST /v2/rerank, and with max_tokens_per_doc when the
+                                   request says (its value)
 
 Usage: rerank_clients.py URL API_KEY  (the query and documents as JSON on stdin)
 """
@@ -42,6 +43,9 @@ def main() -> None:
     v2 = cohere.ClientV2(api_key=api_key, base_url=url)
     response = v2.rerank(model="tiny", query=query, documents=documents)
     out["cohere_v2"] = [{"index": r.index, "relevance_score": r.relevance_score} for r in response.results]
+    if "max_tokens_per_doc" in request:
+        response = v2.rerank(model="tiny", query=query, documents=documents, max_tokens_per_doc=request["max_tokens_per_doc"])
+        out["cohere_v2_max_tokens"] = [{"index": r.index, "relevance_score": r.relevance_score} for r in response.results]
 
     try:
         cohere.Client(api_key="wrong", base_url=url).rerank(model="tiny", query=query, documents=documents)

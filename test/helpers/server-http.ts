@@ -13,10 +13,10 @@ export interface Reply {
   headers: http.IncomingHttpHeaders;
 }
 
-/** One HTTP request; `body` is sent as JSON unless it is a string. A fresh connection each. */
+/** One HTTP request; `body` is sent as JSON unless it is a string or a Buffer. A fresh connection each. */
 export function request(port: number, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const text = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
