@@ -11,8 +11,13 @@ import { TceError } from '../errors';
 import type { ChatSettings } from './saved-config';
 
 // The package ships a CommonJS build (dist/index.cjs) beside its ES module, which this CommonJS
-// package requires; the types are the ES module's.
-const { Template } = createRequire(__filename)('@huggingface/jinja') as { Template: typeof JinjaTemplate };
+// package requires; the types are the ES module's. Required on the first causal-LM model only, so
+// that loading this package (and every other model) never needs it.
+let templateClass: typeof JinjaTemplate | undefined;
+function jinjaTemplate(): typeof JinjaTemplate {
+  templateClass ??= (createRequire(__filename)('@huggingface/jinja') as { Template: typeof JinjaTemplate }).Template;
+  return templateClass;
+}
 
 type Content = string | Array<{ type: 'text'; text: string }>;
 interface Message {
@@ -27,7 +32,7 @@ export class ChatRenderer {
   constructor(settings: ChatSettings) {
     this.#settings = settings;
     try {
-      this.#template = new Template(settings.template);
+      this.#template = new (jinjaTemplate())(settings.template);
     } catch (error) {
       throw new TceError('TCE_MODEL_DIR', `${settings.templateSource}: the chat template does not parse: ${(error as Error).message}`, { cause: error });
     }
