@@ -14,7 +14,7 @@ Runs in the project's .venv (sentence-transformers 6.3, transformers 5). No netw
   causal-model.py peer --model DIR/st --pairs PAIRS.json
       sentence-transformers' CrossEncoder.predict on the pairs, one call per "round" line read from
       stdin (so the Node benchmark can interleave its rounds with ours); each answered with one JSON
-      line {seconds, scores, maxRssKiB}. Loads the model once, on the CPU, in fp32.
+      line {seconds, scores (no activation: the raw logit differences), maxRssKiB}. Loads the model once, on the CPU, in fp32.
 """
 import argparse
 import json
@@ -83,7 +83,8 @@ def peer(args):
         if line.strip() != "round":
             continue
         started = time.perf_counter()
-        scores = model.predict(pairs, batch_size=args.batch_size, show_progress_bar=False, convert_to_numpy=True)
+        scores = model.predict(pairs, batch_size=args.batch_size, activation_fn=torch.nn.Identity(), show_progress_bar=False,
+                               convert_to_numpy=True)
         seconds = time.perf_counter() - started
         print(json.dumps({"seconds": seconds, "scores": [float(s) for s in scores.reshape(-1)],
                           "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)

@@ -8,7 +8,8 @@
 //
 //   options: --pairs N (default 8)  --rounds N (default 2, after one warm-up round each)
 //            --max-seq-length N (default 512; the save is rebuilt when it differs)
-//            --bf16 (also our predict with precision 'bf16': autocast, Linear weights cast at load)
+//            --bf16 (also our predict with precision 'bf16': autocast, Linear weights cast at load;
+//                    written as causal-cpu-bf16-DATE.json)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -67,7 +68,7 @@ const models = { ours: await CrossEncoder.load(tce, { device: 'cpu' }) };
 if (withBf16) models.oursBf16 = await CrossEncoder.load(tce, { device: 'cpu', precision: 'bf16' });
 async function oursRound(model) {
   const started = performance.now();
-  const scores = await model.predict(pairs, { batchSize: count });
+  const scores = await model.predict(pairs, { batchSize: count, activation: 'identity' });
   return { seconds: (performance.now() - started) / 1000, scores: Array.from(scores) };
 }
 
@@ -92,7 +93,7 @@ const info = runtimeInfo();
 for (const model of Object.values(models)) await model.dispose();
 const oursSides = Object.keys(models);
 
-writeResult('causal-cpu', {
+writeResult(withBf16 ? 'causal-cpu-bf16' : 'causal-cpu', {
   model: {
     kind: 'Qwen3-Reranker-0.6B-size random weights (Qwen3ForCausalLM: hidden 1024, 28 layers, 16 heads, 8 KV heads, head_dim 128, intermediate 3072, vocab 151669, tied embeddings)',
     head: 'Transformer(text-generation) -> LogitScore("yes", "no"), Qwen3-Reranker-style chat template',
@@ -109,6 +110,7 @@ writeResult('causal-cpu', {
   secondsPerRound: times,
   pairsPerSecond: Object.fromEntries(sides.map((s) => [s, median(times[s].map((t) => count / t))])),
   speedupOverSt: Object.fromEntries(oursSides.map((s) => [s, ratio(s)])),
+  scoresNote: 'raw logit(yes) - logit(no), no activation (identity on both sides), from the last round',
   speedupNote: 'median over rounds of (sentence-transformers seconds / our seconds); >1: ours faster',
   maxAbsScoreDiff: Object.fromEntries(oursSides.map((s) => [s, maxAbsDiff(s)])),
   scores: Object.fromEntries(sides.map((s) => [s, last[s].scores])),
