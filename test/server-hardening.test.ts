@@ -5,21 +5,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { RerankServer, type ServerOptions } from '../lib/server/server';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
-import { gatedModel, rawSocket, request, until } from './helpers/server-http';
+import { gatedModel, metric, rawPost, rawSocket, request, until } from './helpers/server-http';
 
 const reason = modelTestsSkipReason();
 if (reason) console.warn(`server hardening tests skipped: ${reason}`);
-
-function metric(text: string, line: RegExp): number {
-  const match = new RegExp(`^${line.source} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : 0;
-}
-
-/** A full HTTP/1.1 request as raw bytes. */
-function rawPost(path: string, body: unknown): string {
-  const text = JSON.stringify(body);
-  return `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
-}
 
 describe.skipIf(reason)('rerank server: vanishing, slow and silent clients; shutdown', () => {
   /** One pair a forward, so that a request of N texts is N forwards: work left is countable. */

@@ -13,20 +13,10 @@ import type { RequestLogRecord } from '../lib/server/options';
 import { RerankServer, type ServerOptions } from '../lib/server/server';
 import { repoRoot } from './helpers/child';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
-import { gatedModel, rawSocket, request, until } from './helpers/server-http';
+import { gatedModel, metric, rawPost, rawSocket, request, until } from './helpers/server-http';
 
 const reason = modelTestsSkipReason();
 if (reason) console.warn(`server limit tests skipped: ${reason}`);
-
-function metric(text: string, line: RegExp): number {
-  const match = new RegExp(`^${line.source} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : 0;
-}
-
-function rawPost(path: string, body: unknown): string {
-  const text = JSON.stringify(body);
-  return `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
-}
 
 describe.skipIf(reason)('rerank server: every request bounded by the limits', () => {
   /** One pair a forward and a 64-token window: a PubMed abstract is several windows, each a forward. */

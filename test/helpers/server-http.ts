@@ -77,3 +77,15 @@ export function gatedModel(model: CrossEncoder) {
   }
   return { model: gated, state, open };
 }
+
+/** The value of the Prometheus sample whose name and labels `line` matches (0 when absent). */
+export function metric(text: string, line: RegExp): number {
+  const match = new RegExp(`^${line.source} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** A full HTTP/1.1 POST of `body` as JSON, as raw bytes for rawSocket(). */
+export function rawPost(path: string, body: unknown): string {
+  const text = JSON.stringify(body);
+  return `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+}
