@@ -32,7 +32,7 @@ import torch  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The fixture's tokenizer trainer and chat template (one definition for the tests and the benchmark).
 sys.path.insert(0, os.path.join(ROOT, "test", "helpers"))
-from causal_fixture import QWEN3_TEMPLATE, train_tokenizer  # noqa: E402
+from causal_fixture import QWEN3_TEMPLATE, save_logit_score_reranker, train_tokenizer  # noqa: E402
 
 # Qwen3-Reranker-0.6B's config.json, as published.
 QWEN3_06B = dict(hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
@@ -41,9 +41,6 @@ QWEN3_06B = dict(hidden_size=1024, num_hidden_layers=28, num_attention_heads=16,
 
 
 def build(args):
-    from sentence_transformers import CrossEncoder
-    from sentence_transformers.base.modules import Transformer
-    from sentence_transformers.cross_encoder.modules import LogitScore
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     shutil.rmtree(args.out, ignore_errors=True)
@@ -55,16 +52,7 @@ def build(args):
     model = Qwen3ForCausalLM(config).eval()
     model.save_pretrained(hf_dir)
     del model
-
-    def single_id(text):
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) != 1:
-            sys.exit(f"causal-model.py: {text!r} is {len(ids)} tokens in the trained vocabulary")
-        return ids[0]
-
-    transformer = Transformer(hf_dir, transformer_task="text-generation", max_seq_length=args.max_seq_length,
-                              processing_kwargs={"chat_template": {"add_generation_prompt": True}})
-    CrossEncoder(modules=[transformer, LogitScore(single_id("yes"), single_id("no"))], device="cpu").save(st_dir)
+    save_logit_score_reranker(hf_dir, st_dir, tokenizer, args.max_seq_length, "yes", "no")
     shutil.rmtree(hf_dir)
     print(st_dir)
 

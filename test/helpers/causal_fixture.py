@@ -117,9 +117,6 @@ def train_tokenizer(out_dir, template, max_length):
 
 
 def build(args):
-    from sentence_transformers import CrossEncoder
-    from sentence_transformers.base.modules import Transformer
-    from sentence_transformers.cross_encoder.modules import LogitScore
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
     shutil.rmtree(args.out, ignore_errors=True)
@@ -148,6 +145,19 @@ def build(args):
             # 0.02 makes every logit nearly equal; wider weights spread the scores.
             p.normal_(0.0, 0.15 if p.dim() > 1 else 0.05)
     model.save_pretrained(hf_dir)
+    kwargs = {"prompts": PROMPTS, "default_prompt_name": "web"} if args.prompt else {}
+    save_logit_score_reranker(hf_dir, st_dir, tokenizer, args.max_seq_length, true_text,
+                              None if args.true_only else false_text, **kwargs)
+    print(st_dir)
+
+
+def save_logit_score_reranker(hf_dir, st_dir, tokenizer, max_seq_length, true_text, false_text, **kwargs):
+    """Saves the causal LM in hf_dir as a sentence-transformers 6.3 reranker in st_dir:
+    Transformer(text-generation) with the template's generation prompt, then LogitScore of the
+    true (and false, unless None) text, each one token of the trained vocabulary."""
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.cross_encoder.modules import LogitScore
 
     def single_id(text):
         ids = tokenizer.encode(text, add_special_tokens=False)
@@ -155,12 +165,10 @@ def build(args):
             sys.exit(f"causal_fixture.py: {text!r} is {len(ids)} tokens in the trained vocabulary")
         return ids[0]
 
-    transformer = Transformer(hf_dir, transformer_task="text-generation", max_seq_length=args.max_seq_length,
+    transformer = Transformer(hf_dir, transformer_task="text-generation", max_seq_length=max_seq_length,
                               processing_kwargs={"chat_template": {"add_generation_prompt": True}})
-    score = LogitScore(single_id(true_text), None if args.true_only else single_id(false_text))
-    kwargs = {"prompts": PROMPTS, "default_prompt_name": "web"} if args.prompt else {}
+    score = LogitScore(single_id(true_text), None if false_text is None else single_id(false_text))
     CrossEncoder(modules=[transformer, score], device="cpu", **kwargs).save(st_dir)
-    print(st_dir)
 
 
 class Echo(torch.nn.Module):
