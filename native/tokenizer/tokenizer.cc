@@ -97,7 +97,7 @@ struct Tokenizer::Impl {
     if (bert_normalizer) {
       bert_normalizer->Normalize(text, out, pending);
     } else if (normalizer) {
-      normalizer->Normalize(text, out);
+      normalizer->Normalize(text, out, nullptr);
     } else {
       out.append(text);
     }

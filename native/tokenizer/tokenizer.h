@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/alignment.h"
 #include "tokenizer/json_value.h"
 
 namespace tce::tok {
@@ -68,6 +69,15 @@ struct TokenizerSpec {
 struct Encoding {
   std::vector<int32_t> ids;
   std::vector<int32_t> type_ids;
+  // Filled only when Encode is asked for offsets, one entry per id, as tokenizers' Encoding has
+  // them: the byte range of the token's own sequence text it came from ({0, 0} for the special
+  // tokens the post-processor adds), the index of the pre-tokenized word it belongs to within its
+  // sequence (-1 for those special tokens), its sequence (0: the text, 1: the pair, -1: added by
+  // the post-processor) and whether it is special (tokenizers' special_tokens_mask).
+  std::vector<ByteRange> offsets;
+  std::vector<int32_t> word_ids;
+  std::vector<int8_t> sequence_ids;
+  std::vector<uint8_t> special_mask;
 };
 
 class Tokenizer {

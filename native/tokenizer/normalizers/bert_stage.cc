@@ -17,11 +17,11 @@ class BertStage final : public Normalizer {
     unicode::DecodeUtf8(reinterpret_cast<const unsigned char*>(text.data()),
                         reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len);
     std::string out;
-    Normalize(text.substr(0, len), out);
+    Normalize(text.substr(0, len), out, nullptr);
     return out.empty();
   }
 
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     std::vector<char32_t> pending;
     bert_.Normalize(in, out, pending);
   }

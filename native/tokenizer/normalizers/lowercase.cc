@@ -9,7 +9,7 @@ namespace {
 
 class Lowercase final : public Normalizer {
  public:
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = p + in.size();
     while (p < end) {

@@ -1,13 +1,13 @@
 // A normalizer of tokenizer.json's pipeline (tokenizers' normalizers/): maps the text between
 // added tokens to its normalized form. Input is valid UTF-8 (the tokenizer replaces ill-formed
-// sequences first). Offsets are not tracked yet; a later per-character alignment would be
-// produced here, next to `out`.
+// sequences first).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "tokenizer/alignment.h"
 #include "tokenizer/json_value.h"
 
 namespace tce::tok {
@@ -15,8 +15,11 @@ namespace tce::tok {
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
-  // Appends the normalized form of `in` to `out` (`in` never aliases `out`).
-  virtual void Normalize(std::string_view in, std::string& out) const = 0;
+  // Appends the normalized form of `in` to `out` (`in` never aliases `out`). When `align` is not
+  // null, also appends one ByteRange per byte appended to `out`: the bytes of `in` (relative to
+  // in.data()) of the character that byte came from, as tokenizers' NormalizedString aligns them
+  // (an inserted character takes the alignment of the one before it, or {0, 0} at the start).
+  virtual void Normalize(std::string_view in, std::string& out, Alignment* align) const = 0;
   // Whether this normalizer removes the first character of `text` the way tokenizers' strip and
   // filter do, which moves the normalized text's start off the original's offset 0 (Metaspace's
   // prepend_scheme "first" asks about it). A replacement by nothing (Precompiled, Replace) keeps

@@ -54,7 +54,7 @@ class Precompiled final : public Normalizer {
   Precompiled(std::vector<uint32_t> trie, std::string normalized)
       : trie_(std::move(trie)), normalized_(std::move(normalized)) {}
 
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     const auto* base = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = base + in.size();
     size_t at = 0;

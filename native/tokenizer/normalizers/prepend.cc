@@ -8,7 +8,7 @@ namespace {
 class Prepend final : public Normalizer {
  public:
   explicit Prepend(std::string prefix) : prefix_(std::move(prefix)) {}
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     if (!in.empty()) out.append(prefix_);
     out.append(in);
   }

@@ -9,7 +9,7 @@ namespace {
 class Replace final : public Normalizer {
  public:
   Replace(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     std::vector<std::pair<size_t, size_t>> matches;
     pattern_.FindAll(in, matches);
     size_t at = 0;

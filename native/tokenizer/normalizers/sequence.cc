@@ -20,13 +20,13 @@ class SequenceNormalizer final : public Normalizer {
       if (current.empty()) return false;
       if (m->DropsStart(current)) return true;
       next.clear();
-      m->Normalize(current, next);
+      m->Normalize(current, next, nullptr);
       current.swap(next);
     }
     return false;
   }
 
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     if (members_.empty()) {
       out.append(in);
       return;
@@ -34,10 +34,10 @@ class SequenceNormalizer final : public Normalizer {
     std::string current(in), next;
     for (size_t i = 0; i + 1 < members_.size(); ++i) {
       next.clear();
-      members_[i]->Normalize(current, next);
+      members_[i]->Normalize(current, next, nullptr);
       current.swap(next);
     }
-    members_.back()->Normalize(current, out);
+    members_.back()->Normalize(current, out, nullptr);
   }
 
  private:

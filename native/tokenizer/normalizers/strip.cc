@@ -17,7 +17,7 @@ class Strip final : public Normalizer {
                                                      reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len));
   }
 
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     const auto* base = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = base + in.size();
     size_t begin = 0, stop = in.size();

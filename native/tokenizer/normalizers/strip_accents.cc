@@ -14,7 +14,7 @@ class StripAccents final : public Normalizer {
                                                                   reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len));
   }
 
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = p + in.size();
     while (p < end) {

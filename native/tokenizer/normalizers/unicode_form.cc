@@ -13,7 +13,7 @@ namespace {
 class UnicodeForm final : public Normalizer {
  public:
   explicit UnicodeForm(utf8proc_option_t options) : options_(options) {}
-  void Normalize(std::string_view in, std::string& out) const override {
+  void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     // ASCII is invariant under every form.
     bool ascii = true;
     for (char c : in) {
