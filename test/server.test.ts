@@ -2,12 +2,15 @@
 // predict, concurrent requests sharing forwards, back-pressure, the API key, metrics, and a
 // graceful shutdown with a request in flight.
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder, type Pair } from '../lib/cross-encoder';
 import { runtimeInfo } from '../lib/runtime-info';
 import { MAX_TIMER_MS, resolveServerOptions } from '../lib/server/options';
 import { RerankServer, type ServerOptions } from '../lib/server/server';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
+import { bertTokenizerJson, hfFromJson, readVocab } from './helpers/hf-reference';
+import { codePointsToUtf8 } from './helpers/offsets-reference';
 import { gatedModel, type Reply, request, until } from './helpers/server-http';
 
 const reason = modelTestsSkipReason();
@@ -260,11 +263,44 @@ describe.skipIf(reason)('rerank server (TEI API) over HTTP', () => {
     const reference = await model.tokenizer.encodeBatch(['caffeine metabolism', ['what is cyp1a2', 'an enzyme']]);
     tokens.body.forEach((row: Array<{ id: number; text: string; special: boolean; start: null; stop: null }>, i: number) => {
       expect(row.map((t) => t.id)).toEqual(Array.from(reference[i].ids));
-      expect(row.map((t) => t.text)).toEqual(reference[i].tokens);
+      // Not special: the input's own text, split (the spans are checked in the next test).
+      expect(row.filter((t) => !t.special).map((t) => t.text).join('')).toBe(i === 0 ? 'caffeinemetabolism' : 'whatiscyp1a2anenzyme');
       expect(row.filter((t) => t.special).map((t) => t.text)).toEqual(i === 0 ? ['[CLS]', '[SEP]'] : ['[CLS]', '[SEP]', '[SEP]']);
     });
     const plain = await request(port, 'POST', '/tokenize', { inputs: 'caffeine', add_special_tokens: false });
     expect(plain.body[0].every((t: { special: boolean }) => !t.special)).toBe(true);
+  });
+
+  test('/tokenize spans as TEI: UTF-8 byte start/stop into the input and its text between them; specials null, with their token', async () => {
+    const { port } = await start();
+    // The reference: npm tokenizers on the same vocabulary (code point offsets), converted to
+    // bytes and sliced from the input's UTF-8 bytes as TEI's into_tokens does.
+    const hfTokenizer = hfFromJson(bertTokenizerJson(readVocab(path.join(fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' }), 'vocab.txt'))));
+    const text = 'Café naïve — β-catenin 😀 in 東京, ﬁne Ünïcode';
+    const pair: [string, string] = ['Über CYP1A2 😀?', 'x\u00a0é 😀 ǅ'];
+    async function expected(input: string | [string, string], addSpecialTokens: boolean) {
+      const strings = typeof input === 'string' ? [input] : input;
+      const e = await hfTokenizer.encode(strings[0]!, strings[1] ?? null, { addSpecialTokens });
+      const sequence = e.getSequenceIds();
+      const mask = e.getSpecialTokensMask();
+      return e.getIds().map((id, k) => {
+        if (mask[k] === 1) return { id, text: e.getTokens()[k], special: true, start: null, stop: null };
+        const own = strings[sequence[k] ?? 0]!;
+        const bytes = codePointsToUtf8(own);
+        const [start, stop] = e.getOffsets()[k]!.map((cp) => bytes[cp]!);
+        return { id, text: Buffer.from(own, 'utf8').subarray(start, stop).toString('utf8'), special: false, start, stop };
+      });
+    }
+    const reply = await request(port, 'POST', '/tokenize', { inputs: [text, pair] });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual([await expected(text, true), await expected(pair, true)]);
+    // Byte offsets, not UTF-16 ones: the text's last token ends at its UTF-8 length.
+    const spans = reply.body[0].filter((t: { special: boolean }) => !t.special);
+    expect(spans.at(-1).stop).toBe(Buffer.byteLength(text));
+    expect(Buffer.byteLength(text)).toBeGreaterThan(text.length);
+    expect(spans.find((t: { text: string }) => t.text === '😀')).toEqual(expect.objectContaining({ start: Buffer.byteLength('Café naïve — β-catenin '), stop: Buffer.byteLength('Café naïve — β-catenin 😀') }));
+    const single = await request(port, 'POST', '/tokenize', { inputs: text, add_special_tokens: false });
+    expect(single.body).toEqual([await expected(text, false)]);
   });
 
   test('CORS as TEI: any origin by default, a preflight answered 200; a list of origins allows only those', async () => {

@@ -166,12 +166,19 @@ export async function predict(body: JsonObject, request: ScoringRequest) {
 /** Tokens per piece of a streamed /tokenize answer (about 30 KB of JSON). */
 const TOKENS_PER_PIECE = 512;
 
+/**
+ * TEI's /tokenize (its core/src/tokenization.rs `into_tokens`): per token `id`; `special` from the
+ * special-tokens mask (the tokens the post-processor added: [CLS], </s>, ...); for those, `text` is
+ * the token and `start`/`stop` are null; for the others, `start`/`stop` are UTF-8 byte offsets into
+ * the input (tokenizers' offsets as Rust reports them) and `text` is the input between them, so
+ * byte-level pieces of one character each show that character. A [query, document] pair (our
+ * extension: TEI tokenizes single texts) gives each token's offsets in its own string.
+ */
 export async function tokenize(body: JsonObject, request: ScoringRequest) {
   // Not counted in te_request_count (as TEI); it takes a concurrency permit per input, held until
   // its answer is written, so that the tokenizing and the answers in memory are bounded as scoring is.
   const { inputs } = body;
   const single = typeof inputs === 'string';
-  // TEI tokenizes texts; a [query, document] pair is tokenized as the model sees it.
   const items = single ? [inputs] : inputs;
   if (!Array.isArray(items) || items.some((t) => typeof t !== 'string' && !(Array.isArray(t) && t.length === 2 && t.every((s) => typeof s === 'string')))) {
     throw new HttpError(422, 'Validation', '`inputs` must be a string, or an array of strings or [string, string] pairs');
@@ -181,24 +188,31 @@ export async function tokenize(body: JsonObject, request: ScoringRequest) {
   const addSpecialTokens = optionalBoolean(body, 'add_special_tokens') ?? true;
   const texts = items as Array<string | [string, string]>;
   request.hold(texts.length);
-  const { tokenizer } = request.model;
-  const encoded = await tokenizer.encodeBatch(texts, { addSpecialTokens });
-  if (request.signal.aborted) throw request.signal.reason;
-  // TEI's `special`: the tokens the template added (those missing when encoded without it).
-  const plain = addSpecialTokens ? await tokenizer.encodeBatch(texts, { addSpecialTokens: false }) : encoded;
+  const encoded = await request.model.tokenizer.encodeBatch(texts, { addSpecialTokens, returnOffsets: true });
   if (request.signal.aborted) throw request.signal.reason;
   // About 20 bytes of JSON per byte of text: written as the client reads it (StreamedAnswer).
   return new StreamedAnswer(function* pieces() {
     yield '[';
     for (let i = 0; i < encoded.length; i++) {
-      const { ids, tokens } = encoded[i]!;
-      const added = addedPositions(ids, plain[i]!.ids);
+      const { ids, tokens, offsets, sequenceIds, specialTokensMask } = encoded[i]!;
+      const input = texts[i]!;
+      const strings = typeof input === 'string' ? [input] : input;
+      // Built for this input only, while its tokens are written.
+      const bytes = strings.map(utf8Offsets);
       yield i === 0 ? '[' : ',[';
       for (let from = 0; from < ids.length; from += TOKENS_PER_PIECE) {
         const to = Math.min(ids.length, from + TOKENS_PER_PIECE);
         const parts: string[] = [];
-        // Character offsets are not tracked by this tokenizer: start and stop are null (TEI allows it).
-        for (let k = from; k < to; k++) parts.push(JSON.stringify({ id: ids[k], text: tokens[k], special: added.has(k), start: null, stop: null }));
+        for (let k = from; k < to; k++) {
+          if (specialTokensMask![k] === 1) {
+            parts.push(JSON.stringify({ id: ids[k], text: tokens[k], special: true, start: null, stop: null }));
+            continue;
+          }
+          const seq = sequenceIds![k] === 1 ? 1 : 0;
+          const begin = offsets![2 * k]!;
+          const end = offsets![2 * k + 1]!;
+          parts.push(JSON.stringify({ id: ids[k], text: strings[seq]!.slice(begin, end), special: false, start: bytes[seq]![begin], stop: bytes[seq]![end] }));
+        }
         yield (from === 0 ? '' : ',') + parts.join(',');
       }
       yield ']';
@@ -207,14 +221,24 @@ export async function tokenize(body: JsonObject, request: ScoringRequest) {
   });
 }
 
-/** Positions of `withSpecial` that are not part of `plain`, which it holds in order. */
-function addedPositions(withSpecial: ArrayLike<number>, plain: ArrayLike<number>): Set<number> {
-  const added = new Set<number>();
-  let j = 0;
-  for (let k = 0; k < withSpecial.length; k++) {
-    // A greedy walk: the template only inserts tokens ([CLS], a pair's middle [SEP], ...).
-    if (j < plain.length && withSpecial[k] === plain[j]) j++;
-    else added.add(k);
+/**
+ * For each UTF-16 index 0..length of `text`, the UTF-8 byte offset there, as the text is sent to
+ * the tokenizer (a lone surrogate becomes U+FFFD, 3 bytes). Token offsets never fall inside a
+ * surrogate pair; that index gets the pair's start.
+ */
+function utf8Offsets(text: string): Uint32Array {
+  const out = new Uint32Array(text.length + 1);
+  let at = 0;
+  for (let i = 0; i < text.length; i++) {
+    out[i] = at;
+    const c = text.charCodeAt(i);
+    if (c < 0x80) at += 1;
+    else if (c < 0x800) at += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      out[++i] = at;
+      at += 4;
+    } else at += 3;
   }
-  return added;
+  out[text.length] = at;
+  return out;
 }
