@@ -141,6 +141,15 @@ describe('the reference: tokenizers\' offsets in UTF-16 code units', () => {
     expect(Array.from(codePointsToUtf8(text))).toEqual([0, 1, 2, 3, 5, 6, 10, 13, 14]);
   });
 
+  it('a difference in any field is found, at its first token; a missing array is one', () => {
+    const ref: OffsetsRef = { ids: [1, 2, 3], offsets: [0, 0, 0, 2, 0, 0], wordIds: [-1, 0, -1], sequenceIds: [-1, 0, -1], specialTokensMask: [1, 0, 1] };
+    const same = { ...ref };
+    expect(firstDifference(same, ref)).toBeNull();
+    expect(firstDifference({ ...ref, offsets: [0, 0, 0, 3, 0, 0] }, ref)).toEqual({ field: 'offsets', token: 1, ours: '[0, 3)', ref: '[0, 2)' });
+    expect(firstDifference({ ...ref, sequenceIds: [-1, 0] }, ref)).toEqual({ field: 'sequenceIds', token: 2, ours: 'missing', ref: '-1' });
+    expect(firstDifference({ ...ref, specialTokensMask: undefined }, ref)).toEqual(expect.objectContaining({ field: 'specialTokensMask', ours: 'undefined' }));
+  });
+
   const families = convertedFamilies('st41');
   it.skipIf('skip' in families)(`an Encoding's offsets come out in UTF-16 units of each token's own sequence, specials (0, 0) with no sequence or word${'skip' in families ? ` (skipped: ${families.skip})` : ''}`, async () => {
     const ref = (families as OffsetsFamily[]).find((f) => f.name.startsWith('xlmr'))!.ref();
@@ -211,7 +220,7 @@ function familySuite(families: OffsetsFamily[], indexBase: number): void {
           report(found, pairs.length, `${family.name} pairs maxLength=${maxLength || 'none'} (${theirs.rebuilt} from postProcess: tokenizers' early exit)`);
         });
       }
-      it('encode() (synchronous) with and without special tokens, pairs included', async () => {
+      it('encode() (synchronous), single texts and pairs, with and without special tokens', async () => {
         setup();
         const some = texts.filter((_, i) => i % 9 === 0);
         const found: Mismatch[] = [];
@@ -221,10 +230,12 @@ function familySuite(families: OffsetsFamily[], indexBase: number): void {
           found.push(...compare(family.name, `encode(), addSpecialTokens ${addSpecialTokens}`, ref, some.map((t) => [t, null]), mine, theirs, await refTokensOf(ref, theirs)));
         }
         const somePairs = pairs.filter((_, i) => i % 9 === 0);
-        const theirs = await refPairs(ref, trunc, somePairs, 64);
-        const mine = somePairs.map(([a, b]) => ours.encode(a, b, { returnOffsets: true, maxLength: 64 } as OffsetsOptions) as WithOffsets);
-        found.push(...compare(family.name, 'encode(a, b), maxLength 64', ref, somePairs, mine, theirs, await refTokensOf(ref, theirs)));
-        report(found, 2 * some.length + somePairs.length, `${family.name} encode()`);
+        for (const addSpecialTokens of [true, false]) {
+          const theirs = await refPairs(ref, trunc, somePairs, 64, addSpecialTokens);
+          const mine = somePairs.map(([a, b]) => ours.encode(a, b, { returnOffsets: true, maxLength: 64, addSpecialTokens } as OffsetsOptions) as WithOffsets);
+          found.push(...compare(family.name, `encode(a, b), maxLength 64, addSpecialTokens ${addSpecialTokens}`, ref, somePairs, mine, theirs, await refTokensOf(ref, theirs)));
+        }
+        report(found, 2 * some.length + 2 * somePairs.length, `${family.name} encode()`);
       });
     });
   });

@@ -100,18 +100,24 @@ export async function refSingles(h: hf.Tokenizer, texts: string[], maxLength: nu
  * range for sequence 0), so they are rebuilt from what the template does: the second segment's
  * tokens 1, the template's specials none, the rest 0. `rebuilt` counts those pairs.
  */
-export async function refPairs(full: hf.Tokenizer, trunc: hf.Tokenizer, pairs: Array<[string, string]>, maxLength: number): Promise<OffsetsRef[] & { rebuilt: number }> {
+export async function refPairs(
+  full: hf.Tokenizer,
+  trunc: hf.Tokenizer,
+  pairs: Array<[string, string]>,
+  maxLength: number,
+  addSpecialTokens = true,
+): Promise<OffsetsRef[] & { rebuilt: number }> {
   full.disableTruncation();
   if (maxLength > 0) trunc.setTruncation(maxLength);
   else trunc.disableTruncation();
   try {
-    const direct = await Promise.all(pairs.map((p) => trunc.encode(p[0], p[1])));
+    const direct = await Promise.all(pairs.map((p) => trunc.encode(p[0], p[1], { addSpecialTokens })));
     const as = await full.encodeBatch(pairs.map((p) => p[0]), { addSpecialTokens: false });
     const bs = await full.encodeBatch(pairs.map((p) => p[1]), { addSpecialTokens: false });
     let rebuilt = 0;
     const out = pairs.map((p, i) => {
       const d = offsetsRef(direct[i]!, p);
-      const processed = trunc.postProcess(as[i]!, bs[i]!, true);
+      const processed = trunc.postProcess(as[i]!, bs[i]!, addSpecialTokens);
       if (processed.getIds().join() === d.ids.join()) return d;
       rebuilt++;
       const mask = processed.getSpecialTokensMask();
