@@ -65,10 +65,11 @@ const RESULT_CHUNK = 4096;
 class EncodingImpl implements Encoding {
   ids: Int32Array;
   typeIds: Int32Array;
-  readonly offsets?: Uint32Array;
-  readonly wordIds?: Int32Array;
-  readonly sequenceIds?: Int8Array;
-  readonly specialTokensMask?: Uint8Array;
+  // Declared, not initialized: without returnOffsets they are not own properties at all.
+  declare readonly offsets?: Uint32Array;
+  declare readonly wordIds?: Int32Array;
+  declare readonly sequenceIds?: Int8Array;
+  declare readonly specialTokensMask?: Uint8Array;
   #tokens: string[] | undefined;
   readonly #tokenizer: NativeTokenizer;
   constructor(e: NativeEncoding, tokenizer: NativeTokenizer) {
