@@ -14,7 +14,7 @@ import {
 } from './helpers/hf-reference';
 import { bertFamilies, convertedFamilies, type OffsetsFamily } from './helpers/offsets-families';
 import {
-  codePointsToUtf16, codePointsToUtf8, firstDifference, offsetsRef, refPairs, refSingles, type OffsetsRef, type OursOffsets,
+  codePointsToUtf16, codePointsToUtf8, firstDifference, offsetsRef, refPairs, refSingles, type OffsetsRef,
 } from './helpers/offsets-reference';
 import { containsExcluded } from './helpers/unicode-exclusions';
 
@@ -24,9 +24,6 @@ const PUBMED_PER_FAMILY = 40;
 const BIOASQ_PER_FAMILY = 60;
 const FUZZED = 300;
 
-// Until lib/tokenizer.ts declares returnOffsets (issue 29's interface), the option is typed here.
-type OffsetsOptions = EncodeOptions & { returnOffsets: true };
-type WithOffsets = Encoding & Partial<Pick<OursOffsets, 'offsets' | 'wordIds' | 'sequenceIds' | 'specialTokensMask'>>;
 
 const edgeCases = readJsonl<{ text: string }>(path.join(HAVE_SHARED ? SHARED_DATA : FIXTURES, HAVE_SHARED ? 'unicode_edge_cases.jsonl' : 'unicode_edge_cases_sample.jsonl')).map((r) => r.text);
 const pubmed = readJsonl<{ text: string }>(path.join(HAVE_SHARED ? SHARED_DATA : FIXTURES, HAVE_SHARED ? 'pubmed_abstracts.jsonl' : 'pubmed_sample.jsonl')).map((r) => r.text);
@@ -104,7 +101,7 @@ function normalizerChanges(ref: hf.Tokenizer, text: string, start: number, end: 
   return normalizer.normalizeString(span) !== span;
 }
 
-function compare(family: string, kind: string, ref: hf.Tokenizer, inputs: Array<[string, string | null]>, ours: WithOffsets[], theirs: OffsetsRef[], refTokens: string[][]): Mismatch[] {
+function compare(family: string, kind: string, ref: hf.Tokenizer, inputs: Array<[string, string | null]>, ours: Encoding[], theirs: OffsetsRef[], refTokens: string[][]): Mismatch[] {
   const out: Mismatch[] = [];
   expect(ours.length).toBe(theirs.length);
   for (let i = 0; i < theirs.length; i++) {
@@ -204,18 +201,18 @@ function familySuite(families: OffsetsFamily[], indexBase: number): void {
         trunc ??= family.ref();
       };
       for (const maxLength of MAX_LENGTHS) {
-        const options: OffsetsOptions = { returnOffsets: true, ...(maxLength ? { maxLength } : {}) };
+        const options: EncodeOptions = { returnOffsets: true, ...(maxLength ? { maxLength } : {}) };
         it(`single texts, maxLength ${maxLength || 'none'} (${texts.length} texts)`, async () => {
           setup();
           const theirs = await refSingles(ref, texts, maxLength);
-          const mine = (await ours.encodeBatch(texts, options)) as WithOffsets[];
+          const mine = (await ours.encodeBatch(texts, options));
           const found = compare(family.name, `single, maxLength ${maxLength || 'none'}`, ref, texts.map((t) => [t, null]), mine, theirs, await refTokensOf(ref, theirs));
           report(found, texts.length, `${family.name} singles maxLength=${maxLength || 'none'}`);
         });
         it(`pairs, maxLength ${maxLength || 'none'} (${pairs.length} pairs)`, async () => {
           setup();
           const theirs = await refPairs(ref, trunc, pairs, maxLength);
-          const mine = (await ours.encodeBatch(pairs, options)) as WithOffsets[];
+          const mine = (await ours.encodeBatch(pairs, options));
           const found = compare(family.name, `pair, maxLength ${maxLength || 'none'}`, ref, pairs, mine, theirs, await refTokensOf(ref, theirs));
           report(found, pairs.length, `${family.name} pairs maxLength=${maxLength || 'none'} (${theirs.rebuilt} from postProcess: tokenizers' early exit)`);
         });
@@ -226,13 +223,13 @@ function familySuite(families: OffsetsFamily[], indexBase: number): void {
         const found: Mismatch[] = [];
         for (const addSpecialTokens of [true, false]) {
           const theirs = await refSingles(ref, some, 0, addSpecialTokens);
-          const mine = some.map((t) => ours.encode(t, null, { returnOffsets: true, addSpecialTokens } as OffsetsOptions) as WithOffsets);
+          const mine = some.map((t) => ours.encode(t, null, { returnOffsets: true, addSpecialTokens }));
           found.push(...compare(family.name, `encode(), addSpecialTokens ${addSpecialTokens}`, ref, some.map((t) => [t, null]), mine, theirs, await refTokensOf(ref, theirs)));
         }
         const somePairs = pairs.filter((_, i) => i % 9 === 0);
         for (const addSpecialTokens of [true, false]) {
           const theirs = await refPairs(ref, trunc, somePairs, 64, addSpecialTokens);
-          const mine = somePairs.map(([a, b]) => ours.encode(a, b, { returnOffsets: true, maxLength: 64, addSpecialTokens } as OffsetsOptions) as WithOffsets);
+          const mine = somePairs.map(([a, b]) => ours.encode(a, b, { returnOffsets: true, maxLength: 64, addSpecialTokens }));
           found.push(...compare(family.name, `encode(a, b), maxLength 64, addSpecialTokens ${addSpecialTokens}`, ref, somePairs, mine, theirs, await refTokensOf(ref, theirs)));
         }
         report(found, 2 * some.length + 2 * somePairs.length, `${family.name} encode()`);
@@ -259,7 +256,7 @@ for (const env of ['st6', 'st41'] as const) {
 describe('without returnOffsets', () => {
   it('an Encoding has no offsets, word ids, sequence ids or mask (nothing is computed that was not asked for)', async () => {
     const tok = bertFamilies()[0]!.ours();
-    for (const e of [tok.encode('café 😀', 'x'), (await tok.encodeBatch([['café 😀', 'x']]))[0]!] as WithOffsets[]) {
+    for (const e of [tok.encode('café 😀', 'x'), (await tok.encodeBatch([['café 😀', 'x']]))[0]!]) {
       expect(e.ids.length).toBeGreaterThan(0);
       expect([e.offsets, e.wordIds, e.sequenceIds, e.specialTokensMask]).toEqual([undefined, undefined, undefined, undefined]);
     }
