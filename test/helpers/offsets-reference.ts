@@ -7,11 +7,13 @@
  * UTF-16 code units of the JS string (String.prototype.slice), so the reference is converted here;
  * TEI's /tokenize reports UTF-8 bytes, the other conversion here.
  */
-import type * as hf from 'tokenizers';
+import * as hf from 'tokenizers';
 
 /** What the comparisons look at, per token (offsets flattened: start, end, start, end, ...). */
 export interface OffsetsRef {
   ids: number[];
+  /** tokenizers' token strings (an unknown piece shows its text, not <unk>): for messages only. */
+  tokens: string[];
   offsets: number[];
   wordIds: number[];
   sequenceIds: number[];
@@ -69,6 +71,7 @@ export function offsetsRef(
   });
   return {
     ids: e.getIds(),
+    tokens: e.getTokens(),
     offsets,
     wordIds: e.getWordIds().map((w) => (w === null || w === undefined ? NONE : w)),
     sequenceIds,
@@ -89,45 +92,61 @@ export async function refSingles(h: hf.Tokenizer, texts: string[], maxLength: nu
 }
 
 /**
+ * `h` with a post-processor that adds nothing and trims nothing, for encoding the segments of a
+ * pair that postProcess then joins: the real post-processor must run once (ByteLevel's and
+ * RobertaProcessing's trim_offsets run even without special tokens, and twice would trim twice).
+ */
+export function segmentEncoder(h: hf.Tokenizer): hf.Tokenizer {
+  h.setPostProcessor(hf.templateProcessing('$A', '$A $B'));
+  return h;
+}
+
+/**
  * Pairs, truncated longest_first after encoding each segment in full (our semantics; see hfPairs
  * in hf-reference.ts for tokenizers 0.23's early exit, which only changes which segment loses
- * the odd token when both are long). `full` never truncates; `trunc` carries the truncation.
+ * the odd token when both are long). `trunc` carries the truncation; `segments` is a
+ * segmentEncoder() of the same tokenizer.
  *
  * tokenizers' own encode(a, b) is the reference wherever its ids are those of longest_first on the
  * full segments (every pair but the few the early exit changes). For those few, postProcess on the
  * separately encoded segments gives the tokens; its sequence ids are not usable as they come (each
- * segment was post-processed once already, as sequence 0, and the merge keeps the second one's
- * range for sequence 0), so they are rebuilt from what the template does: the second segment's
- * tokens 1, the template's specials none, the rest 0. `rebuilt` counts those pairs.
+ * segment went through a post-processor once already, as sequence 0, and the merge keeps the
+ * second one's range for sequence 0), so they are rebuilt from what the template does: the second
+ * segment's tokens 1, the template's specials none, the rest 0. `rebuilt` counts those pairs.
  */
 export async function refPairs(
-  full: hf.Tokenizer,
+  segments: hf.Tokenizer,
   trunc: hf.Tokenizer,
   pairs: Array<[string, string]>,
   maxLength: number,
   addSpecialTokens = true,
 ): Promise<OffsetsRef[] & { rebuilt: number }> {
-  full.disableTruncation();
+  segments.disableTruncation();
   if (maxLength > 0) trunc.setTruncation(maxLength);
   else trunc.disableTruncation();
   try {
     const direct = await Promise.all(pairs.map((p) => trunc.encode(p[0], p[1], { addSpecialTokens })));
-    const as = await full.encodeBatch(pairs.map((p) => p[0]), { addSpecialTokens: false });
-    const bs = await full.encodeBatch(pairs.map((p) => p[1]), { addSpecialTokens: false });
+    const as = await segments.encodeBatch(pairs.map((p) => p[0]), { addSpecialTokens: false });
+    const bs = await segments.encodeBatch(pairs.map((p) => p[1]), { addSpecialTokens: false });
     let rebuilt = 0;
     const out = pairs.map((p, i) => {
       const d = offsetsRef(direct[i]!, p);
       const processed = trunc.postProcess(as[i]!, bs[i]!, addSpecialTokens);
       if (processed.getIds().join() === d.ids.join()) return d;
       rebuilt++;
-      const mask = processed.getSpecialTokensMask();
-      const sequenceIds = processed.getSequenceIds().map((s, k) => (s === 1 ? 1 : mask[k] === 1 ? NONE : 0));
-      return offsetsRef(processed, p, codePointsToUtf16, sequenceIds);
+      return rebuiltRef(processed, p);
     });
     return Object.assign(out, { rebuilt });
   } finally {
     trunc.disableTruncation();
   }
+}
+
+/** A postProcess result with the sequence ids the template gives (see refPairs). */
+export function rebuiltRef(processed: hf.Encoding, pair: [string, string]): OffsetsRef {
+  const mask = processed.getSpecialTokensMask();
+  const sequenceIds = processed.getSequenceIds().map((s, k) => (s === 1 ? 1 : mask[k] === 1 ? NONE : 0));
+  return offsetsRef(processed, pair, codePointsToUtf16, sequenceIds);
 }
 
 /** What our Encoding holds, in the same shape (undefined arrays stay visible as missing). */
