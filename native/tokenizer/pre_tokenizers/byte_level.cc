@@ -122,10 +122,14 @@ class ByteLevel final : public PreTokenizer {
   void Emit(std::string_view piece, bool at_start, const ByteRange* align, Words& out) const {
     if (piece.empty()) return;
     const size_t begin = out.text.size();
-    for (size_t i = 0; i < piece.size(); ++i) {
-      const std::string& mapped = alphabet_[static_cast<unsigned char>(piece[i])];
-      out.text.append(mapped);
-      if (align != nullptr) out.align.insert(out.align.end(), mapped.size(), align[i]);
+    if (align == nullptr) {
+      for (char c : piece) out.text.append(alphabet_[static_cast<unsigned char>(c)]);
+    } else {
+      for (size_t i = 0; i < piece.size(); ++i) {
+        const std::string& mapped = alphabet_[static_cast<unsigned char>(piece[i])];
+        out.text.append(mapped);
+        out.align.insert(out.align.end(), mapped.size(), align[i]);
+      }
     }
     out.list.push_back(Word{begin, out.text.size(), at_start});
   }

@@ -32,13 +32,24 @@ class Metaspace final : public PreTokenizer {
         if (align != nullptr) word_align.insert(word_align.end(), replacement_.size(), align[0]);
       }
       delimiters.clear();
-      for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == ' ') {
-          word.append(replacement_);
-          if (align != nullptr) word_align.insert(word_align.end(), replacement_.size(), align[i]);
-        } else {
-          word.push_back(text[i]);
-          if (align != nullptr) word_align.push_back(align[i]);
+      if (align == nullptr) {
+        for (char c : text) {
+          if (c == ' ') {
+            word.append(replacement_);
+          } else {
+            word.push_back(c);
+          }
+        }
+      } else {
+        // The replacement takes the space's alignment (tokenizers' replace: one character for one).
+        for (size_t i = 0; i < text.size(); ++i) {
+          if (text[i] == ' ') {
+            word.append(replacement_);
+            word_align.insert(word_align.end(), replacement_.size(), align[i]);
+          } else {
+            word.push_back(text[i]);
+            word_align.push_back(align[i]);
+          }
         }
       }
       const ByteRange* aligned = align != nullptr ? word_align.data() : nullptr;
