@@ -150,7 +150,7 @@ tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value, std::vector<std::s
 std::vector<uint32_t> Utf16Offsets(const tok::Encoding& e, std::string_view a, std::string_view b) {
   std::vector<uint32_t> units_a, units_b, out(2 * e.offsets.size(), 0);
   tok::Utf16Positions(a, units_a);
-  if (!b.empty()) tok::Utf16Positions(b, units_b);
+  tok::Utf16Positions(b, units_b);
   for (size_t i = 0; i < e.offsets.size(); ++i) {
     const int8_t seq = e.sequence_ids[i];
     if (seq < 0) continue;

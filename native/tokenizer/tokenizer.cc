@@ -171,11 +171,17 @@ struct Tokenizer::Impl {
     out.word_ids.push_back(word);
   }
 
-  // Tracking: the offsets of the tokens ids[from..) of one word (aligned by word_align), from
+  // Tracking: the offsets of the tokens ids[from..) of `word` (aligned by word_align), from
   // their ranges in s.ranges.
-  void TrackWord(SeqTokens& out, size_t from, const ByteRange* word_align, size_t word_len, Scratch& s) const {
+  void TrackWord(SeqTokens& out, size_t from, std::string_view word, const ByteRange* word_align, Scratch& s) const {
     for (size_t i = 0; i < s.ranges.size(); ++i) {
-      Track(out, s, WordRangeToOriginal(word_align, word_len, s.ranges[i]), s.word, IdToToken(out.ids[from + i]));
+      const int32_t id = out.ids[from + i];
+      const ByteRange r = s.ranges[i];
+      std::string_view value = IdToToken(id);
+      if (model && model->ValueIsText(id) && r.begin <= r.end && r.end <= word.size()) {
+        value = word.substr(r.begin, r.end - r.begin);
+      }
+      Track(out, s, WordRangeToOriginal(word_align, word.size(), r), s.word, value);
     }
     ++s.word;
   }
@@ -219,7 +225,7 @@ struct Tokenizer::Impl {
           const size_t from = out.ids.size();
           s.ranges.clear();
           wordpiece->Tokenize(word, chars, out.ids, s.ranges);
-          TrackWord(out, from, align + (word.data() - text.data()), word.size(), s);
+          TrackWord(out, from, word, align + (word.data() - text.data()), s);
           go_on = out.ids.size() < limit;
           return go_on;
         });
@@ -240,7 +246,7 @@ struct Tokenizer::Impl {
         const size_t from = out.ids.size();
         s.ranges.clear();
         model->Tokenize(words->View(w), out.ids, &s.ranges);
-        TrackWord(out, from, words->AlignOf(w), w.end - w.begin, s);
+        TrackWord(out, from, words->View(w), words->AlignOf(w), s);
       }
       if (out.ids.size() >= limit) return false;
     }

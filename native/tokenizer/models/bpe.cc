@@ -120,9 +120,13 @@ class Bpe final : public Model {
     }
     std::vector<int32_t> symbols;
     std::vector<uint32_t> lengths;
-    std::vector<uint32_t>* lens = ranges != nullptr ? &lengths : nullptr;
-    Initial(word, symbols, lens);
-    Merge(symbols, lens);
+    if (ranges == nullptr) {
+      Initial<false>(word, symbols, nullptr);
+      Merge<false>(symbols, nullptr);
+    } else {
+      Initial<true>(word, symbols, &lengths);
+      Merge<true>(symbols, &lengths);
+    }
     out.insert(out.end(), symbols.begin(), symbols.end());
     if (ranges != nullptr) {
       // Symbols lie back to back: tokenizers' Word::get_offsets_iter.
@@ -137,10 +141,11 @@ class Bpe final : public Model {
  private:
   // The word's first symbols; with `lens`, each one's byte length in the word (a byte-fallback
   // byte counts 1, a fused unk the characters it covers).
+  template <bool kLens>
   void Initial(std::string_view w, std::vector<int32_t>& symbols, std::vector<uint32_t>* lens) const {
-    auto add = [&](int32_t id, size_t len) {
+    auto add = [&](int32_t id, [[maybe_unused]] size_t len) {
       symbols.push_back(id);
-      if (lens != nullptr) lens->push_back(static_cast<uint32_t>(len));
+      if constexpr (kLens) lens->push_back(static_cast<uint32_t>(len));
     };
     size_t unk_len = 0;
     std::string piece;
@@ -193,6 +198,7 @@ class Bpe final : public Model {
   // tokenizers' Word::merge_all without dropout: a queue of candidate merges ordered by rank,
   // then position; entries made stale by an earlier merge are skipped.
   // With `lens` (the symbols' byte lengths), a merged symbol's length is the sum of its parts'.
+  template <bool kLens>
   void Merge(std::vector<int32_t>& ids, std::vector<uint32_t>* lens) const {
     const size_t n = ids.size();
     if (n < 2) return;
@@ -205,7 +211,7 @@ class Bpe final : public Model {
     std::vector<Symbol> sym(n);
     for (size_t i = 0; i < n; ++i) {
       sym[i] = Symbol{ids[i], static_cast<int64_t>(i) - 1, i + 1 < n ? static_cast<int64_t>(i + 1) : -1, true,
-                      lens != nullptr ? (*lens)[i] : 0};
+                      kLens ? (*lens)[i] : 0};
     }
     struct Candidate {
       uint32_t rank;
@@ -227,7 +233,7 @@ class Bpe final : public Model {
       Symbol& right = sym[static_cast<size_t>(left.next)];
       if (!merges_.Get(left.id, right.id, &rank, &merged) || merged != top.merged) continue;
       left.id = top.merged;
-      left.len += right.len;
+      if constexpr (kLens) left.len += right.len;
       right.alive = false;
       left.next = right.next;
       if (right.next >= 0) sym[static_cast<size_t>(right.next)].prev = static_cast<int64_t>(top.pos);
@@ -239,11 +245,11 @@ class Bpe final : public Model {
       }
     }
     ids.clear();
-    if (lens != nullptr) lens->clear();
+    if constexpr (kLens) lens->clear();
     for (const Symbol& s : sym) {
       if (!s.alive) continue;
       ids.push_back(s.id);
-      if (lens != nullptr) lens->push_back(s.len);
+      if constexpr (kLens) lens->push_back(s.len);
     }
   }
 

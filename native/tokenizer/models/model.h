@@ -21,6 +21,9 @@ class Model {
   virtual void Tokenize(std::string_view word, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const = 0;
   // The id of a token of the vocabulary, or -1.
   virtual int32_t Find(std::string_view token) const = 0;
+  // Whether a token `id` made by Tokenize has the text it covers as its value rather than its
+  // vocabulary string (tokenizers' Token::value, which trim_offsets looks at): Unigram's unk.
+  virtual bool ValueIsText(int32_t id) const { return false; }
 };
 
 // What a model is built from: tokenizer.json's "model" settings without its big tables, which

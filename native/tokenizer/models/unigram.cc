@@ -48,6 +48,8 @@ class Unigram final : public Model {
   }
 
   int32_t Find(std::string_view token) const override { return map_.Find(token); }
+  // tokenizers' Unigram names an unknown piece by its own text.
+  bool ValueIsText(int32_t id) const override { return id == unk_id_; }
 
   void Tokenize(std::string_view word, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const override {
     const size_t n = word.size();

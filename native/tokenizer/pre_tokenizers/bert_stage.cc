@@ -10,13 +10,15 @@ class BertStage final : public PreTokenizer {
  public:
   void Split(const Words& in, Words& out) const override {
     out.Clear();
-    for (const Word& w : in.list) {
-      const std::string_view text = in.View(w);
-      PreTokenize(text, [&](std::string_view word, size_t) {
-        out.Add(word, w.at_start && word.data() == text.data(), in.AlignOf(word));
-        return true;
-      });
-    }
+    WithAlignment(in, [&](auto aligned) {
+      for (const Word& w : in.list) {
+        const std::string_view text = in.View(w);
+        PreTokenize(text, [&](std::string_view word, size_t) {
+          out.Add(word, w.at_start && word.data() == text.data(), in.AlignOf<decltype(aligned)::value>(word));
+          return true;
+        });
+      }
+    });
   }
 };
 

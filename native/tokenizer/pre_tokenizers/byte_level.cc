@@ -33,29 +33,34 @@ class ByteLevel final : public PreTokenizer {
 
   void Split(const Words& in, Words& out) const override {
     out.Clear();
+    WithAlignment(in, [&](auto aligned) { Run<decltype(aligned)::value>(in, out); });
+  }
+
+ private:
+  template <bool kAligned>
+  void Run(const Words& in, Words& out) const {
     std::string word;
-    Alignment word_align;  // kept only when `in` has an alignment
+    Alignment word_align;  // kAligned only
     for (const Word& w : in.list) {
       const std::string_view text = in.View(w);
-      const ByteRange* align = in.AlignOf(w);
       word.clear();
-      word_align.clear();
-      if (add_prefix_space_ && text.substr(0, 1) != " ") {
-        word.push_back(' ');
+      if (add_prefix_space_ && text.substr(0, 1) != " ") word.push_back(' ');
+      if constexpr (kAligned) {
         // tokenizers' prepend: the space takes the alignment of the character it precedes.
-        if (align != nullptr) word_align.push_back(align[0]);
+        const ByteRange* align = in.AlignOf(w);
+        word_align.assign(word.size(), align[0]);
+        word_align.insert(word_align.end(), align, align + text.size());
       }
       word.append(text);
-      if (align != nullptr) word_align.insert(word_align.end(), align, align + text.size());
-      const ByteRange* aligned = align != nullptr ? word_align.data() : nullptr;
+      const ByteRange* word_aligned = kAligned ? word_align.data() : nullptr;
       if (!use_regex_) {
-        Emit(word, w.at_start, aligned, out);
+        Emit<kAligned>(word, w.at_start, word_aligned, out);
         continue;
       }
       for (size_t at = 0; at < word.size();) {
         const size_t end = MatchAt(word, at);
-        Emit(std::string_view(word).substr(at, end - at), w.at_start && at == 0,
-             aligned != nullptr ? aligned + at : nullptr, out);
+        Emit<kAligned>(std::string_view(word).substr(at, end - at), w.at_start && at == 0,
+                       kAligned ? word_aligned + at : nullptr, out);
         at = end;
       }
     }
@@ -119,13 +124,18 @@ class ByteLevel final : public PreTokenizer {
 
   // Appends `piece` in the byte alphabet; every character written for a byte takes the alignment
   // of that byte (all bytes of one character share its alignment), as tokenizers' transform does.
+  template <bool kAligned>
   void Emit(std::string_view piece, bool at_start, const ByteRange* align, Words& out) const {
     if (piece.empty()) return;
     const size_t begin = out.text.size();
-    for (size_t i = 0; i < piece.size(); ++i) {
-      const std::string& mapped = alphabet_[static_cast<unsigned char>(piece[i])];
-      out.text.append(mapped);
-      if (align != nullptr) out.align.insert(out.align.end(), mapped.size(), align[i]);
+    if constexpr (!kAligned) {
+      for (char c : piece) out.text.append(alphabet_[static_cast<unsigned char>(c)]);
+    } else {
+      for (size_t i = 0; i < piece.size(); ++i) {
+        const std::string& mapped = alphabet_[static_cast<unsigned char>(piece[i])];
+        out.text.append(mapped);
+        out.align.insert(out.align.end(), mapped.size(), align[i]);
+      }
     }
     out.list.push_back(Word{begin, out.text.size(), at_start});
   }

@@ -28,6 +28,7 @@ Delimiter ReadDelimiter(const Settings& s) {
   s.Fail("\"behavior\" \"" + b + "\" is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
 }
 
+template <bool kAligned>
 void SplitAt(std::string_view word, bool at_start, const ByteRange* word_align,
              const std::vector<std::pair<size_t, size_t>>& delimiters, Delimiter behavior, Words& out) {
   // As tokenizers' NormalizedString::split: the word becomes (text, is_delimiter) runs, then
@@ -35,7 +36,11 @@ void SplitAt(std::string_view word, bool at_start, const ByteRange* word_align,
   size_t at = 0;
   size_t pending_begin = std::string_view::npos;  // MergedWithNext: a delimiter waiting for its text
   auto add = [&](size_t b, size_t e) {
-    out.Add(word.substr(b, e - b), at_start && b == 0, word_align != nullptr ? word_align + b : nullptr);
+    if constexpr (kAligned) {
+      out.Add(word.substr(b, e - b), at_start && b == 0, word_align + b);
+    } else {
+      out.Add(word.substr(b, e - b), at_start && b == 0, nullptr);
+    }
   };
   for (size_t i = 0; i < delimiters.size(); ++i) {
     const auto [db, de] = delimiters[i];
@@ -73,8 +78,15 @@ void SplitAt(std::string_view word, bool at_start, const ByteRange* word_align,
   }
 }
 
+template void SplitAt<false>(std::string_view, bool, const ByteRange*, const std::vector<std::pair<size_t, size_t>>&,
+                            Delimiter, Words&);
+template void SplitAt<true>(std::string_view, bool, const ByteRange*, const std::vector<std::pair<size_t, size_t>>&,
+                           Delimiter, Words&);
+
 void SplitOnChars(const Words& in, bool (*is_delimiter)(char32_t), Delimiter behavior, Words& out) {
   out.Clear();
+  WithAlignment(in, [&](auto aligned) {
+  constexpr bool kAligned = decltype(aligned)::value;
   std::vector<std::pair<size_t, size_t>> delimiters;
   for (const Word& w : in.list) {
     const std::string_view text = in.View(w);
@@ -86,8 +98,9 @@ void SplitOnChars(const Words& in, bool (*is_delimiter)(char32_t), Delimiter beh
       if (is_delimiter(c)) delimiters.emplace_back(at, at + len);
       at += len;
     }
-    SplitAt(text, w.at_start, in.AlignOf(w), delimiters, behavior, out);
+    SplitAt<kAligned>(text, w.at_start, in.AlignOf(w), delimiters, behavior, out);
   }
+  });
 }
 
 }  // namespace tce::tok

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "tokenizer/alignment.h"
@@ -35,9 +36,11 @@ struct Words {
     align.clear();
   }
   std::string_view View(const Word& w) const { return std::string_view(text).substr(w.begin, w.end - w.begin); }
-  // The alignment of `piece`, a view into `text`; null when no alignment is kept.
+  // The alignment of `piece`, a view into `text` (kAligned: the words carry one), else null.
+  template <bool kAligned>
   const ByteRange* AlignOf(std::string_view piece) const {
-    return align.empty() ? nullptr : align.data() + (piece.data() - text.data());
+    if constexpr (kAligned) return align.data() + (piece.data() - text.data());
+    return nullptr;
   }
   const ByteRange* AlignOf(const Word& w) const { return align.empty() ? nullptr : align.data() + w.begin; }
   // Appends `piece` as a new word (nothing for an empty piece: tokenizers drops empty splits),
@@ -50,6 +53,17 @@ struct Words {
     list.push_back(Word{begin, text.size(), at_start});
   }
 };
+
+// Calls body(std::true_type) when `in` carries an alignment, else body(std::false_type): a
+// pre-tokenizer decides once per call, and its plain instantiation has no alignment code at all.
+template <typename Body>
+void WithAlignment(const Words& in, Body&& body) {
+  if (in.align.empty()) {
+    body(std::false_type{});
+  } else {
+    body(std::true_type{});
+  }
+}
 
 class PreTokenizer {
  public:
@@ -76,8 +90,9 @@ std::unique_ptr<PreTokenizer> MakePreTokenizerSequence(const Settings& s);
 enum class Delimiter { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 Delimiter ReadDelimiter(const Settings& s);
 
-// Splits `word` (aligned by word_align, or null) at the delimiter ranges [begin, end) (sorted,
-// non-overlapping) as `behavior` says and appends the pieces to `out`.
+// Splits `word` (aligned by word_align when kAligned) at the delimiter ranges [begin, end)
+// (sorted, non-overlapping) as `behavior` says and appends the pieces to `out`.
+template <bool kAligned>
 void SplitAt(std::string_view word, bool at_start, const ByteRange* word_align,
              const std::vector<std::pair<size_t, size_t>>& delimiters, Delimiter behavior, Words& out);
 

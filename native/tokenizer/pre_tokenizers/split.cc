@@ -23,6 +23,12 @@ class SplitPre final : public PreTokenizer {
 
   void Split(const Words& in, Words& out) const override {
     out.Clear();
+    WithAlignment(in, [&](auto aligned) { Run<decltype(aligned)::value>(in, out); });
+  }
+
+ private:
+  template <bool kAligned>
+  void Run(const Words& in, Words& out) const {
     std::vector<std::pair<size_t, size_t>> matches;
     std::vector<Piece> entries, pieces;
     for (const Word& w : in.list) {
@@ -41,12 +47,11 @@ class SplitPre final : public PreTokenizer {
       for (const Piece& p : pieces) {
         if (p.flag) continue;
         const std::string_view piece = text.substr(p.begin, p.end - p.begin);
-        out.Add(piece, w.at_start && p.begin == 0, in.AlignOf(piece));
+        out.Add(piece, w.at_start && p.begin == 0, in.AlignOf<kAligned>(piece));
       }
     }
   }
 
- private:
   // The behavior's fold over (range, is_match) entries into (range, removed) pieces.
   void Fold(const std::vector<Piece>& entries, std::vector<Piece>& pieces) const {
     pieces.clear();

@@ -18,6 +18,12 @@ class Whitespace final : public PreTokenizer {
 
   void Split(const Words& in, Words& out) const override {
     out.Clear();
+    WithAlignment(in, [&](auto aligned) { Run<decltype(aligned)::value>(in, out); });
+  }
+
+ private:
+  template <bool kAligned>
+  void Run(const Words& in, Words& out) const {
     for (const Word& w : in.list) {
       const std::string_view text = in.View(w);
       const auto* base = reinterpret_cast<const unsigned char*>(text.data());
@@ -31,18 +37,17 @@ class Whitespace final : public PreTokenizer {
         if (cls != current) {
           if (current >= 0) {
             const std::string_view piece = text.substr(start, at - start);
-            out.Add(piece, w.at_start && start == 0, in.AlignOf(piece));
+            out.Add(piece, w.at_start && start == 0, in.AlignOf<kAligned>(piece));
           }
           start = at;
           current = cls;
         }
         at += len;
       }
-      if (current >= 0) out.Add(text.substr(start), w.at_start && start == 0, in.AlignOf(text.substr(start)));
+      if (current >= 0) out.Add(text.substr(start), w.at_start && start == 0, in.AlignOf<kAligned>(text.substr(start)));
     }
   }
 
- private:
   bool split_word_classes_;
 };
 
