@@ -125,7 +125,10 @@ export async function refPairs(
   if (maxLength > 0) trunc.setTruncation(maxLength);
   else trunc.disableTruncation();
   try {
+    // (npm's encodeBatch takes single texts only.)
     const direct = await Promise.all(pairs.map((p) => trunc.encode(p[0], p[1], { addSpecialTokens })));
+    // Without truncation there is no early exit: encode(a, b) is the reference as it stands.
+    if (maxLength === 0) return Object.assign(direct.map((e, i) => offsetsRef(e, pairs[i]!)), { rebuilt: 0 });
     const as = await segments.encodeBatch(pairs.map((p) => p[0]), { addSpecialTokens: false });
     const bs = await segments.encodeBatch(pairs.map((p) => p[1]), { addSpecialTokens: false });
     let rebuilt = 0;
