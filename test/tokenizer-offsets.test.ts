@@ -24,7 +24,6 @@ const PUBMED_PER_FAMILY = 40;
 const BIOASQ_PER_FAMILY = 60;
 const FUZZED = 300;
 
-
 const edgeCases = readJsonl<{ text: string }>(path.join(HAVE_SHARED ? SHARED_DATA : FIXTURES, HAVE_SHARED ? 'unicode_edge_cases.jsonl' : 'unicode_edge_cases_sample.jsonl')).map((r) => r.text);
 const pubmed = readJsonl<{ text: string }>(path.join(HAVE_SHARED ? SHARED_DATA : FIXTURES, HAVE_SHARED ? 'pubmed_abstracts.jsonl' : 'pubmed_sample.jsonl')).map((r) => r.text);
 const bioasq = readJsonl<{ query: string; document: string }>(path.join(HAVE_SHARED ? SHARED_DATA : FIXTURES, HAVE_SHARED ? 'bioasq_pairs.jsonl' : 'bioasq_pairs_sample.jsonl'))
@@ -65,7 +64,7 @@ function sample<T>(items: T[], count: number, start: number): T[] {
 function corpusFor(familyIndex: number): { texts: string[]; pairs: Array<[string, string]> } {
   const texts = [...SHARED_TEXTS, ...sample(pubmed, PUBMED_PER_FAMILY, familyIndex * 7)];
   const pairs: Array<[string, string]> = sample(bioasq, BIOASQ_PER_FAMILY, familyIndex * 11);
-  // Long second segments (longest_first cuts them at 128) and every edge case as each segment.
+  // Long second segments (longest_first cuts them at 128), and each shared text with another one.
   for (let i = 0; i < 20; i++) pairs.push([bioasq[(familyIndex + i) % bioasq.length]![0], pubmed[(familyIndex * 13 + i) % pubmed.length]!]);
   for (let i = 0; i < SHARED_TEXTS.length; i++) pairs.push([SHARED_TEXTS[i]!, SHARED_TEXTS[(i * 7 + 3) % SHARED_TEXTS.length]!]);
   return { texts, pairs };
@@ -86,7 +85,7 @@ interface Mismatch {
   refTokens: string;
 }
 
-function window(offsets: ArrayLike<number> | undefined, tokens: string[], at: number): string {
+function around(offsets: ArrayLike<number> | undefined, tokens: string[], at: number): string {
   const out: string[] = [];
   for (let k = Math.max(0, at - 2); k < Math.min(tokens.length, at + 3); k++) {
     out.push(`${k === at ? '>' : ''}${JSON.stringify(tokens[k])}${offsets ? `[${offsets[2 * k]},${offsets[2 * k + 1]})` : ''}`);
@@ -113,8 +112,8 @@ function compare(family: string, kind: string, ref: hf.Tokenizer, inputs: Array<
     out.push({
       family, kind, input: inputs[i]!, field: d.field, token: d.token, ours: d.ours, ref: d.ref,
       normalized: normalizerChanges(ref, text, start, end),
-      oursTokens: d.token >= 0 ? window(ours[i]!.offsets, ours[i]!.tokens, d.token) : '',
-      refTokens: d.token >= 0 ? window(theirs[i]!.offsets, theirs[i]!.tokens, d.token) : '',
+      oursTokens: d.token >= 0 ? around(ours[i]!.offsets, ours[i]!.tokens, d.token) : '',
+      refTokens: d.token >= 0 ? around(theirs[i]!.offsets, theirs[i]!.tokens, d.token) : '',
     });
   }
   return out;
