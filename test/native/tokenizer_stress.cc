@@ -8,7 +8,8 @@
 // (and the same with -fsanitize=thread); an optional third argument sets how many random byte
 // strings join the corpus (test/native-stress.test.ts builds and runs it with a few). It prints
 // "ok <name> <n>" per tokenizer and exits 0 when every threaded encoding equals the
-// single-threaded one and respects its max_length, and nothing is reported.
+// single-threaded one and respects its max_length, encodings with offsets carry the same ids and
+// offsets within their texts, and nothing is reported.
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -89,28 +90,68 @@ static TokenizerSpec MetaspaceUnigram() {
   return spec;
 }
 
+static bool SameOffsets(const Encoding& a, const Encoding& b) {
+  if (a.offsets.size() != b.offsets.size()) return false;
+  for (size_t i = 0; i < a.offsets.size(); ++i) {
+    if (a.offsets[i].begin != b.offsets[i].begin || a.offsets[i].end != b.offsets[i].end) return false;
+  }
+  return a.word_ids == b.word_ids && a.sequence_ids == b.sequence_ids && a.special_mask == b.special_mask;
+}
+
+// The offset fields run parallel to the ids, and each range lies within its own sequence's text
+// (ill-formed UTF-8 is replaced before the pipeline, one to three bytes per bad byte, so the
+// bound is three times the input there).
+static bool OffsetsInRange(const Encoding& e, size_t size_a, size_t size_b) {
+  const size_t n = e.ids.size();
+  if (e.offsets.size() != n || e.word_ids.size() != n || e.sequence_ids.size() != n || e.special_mask.size() != n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    const ByteRange r = e.offsets[i];
+    const int8_t seq = e.sequence_ids[i];
+    if (seq < 0) {
+      if (r.begin != 0 || r.end != 0 || e.word_ids[i] != -1 || e.special_mask[i] != 1) return false;
+      continue;
+    }
+    if (r.begin > r.end || r.end > 3 * (seq == 0 ? size_a : size_b) || e.word_ids[i] < 0 || e.special_mask[i] != 0) return false;
+  }
+  return true;
+}
+
 static bool Stress(const char* name, const Tokenizer& tok, const std::vector<std::string>& texts) {
   // Single-threaded reference first; then four threads must reproduce it exactly, and every
-  // encoding must respect its max_length and pair its ids with type ids.
+  // encoding must respect its max_length and pair its ids with type ids. The threads also ask
+  // for offsets (every other encoding), which must leave the ids alone, equal the
+  // single-threaded offsets and stay within their texts.
   const size_t lengths[] = {0, 3, 5, 32, 512};
-  auto encode = [&](size_t i, size_t ml, bool pair) {
+  auto encode = [&](size_t i, size_t ml, bool pair, bool offsets) {
     std::string_view b = texts[(i * 7) % texts.size()];
-    return pair ? tok.Encode(texts[i], &b, ml, true) : tok.Encode(texts[i], nullptr, ml, ml != 5);
+    return pair ? tok.Encode(texts[i], &b, ml, true, offsets) : tok.Encode(texts[i], nullptr, ml, ml != 5, offsets);
   };
   std::vector<std::vector<int32_t>> reference;
+  std::vector<Encoding> with_offsets;
   for (size_t i = 0; i < texts.size(); ++i)
     for (size_t ml : lengths)
-      for (bool pair : {true, false}) reference.push_back(encode(i, ml, pair).ids);
+      for (bool pair : {true, false}) {
+        reference.push_back(encode(i, ml, pair, false).ids);
+        with_offsets.push_back(encode(i, ml, pair, true));
+      }
   std::vector<size_t> failures(4);
   std::vector<std::thread> th;
   for (int t = 0; t < 4; ++t) th.emplace_back([&, t] {
     for (size_t i = t; i < texts.size(); i += 4) {
       size_t k = i * 10;
       for (size_t ml : lengths) for (bool pair : {true, false}) {
-        Encoding e = encode(i, ml, pair);
-        const bool ok = e.ids == reference[k++] && e.type_ids.size() == e.ids.size() &&
-                        // A max_length below the specials is refused by lib/ (tokenizers underflows).
-                        (ml == 0 || ml < tok.added_special_tokens(pair) || e.ids.size() <= ml);
+        const bool offsets = (k + t) % 2 == 0;
+        Encoding e = encode(i, ml, pair, offsets);
+        bool ok = e.ids == reference[k] && e.type_ids.size() == e.ids.size() &&
+                  // A max_length below the specials is refused by lib/ (tokenizers underflows).
+                  (ml == 0 || ml < tok.added_special_tokens(pair) || e.ids.size() <= ml);
+        if (offsets) {
+          ok = ok && SameOffsets(e, with_offsets[k]) &&
+               OffsetsInRange(e, texts[i].size(), pair ? texts[(i * 7) % texts.size()].size() : 0);
+        } else {
+          ok = ok && e.offsets.empty() && e.word_ids.empty() && e.sequence_ids.empty() && e.special_mask.empty();
+        }
+        ++k;
         if (!ok) ++failures[t];
       }
     }
