@@ -107,7 +107,7 @@ function ours(binary: string, normalizers: Json[], texts: string[]): Array<Outco
   // One line per text; an empty line is an empty normalized text.
   return run.stdout.replace(/\n$/, '').split('\n').map((line) => {
     if (line.startsWith('error') || line.startsWith('mismatch')) return { error: line };
-    const [hex, ...rest] = line.split(' ');
+    const [hex, drops, ...rest] = line.split(' ');
     const bytes = Buffer.from(hex!, 'hex');
     const perByte = rest.map((r) => r.split(':').map(Number) as [number, number]);
     const ranges: Array<[number, number]> = [];
@@ -123,6 +123,9 @@ function ours(binary: string, normalizers: Json[], texts: string[]): Array<Outco
       at += len;
     }
     if (at !== perByte.length) return { error: `${perByte.length} ranges for ${at} bytes` };
+    // DropsStart must say whether the normalized text starts past offset 0, as the first
+    // range does (checked against tokenizers' below); it has no say on an empty text.
+    if (ranges.length > 0 && (drops === '1') !== (ranges[0]![0] !== 0)) return { error: `DropsStart says ${drops} with the first range ${ranges[0]!.join(':')}` };
     return { normalized, ranges };
   });
 }
