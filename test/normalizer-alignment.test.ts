@@ -77,7 +77,7 @@ function texts(): string[] {
   const random = Array.from({ length: 300 }, () => Array.from({ length: 1 + Math.floor(rand() * 24) }, () => POOL[Math.floor(rand() * POOL.length)]).join(''));
   return [
     '', ' ', '  a  ', 'e\u0301', 'a\u0301\u0323b', '\u1e0b\u0323', '\u0301\u0f73x', '\u0130stanbul', '\u4e2d\u6587ab', 'x\x00y\ufffdz\u200b',
-    '\u0338\u0323\u200d\x01\u{1D165} x', '\x1eg\u2122\x1e', '  \u2122  ', '\u1100\u1161\u11a8 \uac00\u11a8', 'q\u0307\u0323', '\u00c5\u0327',
+    '\u0338\u0323\u200d\x01\u{1D165} x', '\x1eg\u2122\x1e', '  \u2122  ', '\u1100\u1161\u11a8 \uac00\u11a8', 'q\u0307\u0323', '\u00c5\u0327', '\uac00\u11a7', '\u1100\u1161\u11a7\u11a8',
     ...readJsonl<{ text: string }>(path.join(fixtures, 'unicode_edge_cases_sample.jsonl')).map((r) => r.text),
     ...readJsonl<{ text: string }>(path.join(fixtures, 'pubmed_sample.jsonl')).slice(0, 10).map((r) => r.text.slice(0, 600)),
     ...multilingualTexts(),
