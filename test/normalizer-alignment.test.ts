@@ -77,7 +77,7 @@ function texts(): string[] {
   const random = Array.from({ length: 300 }, () => Array.from({ length: 1 + Math.floor(rand() * 24) }, () => POOL[Math.floor(rand() * POOL.length)]).join(''));
   return [
     '', ' ', '  a  ', 'e\u0301', 'a\u0301\u0323b', '\u1e0b\u0323', '\u0301\u0f73x', '\u0130stanbul', '\u4e2d\u6587ab', 'x\x00y\ufffdz\u200b',
-    '\u0338\u0323\u200d\x01\u{1D165} x', '\x1eg\u2122\x1e', '  \u2122  ', '\u1100\u1161\u11a8 \uac00\u11a8', 'q\u0307\u0323', '\u00c5\u0327',
+    '\u0338\u0323\u200d\x01\u{1D165} x', '\x1eg\u2122\x1e', '  \u2122  ', '\u1100\u1161\u11a8 \uac00\u11a8', 'q\u0307\u0323', '\u00c5\u0327', '\uac00\u11a7', '\u1100\u1161\u11a7\u11a8',
     ...readJsonl<{ text: string }>(path.join(fixtures, 'unicode_edge_cases_sample.jsonl')).map((r) => r.text),
     ...readJsonl<{ text: string }>(path.join(fixtures, 'pubmed_sample.jsonl')).slice(0, 10).map((r) => r.text.slice(0, 600)),
     ...multilingualTexts(),
@@ -107,7 +107,7 @@ function ours(binary: string, normalizers: Json[], texts: string[]): Array<Outco
   // One line per text; an empty line is an empty normalized text.
   return run.stdout.replace(/\n$/, '').split('\n').map((line) => {
     if (line.startsWith('error') || line.startsWith('mismatch')) return { error: line };
-    const [hex, ...rest] = line.split(' ');
+    const [hex, drops, ...rest] = line.split(' ');
     const bytes = Buffer.from(hex!, 'hex');
     const perByte = rest.map((r) => r.split(':').map(Number) as [number, number]);
     const ranges: Array<[number, number]> = [];
@@ -123,6 +123,9 @@ function ours(binary: string, normalizers: Json[], texts: string[]): Array<Outco
       at += len;
     }
     if (at !== perByte.length) return { error: `${perByte.length} ranges for ${at} bytes` };
+    // DropsStart must say whether the normalized text starts past offset 0, as the first
+    // range does (checked against tokenizers' below); it has no say on an empty text.
+    if (ranges.length > 0 && (drops === '1') !== (ranges[0]![0] !== 0)) return { error: `DropsStart says ${drops} with the first range ${ranges[0]!.join(':')}` };
     return { normalized, ranges };
   });
 }

@@ -2,8 +2,8 @@
 // alignment it reports, for test/normalizer-alignment.test.ts to compare with tokenizers.
 // stdin: lines "<normalizer JSON>" (starting with "{"), each followed by the lines of the texts to
 // normalize with it, "<text as hex of its UTF-8>" (empty for an empty text).
-// stdout: one line per text, "<normalized text as hex> <begin>:<end> ..." with one range per
-// output byte, or "error <message>" when the normalizer cannot be built.
+// stdout: one line per text, "<normalized text as hex> <drops start: 0 or 1> <begin>:<end> ..."
+// with one range per output byte, or "error <message>" when the normalizer cannot be built.
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
@@ -154,6 +154,7 @@ int main() {
       continue;
     }
     for (unsigned char c : out) std::printf("%02x", c);
+    std::printf(" %d", normalizer->DropsStart(text) ? 1 : 0);
     for (const auto& r : align) std::printf(" %u:%u", r.begin, r.end);
     std::printf("\n");
   }
