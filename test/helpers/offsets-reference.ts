@@ -129,15 +129,17 @@ export async function refPairs(
     const direct = await Promise.all(pairs.map((p) => trunc.encode(p[0], p[1], { addSpecialTokens })));
     // Without truncation there is no early exit: encode(a, b) is the reference as it stands.
     if (maxLength === 0) return Object.assign(direct.map((e, i) => offsetsRef(e, pairs[i]!)), { rebuilt: 0 });
-    const as = await segments.encodeBatch(pairs.map((p) => p[0]), { addSpecialTokens: false });
-    const bs = await segments.encodeBatch(pairs.map((p) => p[1]), { addSpecialTokens: false });
+    // Only a pair that was cut can be one the early exit changed.
+    const cut = pairs.map((_, i) => i).filter((i) => direct[i]!.getLength() >= maxLength);
+    const as = await segments.encodeBatch(cut.map((i) => pairs[i]![0]), { addSpecialTokens: false });
+    const bs = await segments.encodeBatch(cut.map((i) => pairs[i]![1]), { addSpecialTokens: false });
+    const out = pairs.map((p, i) => offsetsRef(direct[i]!, p));
     let rebuilt = 0;
-    const out = pairs.map((p, i) => {
-      const d = offsetsRef(direct[i]!, p);
-      const processed = trunc.postProcess(as[i]!, bs[i]!, addSpecialTokens);
-      if (processed.getIds().join() === d.ids.join()) return d;
+    cut.forEach((i, k) => {
+      const processed = trunc.postProcess(as[k]!, bs[k]!, addSpecialTokens);
+      if (processed.getIds().join() === out[i]!.ids.join()) return;
       rebuilt++;
-      return rebuiltRef(processed, p);
+      out[i] = rebuiltRef(processed, pairs[i]!);
     });
     return Object.assign(out, { rebuilt });
   } finally {
