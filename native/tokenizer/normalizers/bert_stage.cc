@@ -1,7 +1,6 @@
 // BertNormalizer as a pipeline stage (the plain BERT tokenizer calls BertNormalizer directly).
 #include "tokenizer/normalizers/bert.h"
 #include "tokenizer/normalizers/normalizer.h"
-#include "tokenizer/unicode.h"
 
 namespace tce::tok {
 
@@ -10,15 +9,14 @@ namespace {
 class BertStage final : public Normalizer {
  public:
   explicit BertStage(BertNormalizerOptions o) : bert_(o) {}
-  // clean_text and strip_accents filter characters out; normalizing the first one alone tells.
+  // clean_text and strip_accents filter characters out; the alignment tells where the
+  // normalized text starts.
   bool DropsStart(std::string_view text) const override {
     if (text.empty()) return false;
-    size_t len;
-    unicode::DecodeUtf8(reinterpret_cast<const unsigned char*>(text.data()),
-                        reinterpret_cast<const unsigned char*>(text.data()) + text.size(), &len);
     std::string out;
-    Normalize(text.substr(0, len), out, nullptr);
-    return out.empty();
+    Alignment align;
+    Normalize(text, out, &align);
+    return out.empty() || align[0].begin != 0;
   }
 
   void Normalize(std::string_view in, std::string& out, Alignment* align) const override {

@@ -20,10 +20,14 @@ class Normalizer {
   // in.data()) of the character that byte came from, as tokenizers' NormalizedString aligns them
   // (an inserted character takes the alignment of the one before it, or {0, 0} at the start).
   virtual void Normalize(std::string_view in, std::string& out, Alignment* align) const = 0;
-  // Whether this normalizer removes the first character of `text` the way tokenizers' strip and
-  // filter do, which moves the normalized text's start off the original's offset 0 (Metaspace's
-  // prepend_scheme "first" asks about it). A replacement by nothing (Precompiled, Replace) keeps
-  // offset 0 in tokenizers, so the default is no.
+  // Whether the normalized `text` no longer starts at the original's offset 0: tokenizers'
+  // offsets_original().0 != 0 for the normalized sequence, which Metaspace's prepend_scheme
+  // "first" asks about. That is the first normalized byte's alignment not starting at 0: a
+  // character removed at the start by strip or a filter (the next keeps its own range), or
+  // replaced by Replace (its content takes the range of the match's last character), but not by
+  // Precompiled (which aligns by position, so the next character takes the removed one's range).
+  // Exact when `text` is the whole sequence; given a prefix (the first character alone), the
+  // answer for that prefix, true when nothing of it is left.
   virtual bool DropsStart(std::string_view text) const { return false; }
 };
 

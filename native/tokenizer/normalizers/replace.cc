@@ -20,6 +20,16 @@ ByteRange CharBefore(std::string_view in, size_t end) {
 class Replace final : public Normalizer {
  public:
   Replace(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  bool DropsStart(std::string_view text) const override {
+    if (text.empty()) return false;
+    std::vector<std::pair<size_t, size_t>> matches;
+    pattern_.FindAll(text, matches);
+    if (matches.empty() || matches[0].first != 0 || matches[0].second == 0) return false;
+    // Removed: what follows keeps its own range. Replaced: the content takes the range of the
+    // match's last character, which starts past 0 when the match is longer than one character.
+    return content_.empty() || CharBefore(text, matches[0].second).begin != 0;
+  }
+
   void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     // tokenizers' patterns find nothing in empty text (not even an empty match).
     if (in.empty()) return;

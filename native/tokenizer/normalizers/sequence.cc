@@ -13,9 +13,16 @@ class SequenceNormalizer final : public Normalizer {
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> members)
       : members_(std::move(members)) {}
 
-  // Follows the first character through the members: dropped by a strip/filter member, or first
-  // replaced by nothing (then the next character's fate is unknown here; tokenizers keeps 0).
+  // The composed alignment tells where the normalized text starts. When nothing of `text` is
+  // left (the tokenizer may pass the first character alone), the first character is followed
+  // through the members instead: removed by one (DropsStart), or first replaced by nothing
+  // (then what happens to the next character is unknown here, and the start stays).
   bool DropsStart(std::string_view text) const override {
+    if (text.empty()) return false;
+    std::string out;
+    Alignment align;
+    Normalize(text, out, &align);
+    if (!out.empty()) return align[0].begin != 0;
     std::string current(text), next;
     for (const auto& m : members_) {
       if (current.empty()) return false;

@@ -24,14 +24,29 @@ struct Part {
   long change;
 };
 
-// The primary composite of a + b (Hangul included), or 0. utf8proc composes a buffer without
-// decomposing it first, which for two code points is exactly the pairwise composition.
+// Hangul jamo and syllable ranges (Unicode's conjoining jamo behavior).
+constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
+constexpr char32_t kLCount = 19, kVCount = 21, kTCount = 28, kSCount = kLCount * kVCount * kTCount;
+
+// The primary composite of a + b, or 0. Hangul is composed here: utf8proc also "composes" an LV
+// syllable with U+11A7 (the jamo before the first trailing consonant), dropping it, where
+// Unicode and tokenizers compose nothing. Other pairs go to utf8proc, which composes a buffer
+// without decomposing it first: for two code points, exactly the pairwise composition.
 char32_t Compose(char32_t a, char32_t b) {
+  if (a >= kLBase && a < kLBase + kLCount) {
+    return b >= kVBase && b < kVBase + kVCount ? kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount : 0;
+  }
+  if (a >= kSBase && a < kSBase + kSCount) {
+    return (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount ? a + (b - kTBase) : 0;
+  }
   utf8proc_int32_t pair[2] = {static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b)};
   const utf8proc_ssize_t n =
       utf8proc_normalize_utf32(pair, 2, static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
   return n == 1 ? static_cast<char32_t>(pair[0]) : 0;
 }
+
+// Whether `in` holds U+11A7, which utf8proc's composition drops after an LV syllable.
+bool HasJamoT0(std::string_view in) { return in.find("\xE1\x86\xA7") != std::string_view::npos; }
 
 class UnicodeForm final : public Normalizer {
  public:
@@ -54,6 +69,11 @@ class UnicodeForm final : public Normalizer {
     }
     if (align != nullptr) {
       NormalizeAligned(in, out, *align);
+      return;
+    }
+    if (compose_ && HasJamoT0(in)) {
+      Alignment unused;
+      NormalizeAligned(in, out, unused);
       return;
     }
     utf8proc_uint8_t* mapped = nullptr;
