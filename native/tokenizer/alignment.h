@@ -5,6 +5,7 @@
 // the first of its bytes' ranges to the last.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -17,5 +18,11 @@ struct ByteRange {
 
 // One ByteRange per byte of a transformed text.
 using Alignment = std::vector<ByteRange>;
+
+// Appends `n` copies of `r`: the bytes of one character, 1 to 4 of them, where vector::insert's
+// general path costs more than the copies.
+inline void AppendRepeated(Alignment& align, size_t n, ByteRange r) {
+  for (size_t k = 0; k < n; ++k) align.push_back(r);
+}
 
 }  // namespace tce::tok

@@ -24,7 +24,7 @@ void AppendIdentityAlignment(std::string_view text, uint32_t base, Alignment& al
   for (size_t at = 0; at < text.size();) {
     const size_t len = std::min(SequenceLength(static_cast<unsigned char>(text[at])), text.size() - at);
     const ByteRange r{base + static_cast<uint32_t>(at), base + static_cast<uint32_t>(at + len)};
-    align.insert(align.end(), len, r);
+    AppendRepeated(align, len, r);
     at += len;
   }
 }

@@ -92,7 +92,9 @@ class Tokenizer {
   // longest_first. Invalid UTF-8 is decoded with U+FFFD replacement (then dropped by clean text).
   // Throws TokenizerFileError when the text needs a token the file lacks. With with_offsets the
   // Encoding's offsets, word ids, sequence ids and special mask are filled too (as tokenizers'
-  // Encoding has them); without, they stay empty and nothing is spent on them.
+  // Encoding has them); without, they stay empty and nothing is spent on them. (For ill-formed
+  // UTF-8, which JS strings never give, the pipeline path's offsets count the text after its U+FFFD
+  // replacement.)
   Encoding Encode(std::string_view a, const std::string_view* b, size_t max_length,
                   bool add_special_tokens, bool with_offsets = false) const;
 

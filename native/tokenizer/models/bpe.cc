@@ -124,6 +124,7 @@ class Bpe final : public Model {
       Initial<false>(word, symbols, nullptr);
       Merge<false>(symbols, nullptr);
     } else {
+      lengths.reserve(word.size());
       Initial<true>(word, symbols, &lengths);
       Merge<true>(symbols, &lengths);
     }

@@ -70,6 +70,8 @@ void BertNormalizer::Run(std::string_view in, std::string& out, Track& track) co
   const auto* base = reinterpret_cast<const unsigned char*>(in.data());
   const auto* p = base;
   const auto* end = p + in.size();
+  // Bound once: reading the scratch through `track` on every byte costs a load per byte.
+  const auto& pending = track.pending;
   while (p < end) {
     const auto at = static_cast<uint32_t>(p - base);
     if (*p < 0x80) {
@@ -77,7 +79,7 @@ void BertNormalizer::Run(std::string_view in, std::string& out, Track& track) co
       // combining marks waiting to be put in canonical order; a dropped one is gone before NFD.
       const int16_t v = ascii_[*p++];
       if (v == kDrop) continue;
-      if (track.HasPending()) Flush(out, track);
+      if (!pending.empty()) Flush(out, track);
       out.push_back(static_cast<char>(v));
       track.Wrote(1, track.Consume({at, at + 1}));
       continue;
@@ -87,7 +89,7 @@ void BertNormalizer::Run(std::string_view in, std::string& out, Track& track) co
     p += len;
     EmitNonAscii(c, {at, at + static_cast<uint32_t>(len)}, out, track);
   }
-  if (track.HasPending()) Flush(out, track);
+  if (!pending.empty()) Flush(out, track);
 }
 
 template <class Track>

@@ -134,7 +134,7 @@ class ByteLevel final : public PreTokenizer {
       for (size_t i = 0; i < piece.size(); ++i) {
         const std::string& mapped = alphabet_[static_cast<unsigned char>(piece[i])];
         out.text.append(mapped);
-        out.align.insert(out.align.end(), mapped.size(), align[i]);
+        AppendRepeated(out.align, mapped.size(), align[i]);
       }
     }
     out.list.push_back(Word{begin, out.text.size(), at_start});

@@ -41,7 +41,7 @@ class Metaspace final : public PreTokenizer {
         for (size_t i = 0; i < text.size(); ++i) {
           if (text[i] == ' ') {
             word.append(replacement_);
-            word_align.insert(word_align.end(), replacement_.size(), align[i]);
+            AppendRepeated(word_align, replacement_.size(), align[i]);
           } else {
             word.push_back(text[i]);
             word_align.push_back(align[i]);
