@@ -66,7 +66,7 @@ const WINDOW_TOKENS: OptionSpec = {
 
 /** How a pair longer than --max-length is scored (docs/LONG-DOCUMENTS.md), for score and rank. */
 const LONG_DOCUMENT_OPTIONS: OptionSpec[] = [
-  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: `a pair longer than --max-length: truncate it, or score windows of the document and take their max, mean or the first (${DOCS_DIR}/LONG-DOCUMENTS.md)` },
+  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: `truncate: a pair longer than --max-length is cut; max|mean|first: a document longer than the window (--window-tokens) is scored by windows, taking their max, mean or the first (${DOCS_DIR}/LONG-DOCUMENTS.md)` },
   WINDOW_TOKENS,
   { name: 'stride', type: 'string', value: 'N', default: 'a quarter of the window', description: 'tokens consecutive windows share at most (with --long-documents max|mean|first)' },
 ];
