@@ -1,56 +1,56 @@
-/** Cohere's max_tokens_per_doc: documents cut to their first tokens (lib/server/rerank-api.ts). */
+/**
+ * Cohere's max_tokens_per_doc (lib/server/rerank-api.ts): each document cut after its first
+ * `maxTokens` tokens, encoded alone (no special tokens).
+ */
 import { abortError } from '../errors';
-import type { Tokenizer } from '../tokenizer';
-import { cutLongPieces, PIECE, type Pieces } from './plan';
+import type { Encoding, Tokenizer } from '../tokenizer';
 
 /**
- * Each document cut to its first whole whitespace-separated pieces that encode to at most
- * `maxTokens` tokens (without special tokens), as Cohere's `max_tokens_per_doc` truncates: a
- * document that fits is returned as it is; a piece that would cross the limit is left out whole
- * (its tokens alone are never split), except a first piece longer than the limit, which is cut by
- * characters (cutLongPieces). Each cut is checked by encoding it, and shortened by a piece until
- * it fits.
+ * Each document cut to `doc.slice(0, end of its token maxTokens)`: a document that fits is
+ * returned as it is. Each cut is checked by encoding it: a cut inside a word can re-tokenize into
+ * more tokens (a byte-level BPE word prefix, a character several tokens share); such a cut moves
+ * back to the start of that word (whose whole words re-encode as they were), and a single word
+ * longer than the limit is shortened a token at a time until it fits.
  */
 export async function truncateDocuments(tokenizer: Tokenizer, documents: readonly string[], maxTokens: number, signal?: AbortSignal): Promise<string[]> {
   const checkAbort = () => {
     if (signal?.aborted) throw abortError(signal);
   };
   const out = [...documents];
-  const whole = await tokenizer.encodeBatch(documents, { addSpecialTokens: false });
+  const whole = await tokenizer.encodeBatch(documents, { addSpecialTokens: false, returnOffsets: true });
   checkAbort();
-  const long = documents.flatMap((_, i) => (whole[i]!.ids.length > maxTokens ? [i] : []));
-  if (long.length === 0) return out;
-  const pieces: Pieces[] = long.map((i) => {
-    const p: Pieces = { starts: [], ends: [], counts: [] };
-    for (const m of documents[i]!.matchAll(PIECE)) {
-      p.starts.push(m.index!);
-      p.ends.push(m.index! + m[0].length);
-    }
-    return p;
+  // The tokens each long document keeps (a cut after token kept - 1).
+  const kept = new Map<number, number>();
+  documents.forEach((_, i) => {
+    if (whole[i]!.ids.length > maxTokens) kept.set(i, maxTokens);
   });
-  const counted = await tokenizer.encodeBatch(pieces.flatMap((p, k) => p.starts.map((s, j) => documents[long[k]!]!.slice(s, p.ends[j]))), { addSpecialTokens: false });
-  checkAbort();
-  let n = 0;
-  for (const p of pieces) for (let j = 0; j < p.starts.length; j++) p.counts.push(counted[n++]!.ids.length);
-  // The number of pieces each cut keeps: as many as fit by their counts.
-  const kept = await Promise.all(pieces.map(async (p, k) => {
-    if (p.counts[0]! > maxTokens) {
-      const first: Pieces = { starts: [p.starts[0]!], ends: [p.ends[0]!], counts: [p.counts[0]!] };
-      pieces[k] = await cutLongPieces(tokenizer, documents[long[k]!]!, first, maxTokens, checkAbort);
-      return 1;
-    }
-    let sum = 0;
-    let j = 0;
-    while (j < p.counts.length && sum + p.counts[j]! <= maxTokens) sum += p.counts[j++]!;
-    return j;
-  }));
-  const cut = (k: number) => documents[long[k]!]!.slice(0, pieces[k]!.ends[kept[k]! - 1]);
-  // Checked as a whole: a piece may encode differently beside its neighbours.
-  for (let pending = long.map((_, k) => k); pending.length > 0;) {
+  const cut = (i: number) => documents[i]!.slice(0, whole[i]!.offsets![2 * kept.get(i)! - 1]);
+  for (let pending = [...kept.keys()], round = 0; pending.length > 0; round++) {
     const encoded = await tokenizer.encodeBatch(pending.map(cut), { addSpecialTokens: false });
     checkAbort();
-    pending = pending.filter((k, c) => encoded[c]!.ids.length > maxTokens && kept[k]! > 1 && (kept[k]!--, true));
+    pending = pending.filter((i, k) => {
+      if (encoded[k]!.ids.length <= maxTokens) return false;
+      const n = kept.get(i)!;
+      const wordStart = round === 0 ? startOfWord(whole[i]!, n - 1) : 0;
+      // Back to the start of the word that was cut; in a word longer than the limit, a token less.
+      const shorter = wordStart > 0 ? wordStart : n - 1;
+      if (shorter < 1) {
+        kept.delete(i);
+        out[i] = '';
+        return false;
+      }
+      kept.set(i, shorter);
+      return true;
+    });
   }
-  long.forEach((i, k) => (out[i] = cut(k)));
+  for (const i of kept.keys()) out[i] = cut(i);
   return out;
+}
+
+/** The first token of the word token t belongs to. */
+function startOfWord(encoding: Encoding, t: number): number {
+  const wordIds = encoding.wordIds!;
+  let s = t;
+  while (s > 0 && wordIds[s - 1] === wordIds[t]) s--;
+  return s;
 }
