@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { Tokenizer } from '../lib/tokenizer';
 import { BUNDLED_MODEL, bundledModelDir } from '../lib/bundled-model';
-import { DEFAULT_WINDOW_TOKENS, planWindows, type Span, type Window } from '../lib/long-documents';
+import { DEFAULT_WINDOW_TOKENS, planWindows, truncateDocuments, type Span, type Window } from '../lib/long-documents';
 const plannedSpans = async (...args: Parameters<typeof planWindows>): Promise<Span[][]> => (await planWindows(...args)).windows;
 import { projectPython } from '../scripts/torch-python.mjs';
 import { repoRoot } from './helpers/child';
@@ -369,6 +369,62 @@ describe('windows are exact token slices of the document, for every tokenizer fa
     await check(tokenizer, 20, 3);
   });
 });
+
+// Cohere's max_tokens_per_doc (truncateDocuments): a document cut after its first N tokens.
+describe('truncateDocuments: each document cut after exactly its first N tokens', () => {
+  const docs = [...multilingualTexts().map((t, i) => `${t} ${abstracts[i]}`), 'short', ''];
+  const check = async (tokenizer: Tokenizer, limits: number[]) => {
+    let exact = 0;
+    let long = 0;
+    for (const n of limits) {
+      const cut = await truncateDocuments(tokenizer, docs, n);
+      cut.forEach((c, i) => {
+        const doc = docs[i]!;
+        const ids = Array.from(tokenizer.encode(doc, null, { addSpecialTokens: false }).ids);
+        if (ids.length <= n) return void expect(c).toBe(doc);
+        long++;
+        expect(doc.startsWith(c)).toBe(true);
+        // What is kept is the document's own first tokens, at most N of them; exactly N whenever
+        // some prefix of the document encodes to them (not where tokens share a character, as
+        // Hangul's jamo after NFD, or where a word's prefix re-tokenizes otherwise).
+        const kept = Array.from(tokenizer.encode(c, null, { addSpecialTokens: false }).ids);
+        expect(kept.length).toBeLessThanOrEqual(n);
+        expect(kept).toEqual(ids.slice(0, kept.length));
+        if (kept.length === n) exact++;
+        else expect({ doc: doc.slice(0, 40), n, prefix: prefixEncodingTo(tokenizer, doc, ids.slice(0, n)) }).toEqual({ doc: doc.slice(0, 40), n, prefix: null });
+        // Nothing after the cut could be kept: the next character begins token N + 1's text.
+        expect(Array.from(tokenizer.encode(doc.slice(0, c.length + 1), null, { addSpecialTokens: false }).ids).slice(0, kept.length)).toEqual(kept);
+      });
+    }
+    expect(long).toBeGreaterThan(docs.length);
+    return { exact, long };
+  };
+
+  const bundled = bundledSkipReason();
+  test.skipIf(bundled)(`BERT WordPiece (the bundled model)${bundled ? `; skipped: ${bundled}` : ''}`, async () => {
+    const { exact, long } = await check(Tokenizer.fromModelDir(BUNDLED_MODEL), [1, 7, 12, 50]);
+    expect(exact).toBeGreaterThan(long * 0.9);
+  });
+
+  test.skipIf('skip' in families).for(['xlmr', 'deberta-v3', 'modernbert', 'qwen2', 'llama3'])(`%s: N tokens, or fewer where a word prefix re-tokenizes longer${'skip' in families ? `; skipped: ${families.skip}` : ''}`, async (name, ctx) => {
+    const tokenizer = Tokenizer.fromModelDir(path.join((families as { dir: string }).dir, name));
+    const unaligned = offsetsMissing(tokenizer);
+    if (unaligned) ctx.skip(`skipped: this family's tokenizer has no offsets yet (${unaligned})`);
+    const { exact, long } = await check(tokenizer, [1, 7, 12, 50]);
+    expect(exact).toBeGreaterThan(long / 2);
+  });
+});
+
+/** The shortest prefix of `text` that encodes to exactly `ids` (no special tokens), or null: found by encoding each prefix. */
+function prefixEncodingTo(tokenizer: Tokenizer, text: string, ids: number[]): string | null {
+  const want = JSON.stringify(ids);
+  for (let end = 1; end <= text.length; end++) {
+    const got = Array.from(tokenizer.encode(text.slice(0, end), null, { addSpecialTokens: false }).ids);
+    if (JSON.stringify(got) === want) return text.slice(0, end);
+    if (got.length > ids.length + 2) return null;
+  }
+  return null;
+}
 
 /**
  * The tokenizer's error when it cannot give offsets yet because its normalizer reports no
