@@ -158,7 +158,7 @@ export interface PredictOptions {
   longDocuments?: LongDocuments;
   /**
    * Document tokens a window holds at most (1 to 2^20; also at most what fits beside the query in
-   * maxLength). Default DEFAULT_WINDOW_TOKENS (exported), whatever maxLength is: a short window lets the
+   * maxLength). Default DEFAULT_WINDOW_TOKENS (exported by the package), whatever maxLength is: a short window lets the
    * model see the evidence rather than drown it in unrelated text (docs/LONG-DOCUMENTS.md). Only
    * with longDocuments 'max', 'mean' or 'first'.
    */

@@ -7,9 +7,8 @@
  */
 import { abortError } from '../errors';
 import { aggregate, documentProgress } from './aggregate';
-import { planWindows, type LongDocuments, type Span, type WindowPlan, type WindowSettings } from './plan';
+import { planWindows, type Span, type WindowPlan, type WindowSettings } from './plan';
 
-export { aggregate, documentProgress } from './aggregate';
 export { DEFAULT_WINDOW_TOKENS, LONG_DOCUMENTS, planWindows } from './plan';
 export type { LongDocuments, Span, Window, WindowPlan, WindowSettings } from './plan';
 export { truncateDocuments } from './truncate';

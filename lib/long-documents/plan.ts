@@ -99,7 +99,7 @@ export async function planWindows(
  * this file), the next starting at the earliest word start that leaves at most `stride` tokens
  * shared with the window before.
  */
-export function cutWindows(encoding: Encoding, budget: number, stride: number, firstOnly: boolean): Window[] {
+function cutWindows(encoding: Encoding, budget: number, stride: number, firstOnly: boolean): Window[] {
   const offsets = encoding.offsets!;
   const wordIds = encoding.wordIds!;
   const n = encoding.ids.length;
