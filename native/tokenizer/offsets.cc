@@ -38,7 +38,7 @@ ByteRange WordRangeToOriginal(const ByteRange* word_align, size_t word_len, Byte
   return {word_align[r.begin].begin, word_align[r.end - 1].end};
 }
 
-void TrimOffsets(std::string_view token, size_t index, bool add_prefix_space, ByteRange& offsets) {
+bool TrimOffsets(std::string_view token, size_t index, bool add_prefix_space, ByteRange& offsets) {
   const auto* base = reinterpret_cast<const unsigned char*>(token.data());
   const auto* end = base + token.size();
   auto is_space = [](char32_t c) { return c == 0x120 || unicode::IsWhitespace(c); };
@@ -64,6 +64,7 @@ void TrimOffsets(std::string_view token, size_t index, bool add_prefix_space, By
       ++trailing;
     }
   }
+  const ByteRange before = offsets;
   if (leading > 0) {
     const bool first = index == 0 || offsets.begin == 0;
     if (first && add_prefix_space && leading == 1) leading = 0;
@@ -72,6 +73,22 @@ void TrimOffsets(std::string_view token, size_t index, bool add_prefix_space, By
   if (trailing > 0 && offsets.end >= trailing) {
     offsets.end = static_cast<uint32_t>(std::max<size_t>(offsets.end - trailing, offsets.begin));
   }
+  return offsets.begin != before.begin || offsets.end != before.end;
+}
+
+void CharIndex::Build(std::string_view text) {
+  char_of_byte_.assign(text.size() + 1, 0);
+  byte_of_char_.clear();
+  uint32_t ch = 0;
+  for (size_t at = 0; at < text.size();) {
+    const size_t len = std::min(SequenceLength(static_cast<unsigned char>(text[at])), text.size() - at);
+    byte_of_char_.push_back(static_cast<uint32_t>(at));
+    for (size_t k = 0; k < len; ++k) char_of_byte_[at + k] = ch;
+    ++ch;
+    at += len;
+  }
+  char_of_byte_[text.size()] = ch;
+  byte_of_char_.push_back(static_cast<uint32_t>(text.size()));
 }
 
 void Utf16Positions(std::string_view text, std::vector<uint32_t>& units) {

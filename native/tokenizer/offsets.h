@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -24,11 +25,26 @@ void AppendIdentityAlignment(std::string_view text, uint32_t base, Alignment& al
 // counting a continuing_subword_prefix's bytes) is kept as it is.
 ByteRange WordRangeToOriginal(const ByteRange* word_align, size_t word_len, ByteRange r);
 
-// trim_offsets for one token of text `token` (its vocabulary string): leading and trailing spaces
-// (U+0020, its byte-level stand-in U+0120, or White_Space) are taken off its offsets, counting one
-// per character as tokenizers does; with add_prefix_space a single leading one is kept on the
-// first token of the sequence (index 0, or offsets starting at 0).
-void TrimOffsets(std::string_view token, size_t index, bool add_prefix_space, ByteRange& offsets);
+// trim_offsets for one token of text `token` (its vocabulary string, or what an added token
+// matched) with `offsets` in code points, as tokenizers trims them (after its offsets became
+// character offsets): leading and trailing spaces (U+0020, its byte-level stand-in U+0120, or
+// White_Space) are taken off, one character each; with add_prefix_space a single leading one is
+// kept on the first token of the sequence (index 0, or offsets starting at 0). Returns whether
+// anything changed.
+bool TrimOffsets(std::string_view token, size_t index, bool add_prefix_space, ByteRange& offsets);
+
+// Byte offsets of a text to code point indices and back, as tokenizers' BytesToCharOffsetConverter
+// counts them (a byte inside a character counts as that character).
+class CharIndex {
+ public:
+  void Build(std::string_view text);
+  uint32_t ToChar(uint32_t byte) const { return char_of_byte_[std::min<size_t>(byte, char_of_byte_.size() - 1)]; }
+  uint32_t ToByte(uint32_t ch) const { return byte_of_char_[std::min<size_t>(ch, byte_of_char_.size() - 1)]; }
+
+ private:
+  std::vector<uint32_t> char_of_byte_;  // size + 1 entries
+  std::vector<uint32_t> byte_of_char_;  // chars + 1 entries
+};
 
 // UTF-16 code units before each byte offset of `text` (size + 1 entries), so that a byte offset
 // at a character boundary maps to the JS string index. An offset inside a character maps to the

@@ -40,6 +40,7 @@ struct Scratch {
   Alignment align;
   std::vector<ByteRange> ranges;
   int32_t word = 0;
+  CharIndex chars;  // the sequence's characters, for trim_offsets
 };
 
 // One sequence's tokens before post-processing; offsets and word ids only when tracked.
@@ -157,8 +158,15 @@ struct Tokenizer::Impl {
   // Appends one token of the sequence with its offsets and word (tracking only), trimmed as the
   // post-processor's trim_offsets says: trimming looks at one token and its index in the
   // sequence, and truncation only cuts the end, so it can happen as each token is made.
-  void Track(SeqTokens& out, ByteRange offsets, int32_t word, std::string_view value) const {
-    if (post.trim_offsets()) TrimOffsets(value, out.offsets.size(), post.trim_add_prefix_space(), offsets);
+  // tokenizers trims character offsets (its Encoding's offsets are characters by then), so the
+  // trimming happens in characters and the result goes back to bytes.
+  void Track(SeqTokens& out, const Scratch& s, ByteRange offsets, int32_t word, std::string_view value) const {
+    if (post.trim_offsets()) {
+      ByteRange chars{s.chars.ToChar(offsets.begin), s.chars.ToChar(offsets.end)};
+      if (TrimOffsets(value, out.offsets.size(), post.trim_add_prefix_space(), chars)) {
+        offsets = ByteRange{s.chars.ToByte(chars.begin), s.chars.ToByte(chars.end)};
+      }
+    }
     out.offsets.push_back(offsets);
     out.word_ids.push_back(word);
   }
@@ -167,7 +175,7 @@ struct Tokenizer::Impl {
   // their ranges in s.ranges.
   void TrackWord(SeqTokens& out, size_t from, const ByteRange* word_align, size_t word_len, Scratch& s) const {
     for (size_t i = 0; i < s.ranges.size(); ++i) {
-      Track(out, WordRangeToOriginal(word_align, word_len, s.ranges[i]), s.word, IdToToken(out.ids[from + i]));
+      Track(out, s, WordRangeToOriginal(word_align, word_len, s.ranges[i]), s.word, IdToToken(out.ids[from + i]));
     }
     ++s.word;
   }
@@ -261,11 +269,12 @@ struct Tokenizer::Impl {
       unicode::ReplaceInvalidUtf8(text.data(), text.size(), s.valid);
       text = s.valid;
     }
+    if (track && post.trim_offsets()) s.chars.Build(text);
     // An added token is a word of its own; its offsets cover what it matched (stripped
     // whitespace included), and its value for trim_offsets is that text.
     auto added = [&](int32_t id, ByteRange offsets, std::string_view value) {
       out.ids.push_back(id);
-      if (track) Track(out, offsets, s.word++, value);
+      if (track) Track(out, s, offsets, s.word++, value);
       return out.ids.size() < limit;
     };
     auto text_part = [&](std::string_view part, uint32_t base, bool at_start) -> bool {

@@ -73,14 +73,13 @@ void BertNormalizer::Run(std::string_view in, std::string& out, Track& track) co
   while (p < end) {
     const auto at = static_cast<uint32_t>(p - base);
     if (*p < 0x80) {
-      // An ASCII character is a starter (combining class 0), so it closes any run of
-      // combining marks waiting to be put in canonical order.
-      if (track.HasPending()) Flush(out, track);
+      // A kept ASCII character is a starter (combining class 0), so it closes any run of
+      // combining marks waiting to be put in canonical order; a dropped one is gone before NFD.
       const int16_t v = ascii_[*p++];
-      if (v != kDrop) {
-        out.push_back(static_cast<char>(v));
-        track.Wrote(1, track.Consume({at, at + 1}));
-      }
+      if (v == kDrop) continue;
+      if (track.HasPending()) Flush(out, track);
+      out.push_back(static_cast<char>(v));
+      track.Wrote(1, track.Consume({at, at + 1}));
       continue;
     }
     size_t len;

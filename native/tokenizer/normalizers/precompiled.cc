@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/normalizers/replay.h"
 #include "tokenizer/unicode.h"
 
 namespace tce::tok {
@@ -55,8 +57,30 @@ class Precompiled final : public Normalizer {
       : trie_(std::move(trie)), normalized_(std::move(normalized)) {}
 
   void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
+    if (align == nullptr) {
+      Run(in, out, nullptr);
+      return;
+    }
+    // tokenizers turns the text into (char, change) pairs and replays them only when some part
+    // was replaced; otherwise the text and its ranges stay as they are.
+    std::string text;
+    std::vector<std::pair<char32_t, long>> changes;
+    if (!Run(in, text, &changes)) {
+      out.append(in);
+      AppendOwnRanges(in, 0, in.size(), *align);
+      return;
+    }
+    ChangeReplay replay(in, 0, out, *align);
+    for (const auto& [c, change] : changes) replay.Put(c, change);
+  }
+
+ private:
+  // Appends the normalized text to `out` and, when `changes` is not null, the (char, change)
+  // pairs tokenizers builds for it. Returns whether anything was replaced.
+  bool Run(std::string_view in, std::string& out, std::vector<std::pair<char32_t, long>>* changes) const {
     const auto* base = reinterpret_cast<const unsigned char*>(in.data());
     const auto* end = base + in.size();
+    bool modified = false;
     size_t at = 0;
     while (at < in.size()) {
       // One extended grapheme cluster: [at, stop).
@@ -77,22 +101,52 @@ class Precompiled final : public Normalizer {
       std::string_view replacement;
       if (cluster.size() < 6 && Transform(cluster, &replacement)) {
         out.append(replacement);
+        modified = true;
+        if (changes != nullptr) AddReplacement(cluster, replacement, *changes);
       } else {
         for (size_t c = at; c < stop; c += len) {
-          unicode::DecodeUtf8(base + c, end, &len);
+          const char32_t ch = unicode::DecodeUtf8(base + c, end, &len);
           const std::string_view one = in.substr(c, len);
           if (Transform(one, &replacement)) {
             out.append(replacement);
+            modified = true;
+            if (changes != nullptr) AddReplacement(one, replacement, *changes);
           } else {
             out.append(one);
+            if (changes != nullptr) changes->emplace_back(ch, 0);
           }
         }
       }
       at = stop;
     }
+    return modified;
   }
 
- private:
+  // The pairs tokenizers' Precompiled gives a replaced part: its new characters with change 0,
+  // except that the last (new - old) become insertions when it grows, and when it shrinks the
+  // last pair so far (possibly one written before this part) swallows the difference.
+  static void AddReplacement(std::string_view old_part, std::string_view new_part,
+                             std::vector<std::pair<char32_t, long>>& changes) {
+    const auto count = [](std::string_view s) {
+      long n = 0;
+      for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+      return n;
+    };
+    const long diff = count(new_part) - count(old_part);
+    const auto* p = reinterpret_cast<const unsigned char*>(new_part.data());
+    const auto* end = p + new_part.size();
+    while (p < end) {
+      size_t len;
+      changes.emplace_back(unicode::DecodeUtf8(p, end, &len), 0);
+      p += len;
+    }
+    if (diff > 0) {
+      for (long i = 0; i < diff; ++i) changes[changes.size() - 1 - static_cast<size_t>(i)].second = 1;
+    } else if (diff < 0 && !changes.empty()) {
+      changes.back().second += diff;
+    }
+  }
+
   // darts-clone unit layout.
   static bool HasLeaf(uint32_t unit) { return ((unit >> 8) & 1) == 1; }
   static uint32_t Value(uint32_t unit) { return unit & ((1u << 31) - 1); }

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/normalizers/replay.h"
 
 namespace tce::tok {
 
@@ -29,15 +30,43 @@ class SequenceNormalizer final : public Normalizer {
   void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     if (members_.empty()) {
       out.append(in);
+      if (align != nullptr) AppendOwnRanges(in, 0, in.size(), *align);
       return;
     }
     std::string current(in), next;
-    for (size_t i = 0; i + 1 < members_.size(); ++i) {
-      next.clear();
-      members_[i]->Normalize(current, next, nullptr);
-      current.swap(next);
+    if (align == nullptr) {
+      for (size_t i = 0; i + 1 < members_.size(); ++i) {
+        next.clear();
+        members_[i]->Normalize(current, next, nullptr);
+        current.swap(next);
+      }
+      members_.back()->Normalize(current, out, nullptr);
+      return;
     }
-    members_.back()->Normalize(current, out, nullptr);
+    // Each member aligns its output with its own input; composing the two gives ranges of `in`.
+    // A member's range is a whole character of its input, whose bytes share one range of `in`,
+    // so its first byte's range is the character's. {0, 0} (an insertion at the start) stays
+    // {0, 0}, as tokenizers' insertions at the start are (0, 0) whatever came before.
+    Alignment current_align, stage, composed;
+    AppendOwnRanges(in, 0, in.size(), current_align);
+    for (size_t i = 0; i < members_.size(); ++i) {
+      const bool last = i + 1 == members_.size();
+      std::string& target = last ? out : next;
+      if (!last) next.clear();
+      stage.clear();
+      members_[i]->Normalize(current, target, &stage);
+      composed.clear();
+      composed.reserve(stage.size());
+      for (const ByteRange& r : stage) {
+        composed.push_back(r.begin == r.end ? ByteRange{} : current_align[r.begin]);
+      }
+      if (last) {
+        align->insert(align->end(), composed.begin(), composed.end());
+      } else {
+        current.swap(next);
+        current_align.swap(composed);
+      }
+    }
   }
 
  private:

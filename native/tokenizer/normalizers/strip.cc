@@ -1,5 +1,6 @@
-// Strip: removes White_Space at the left and/or right end.
+// Strip: removes White_Space at the left and/or right end; what is kept keeps its own ranges.
 #include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/normalizers/replay.h"
 #include "tokenizer/unicode.h"
 
 namespace tce::tok {
@@ -39,7 +40,9 @@ class Strip final : public Normalizer {
       }
       stop = last;
     }
-    if (stop > begin) out.append(in.substr(begin, stop - begin));
+    if (stop <= begin) return;
+    out.append(in.substr(begin, stop - begin));
+    if (align != nullptr) AppendOwnRanges(in, begin, stop, *align);
   }
 
  private:
