@@ -4,8 +4,8 @@
  * whole tokens of the document encoded alone. Each document is encoded once, with offsets; a
  * window starts at a token that starts a word (word ids change there), so that its text
  * re-encodes to the same tokens, and its text runs from the end of the token before it (0 for the
- * first) to the end of its last token: the space that byte-level BPE and Metaspace fold into a
- * word's first token (and that trim_offsets leaves out of its offsets) stays with it. A single
+ * first) to the end of its last token (endOfTokens): the space that byte-level BPE and Metaspace
+ * fold into a word's first token (and that trim_offsets leaves out of its offsets) stays with it. A single
  * word longer than a window is cut between two of its tokens; those parts may re-tokenize
  * differently from the whole word.
  */
@@ -31,7 +31,7 @@ export interface Span {
 
 /**
  * A window of a document: `start`..`end`, the text scored; `passage`, the text of its tokens
- * ([start of its first token, end of its last), returnPassage); `tokens`, its tokens' indices in
+ * ([start of its first token, end of its last: endOfTokens), returnPassage); `tokens`, its tokens' indices in
  * the document encoded alone. A document that fits is one window: the whole document, as it is.
  */
 export interface Window extends Span {
@@ -89,7 +89,7 @@ export async function planWindows(
     const n = encoding.ids.length;
     if (n <= Math.min(windowTokens, room.of(i))) return [{ start: 0, end: doc.length, passage: { start: 0, end: doc.length }, tokens: { start: 0, end: n } }];
     const { budget, stride } = windowBudget(room, i, { windowTokens, stride: settings.stride, mode }, where);
-    return cutWindows(encoding, budget, stride, mode === 'first');
+    return cutWindows(doc, encoding, budget, stride, mode === 'first');
   });
   return { items, mode, windowTokens, stride: settings.stride, maxLength, windows, count: windows.reduce((sum, w) => sum + w.length, 0) };
 }
@@ -99,7 +99,7 @@ export async function planWindows(
  * this file), the next starting at the earliest word start that leaves at most `stride` tokens
  * shared with the window before.
  */
-function cutWindows(encoding: Encoding, budget: number, stride: number, firstOnly: boolean): Window[] {
+function cutWindows(doc: string, encoding: Encoding, budget: number, stride: number, firstOnly: boolean): Window[] {
   const offsets = encoding.offsets!;
   const wordIds = encoding.wordIds!;
   const n = encoding.ids.length;
@@ -108,17 +108,30 @@ function cutWindows(encoding: Encoding, budget: number, stride: number, firstOnl
   for (let s = 0; ;) {
     let e = Math.min(n, s + budget);
     if (e < n) e = cutBefore(offsets, s, e, startsWord);
-    out.push({
-      start: s === 0 ? 0 : offsets[2 * s - 1]!,
-      end: offsets[2 * e - 1]!,
-      passage: { start: offsets[2 * s]!, end: offsets[2 * e - 1]! },
-      tokens: { start: s, end: e },
-    });
+    const end = endOfTokens(doc, offsets, e);
+    out.push({ start: s === 0 ? 0 : endOfTokens(doc, offsets, s), end, passage: { start: offsets[2 * s]!, end }, tokens: { start: s, end: e } });
     if (e === n || firstOnly) return out;
     let next = Math.max(s + 1, e - stride);
     while (next < e && !startsWord(next)) next++;
     s = next;
   }
+}
+
+/** Unicode White_Space: what every supported pre-tokenizer splits at (or folds into the next word's first token). */
+const WHITE_SPACE = /[\t\n\v\f\r \u0085\u2028\u2029\p{Zs}]/u;
+
+/**
+ * Where the text of tokens ..t-1 ends (t >= 1): the end of token t - 1, and past it the characters
+ * before the next whitespace that no token's offsets hold, which belong to token t - 1's text: a
+ * combining mark a composing normalizer (NFC, NFKC, sentencepiece's) folded into the character
+ * before, whose offsets (as tokenizers reports them) name that character alone. Without them a
+ * window's text would end with a bare base character, and the next one start with a bare mark.
+ */
+export function endOfTokens(doc: string, offsets: Uint32Array, t: number): number {
+  let end = offsets[2 * t - 1]!;
+  const limit = 2 * t < offsets.length ? Math.max(end, offsets[2 * t]!) : doc.length;
+  while (end < limit && !WHITE_SPACE.test(doc[end]!)) end++;
+  return end;
 }
 
 /**

@@ -16,7 +16,9 @@ tokens is one window, the whole document. Otherwise windows take at most B token
 the last token that starts a word (word id changes) within reach; the next window starts at the
 earliest word start after the window's first token that leaves at most `stride` tokens shared
 (default: B // 4), or at the window's end. A window's text runs from the end of the token before
-it (0 for the first) to the end of its last token; its passage from the start of its first token.
+it (0 for the first) to the end of its last token, with any characters after that before the next
+token and before whitespace (combining marks a composing normalizer folded into that token, which
+its offsets leave out); its passage from the start of its first token to the same end.
 Every window's pair is encoded to check that it fits, and its text is encoded alone to check that
 its tokens are exactly the document's tokens in the window's token range.
 
@@ -37,6 +39,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+
+
+# Unicode White_Space.
+WHITE_SPACE = set("\t\n\u000b\u000c\r \u0085\u2028\u2029\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                  "\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000")
 
 
 def utf16_index(text):
@@ -62,6 +69,15 @@ def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
     def starts_word(t):
         return t == 0 or words[t] != words[t - 1]
 
+    def end_of_tokens(t):
+        # The end of token t - 1, and the characters after it up to the next token and before any
+        # whitespace: combining marks a composing normalizer folded into it (its offsets leave them out).
+        end = offsets[t - 1][1]
+        limit = max(end, offsets[t][0]) if t < n else len(doc)
+        while end < limit and doc[end] not in WHITE_SPACE:
+            end += 1
+        return end
+
     windows, passages, ranges = [], [], []
     s = 0
     while True:
@@ -70,8 +86,8 @@ def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
             cuts = [c for c in range(e, s, -1) if starts_word(c)]
             assert cuts, "a word longer than the window: not handled by this reference"
             e = cuts[0]
-        start = 0 if s == 0 else offsets[s - 1][1]
-        end = offsets[e - 1][1]
+        start = 0 if s == 0 else end_of_tokens(s)
+        end = end_of_tokens(e)
         text = doc[start:end]
         assert tokenizer(text, add_special_tokens=False)["input_ids"] == ids[s:e], \
             f"a window's tokens are not the document's: {text[:60]!r}"
