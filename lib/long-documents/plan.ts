@@ -96,25 +96,44 @@ export async function planWindows(
 
 /**
  * Windows of at most `budget` tokens over an encoding with offsets and word ids (see the top of
- * this file), the next starting at the earliest word start that leaves at most `stride` tokens
- * shared with the window before.
+ * this file), ending at the last boundary within reach and the next starting at the earliest word
+ * start that leaves at most `stride` tokens shared with it (else where it ends). Boundaries are
+ * tried in order: a word after a space, any word, and (to end a window inside a word longer
+ * than it) a token that does not share a character with the one before.
  */
 function cutWindows(doc: string, encoding: Encoding, budget: number, stride: number, firstOnly: boolean): Window[] {
   const offsets = encoding.offsets!;
   const wordIds = encoding.wordIds!;
   const n = encoding.ids.length;
   const startsWord = (t: number) => t === 0 || wordIds[t] !== wordIds[t - 1];
+  // A word after a space re-encodes as the doc has it even where the pre-tokenizer gives a text's
+  // first word a space (RoBERTa's add_prefix_space): the doc's word had one (in its offsets, or
+  // just before them where trim_offsets leaves it out).
+  const afterSpace = (t: number) => t === 0 || (startsWord(t) && (doc[offsets[2 * t]! - 1] === ' ' || doc[offsets[2 * t]!] === ' '));
+  const whole = (t: number) => offsets[2 * t]! >= offsets[2 * t - 1]!;
+  const boundaries = [afterSpace, startsWord, whole];
   const out: Window[] = [];
   for (let s = 0; ;) {
     let e = Math.min(n, s + budget);
-    if (e < n) e = cutBefore(offsets, s, e, startsWord);
+    if (e < n) e = lastBoundary(boundaries, s + 1, e) ?? e;
     const end = endOfTokens(doc, offsets, e);
     out.push({ start: s === 0 ? 0 : endOfTokens(doc, offsets, s), end, passage: { start: offsets[2 * s]!, end }, tokens: { start: s, end: e } });
     if (e === n || firstOnly) return out;
-    let next = Math.max(s + 1, e - stride);
-    while (next < e && !startsWord(next)) next++;
-    s = next;
+    // Not inside a word: with no word start in reach, the next window starts where this one ends.
+    s = firstBoundary(boundaries.slice(0, 2), Math.max(s + 1, e - stride), e) ?? e;
   }
+}
+
+/** The last token in [from, to] that is a boundary of the first kind that has one there. */
+function lastBoundary(kinds: Array<(t: number) => boolean>, from: number, to: number): number | undefined {
+  for (const is of kinds) for (let t = to; t >= from; t--) if (is(t)) return t;
+  return undefined;
+}
+
+/** The first token in [from, to) that is a boundary of the first kind that has one there. */
+function firstBoundary(kinds: Array<(t: number) => boolean>, from: number, to: number): number | undefined {
+  for (const is of kinds) for (let t = from; t < to; t++) if (is(t)) return t;
+  return undefined;
 }
 
 /** Unicode White_Space: what every supported pre-tokenizer splits at (or folds into the next word's first token). */
@@ -132,17 +151,6 @@ export function endOfTokens(doc: string, offsets: Uint32Array, t: number): numbe
   const limit = 2 * t < offsets.length ? Math.max(end, offsets[2 * t]!) : doc.length;
   while (end < limit && !WHITE_SPACE.test(doc[end]!)) end++;
   return end;
-}
-
-/**
- * Where a window from token `s` that may reach token `e` (exclusive) ends: at the last word start
- * after `s`, at most `e`; in a word longer than the window, at the last token that starts where
- * the token before it ends (not inside a character that several byte-level tokens share), else `e`.
- */
-function cutBefore(offsets: Uint32Array, s: number, e: number, startsWord: (t: number) => boolean): number {
-  for (let c = e; c > s; c--) if (startsWord(c)) return c;
-  for (let c = e; c > s; c--) if (offsets[2 * c]! >= offsets[2 * c - 1]!) return c;
-  return e;
 }
 
 /** Tokens of every pair besides the two texts ([CLS] q [SEP] d [SEP]: 3 for BERT, 4 for XLM-R), and each item's query tokens. */

@@ -13,9 +13,10 @@ Windows (unless given) come from Hugging Face's fast tokenizer of the saved mode
 tokenizer: the document is encoded alone (no special tokens) with offsets and word ids. The window
 holds B = min(W, M - query tokens - the pair's special tokens) tokens; a document of at most B
 tokens is one window, the whole document. Otherwise windows take at most B tokens, ending before
-the last token that starts a word (word id changes) within reach; the next window starts at the
-earliest word start after the window's first token that leaves at most `stride` tokens shared
-(default: B // 4), or at the window's end. A window's text runs from the end of the token before
+the last token within reach that starts a word (word id changes) after a space, else before the
+last that starts a word; the next window starts at the earliest such word start (after a space
+first) after the window's first token that leaves at most `stride` tokens shared (default:
+B // 4), or at the window's end. A window's text runs from the end of the token before
 it (0 for the first) to the end of its last token, with any characters after that before the next
 token and before whitespace (combining marks a composing normalizer folded into that token, which
 its offsets leave out); its passage from the start of its first token to the same end.
@@ -69,6 +70,12 @@ def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
     def starts_word(t):
         return t == 0 or words[t] != words[t - 1]
 
+    def after_space(t):
+        # A word preceded by a space (or whose offsets begin with one): it keeps its form as a
+        # text's first word even where the pre-tokenizer adds a prefix space.
+        start = offsets[t][0]
+        return t == 0 or (starts_word(t) and ((start > 0 and doc[start - 1] == " ") or (start < len(doc) and doc[start] == " ")))
+
     def end_of_tokens(t):
         # The end of token t - 1, and the characters after it up to the next token and before any
         # whitespace: combining marks a composing normalizer folded into it (its offsets leave them out).
@@ -83,7 +90,7 @@ def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
     while True:
         e = min(n, s + budget)
         if e < n:
-            cuts = [c for c in range(e, s, -1) if starts_word(c)]
+            cuts = [c for c in range(e, s, -1) if after_space(c)] or [c for c in range(e, s, -1) if starts_word(c)]
             assert cuts, "a word longer than the window: not handled by this reference"
             e = cuts[0]
         start = 0 if s == 0 else end_of_tokens(s)
@@ -97,10 +104,8 @@ def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
         ranges.append((s, e))
         if e == n:
             break
-        t = max(s + 1, e - stride)
-        while t < e and not starts_word(t):
-            t += 1
-        s = t
+        reach = range(max(s + 1, e - stride), e)
+        s = next((t for t in reach if after_space(t)), None) or next((t for t in reach if starts_word(t)), e)
     return windows, passages, ranges, n
 
 
