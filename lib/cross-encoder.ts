@@ -158,9 +158,9 @@ export interface PredictOptions {
   longDocuments?: LongDocuments;
   /**
    * Document tokens a window holds at most (1 to 2^20; also at most what fits beside the query in
-   * maxLength). Default DEFAULT_WINDOW_TOKENS (exported by the package), whatever maxLength is: a short window lets the
-   * model see the evidence rather than drown it in unrelated text (docs/LONG-DOCUMENTS.md). Only
-   * with longDocuments 'max', 'mean' or 'first'.
+   * maxLength). Default DEFAULT_WINDOW_TOKENS (exported by the package), whatever maxLength is: a
+   * short window lets the model see the evidence rather than drown it in unrelated text
+   * (docs/LONG-DOCUMENTS.md). Only with longDocuments 'max', 'mean' or 'first'.
    */
   windowTokens?: number;
   /**
@@ -189,8 +189,9 @@ export interface RankOptions extends PredictOptions {
   returnDocuments?: boolean;
   /**
    * Include the best window of each document in its result (`passage`): the highest-scoring
-   * window with 'max' and 'mean', the first with 'first'; the whole document when it fits in one
-   * window. Needs longDocuments 'max', 'mean' or 'first'. Default false.
+   * window with 'max' and 'mean', the first with 'first', from the start of its first token to the
+   * end of its last; the whole document when it fits in one window. Needs longDocuments 'max',
+   * 'mean' or 'first'. Default false.
    */
   returnPassage?: boolean;
 }

@@ -5,7 +5,8 @@
  * other and with other calls), and each item's window scores are aggregated into its row
  * (aggregate.ts). truncate.ts cuts documents for Cohere's max_tokens_per_doc.
  */
-import { abortError } from '../errors';
+import { abortError, TceError } from '../errors';
+import type { Tokenizer } from '../tokenizer';
 import { aggregate, documentProgress } from './aggregate';
 import { planWindows, type Span, type WindowPlan, type WindowSettings } from './plan';
 
@@ -39,7 +40,7 @@ export interface LongDocumentScores {
  * settings), score every window in one `score` call, aggregate. onProgress counts items.
  */
 export async function scoreLongDocuments(
-  tokenizer: Parameters<typeof planWindows>[0],
+  tokenizer: Tokenizer,
   items: ReadonlyArray<readonly [string, string]>,
   settings: WindowSettings & { labels: number; onProgress?: (done: number, total: number) => unknown },
   where: (i: number) => string,
@@ -70,6 +71,7 @@ function checkPlan(plan: WindowPlan, items: ReadonlyArray<readonly [string, stri
   const same = plan.items.length === items.length && plan.mode === settings.mode && plan.maxLength === settings.maxLength &&
     (settings.windowTokens === undefined || plan.windowTokens === settings.windowTokens) && plan.stride === (settings.stride ?? plan.stride) &&
     items.every(([q, d], i) => plan.items[i]![0] === q && plan.items[i]![1] === d);
-  if (!same) throw new TypeError('a window plan was handed in for other documents or other long-document options');
+  // Only the package hands plans in; a mismatch is its bug, not the caller's.
+  if (!same) throw new TceError('TCE_INTERNAL', 'a window plan was handed in for other documents or other long-document options');
   return plan;
 }
