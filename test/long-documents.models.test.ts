@@ -352,6 +352,10 @@ describe('windows are exact token slices of the document, for every tokenizer fa
     expect(multi).toBe(docs.length);
     // Words longer than a window (runs of CJK or Thai without spaces) are the exception.
     expect(exact).toBeGreaterThan(plan.count * 0.75);
+    // Windows are cut near their end, not wherever a boundary is: all but each document's last
+    // hold most of the window's tokens on average.
+    const inner = plan.windows.flatMap((ws) => ws.slice(0, -1));
+    expect(inner.reduce((sum, w) => sum + w.tokens.end - w.tokens.start, 0) / inner.length).toBeGreaterThan(windowTokens * 0.75);
     // 'first' plans the first of those windows only.
     const first = await planWindows(tokenizer, input, { maxLength, windowTokens, stride, mode: 'first' }, String);
     expect(first.windows).toEqual(plan.windows.map((w) => [w[0]]));
@@ -362,6 +366,13 @@ describe('windows are exact token slices of the document, for every tokenizer fa
     const tokenizer = Tokenizer.fromModelDir(BUNDLED_MODEL);
     await check(tokenizer, 48, 12);
     await check(tokenizer, 20, 0);
+    // A run of CJK text after a space: every character is a word of its own, none after a space
+    // but the first; windows still fill up instead of ending after that first character.
+    const cjk = `protein ${'蛋白质结构预测'.repeat(20)}`;
+    const { windows: [ws] } = await planWindows(tokenizer, [['q', cjk]], { maxLength: 512, windowTokens: 16, stride: 0, mode: 'max' }, String);
+    expect(ws!.length).toBeGreaterThan(5);
+    for (const w of ws!.slice(0, -1)) expect(w.tokens.end - w.tokens.start).toBe(16);
+    expectExactWindows(tokenizer, cjk, ws!, { budget: 16, stride: 0, maxLength: 512, query: 'q' });
   });
 
   test.skipIf('skip' in families).for(FAMILY_NAMES)(`%s${'skip' in families ? `; skipped: ${families.skip}` : ''}`, async (name) => {

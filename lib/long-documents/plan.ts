@@ -98,8 +98,8 @@ export async function planWindows(
  * Windows of at most `budget` tokens over an encoding with offsets and word ids (see the top of
  * this file), ending at the last boundary within reach and the next starting at the earliest word
  * start that leaves at most `stride` tokens shared with it (else where it ends). Boundaries are
- * tried in order: a word after a space, any word, and (to end a window inside a word longer
- * than it) a token that does not share a character with the one before.
+ * tried in order: a word after a space (in the window's second half), any word, and (to end a
+ * window inside a word longer than it) a token that does not share a character with the one before.
  */
 function cutWindows(doc: string, encoding: Encoding, budget: number, stride: number, firstOnly: boolean): Window[] {
   const offsets = encoding.offsets!;
@@ -115,7 +115,9 @@ function cutWindows(doc: string, encoding: Encoding, budget: number, stride: num
   const out: Window[] = [];
   for (let s = 0; ;) {
     let e = Math.min(n, s + budget);
-    if (e < n) e = lastBoundary(boundaries, s + 1, e) ?? e;
+    // A word after a space only in the window's second half: a long run without spaces (CJK text
+    // under BERT, whose characters are words of their own) must not shrink the window to a token.
+    if (e < n) e = lastBoundary([afterSpace], s + Math.ceil(budget / 2), e) ?? lastBoundary(boundaries.slice(1), s + 1, e) ?? e;
     const end = endOfTokens(doc, offsets, e);
     out.push({ start: s === 0 ? 0 : endOfTokens(doc, offsets, s), end, passage: { start: offsets[2 * s]!, end }, tokens: { start: s, end: e } });
     if (e === n || firstOnly) return out;

@@ -13,13 +13,14 @@ Windows (unless given) come from Hugging Face's fast tokenizer of the saved mode
 tokenizer: the document is encoded alone (no special tokens) with offsets and word ids. The window
 holds B = min(W, M - query tokens - the pair's special tokens) tokens; a document of at most B
 tokens is one window, the whole document. Otherwise windows take at most B tokens, ending before
-the last token within reach that starts a word (word id changes) after a space, else before the
-last that starts a word; the next window starts at the earliest such word start (after a space
-first) after the window's first token that leaves at most `stride` tokens shared (default:
-B // 4), or at the window's end. A window's text runs from the end of the token before
-it (0 for the first) to the end of its last token, with any characters after that before the next
-token and before whitespace (combining marks a composing normalizer folded into that token, which
-its offsets leave out); its passage from the start of its first token to the same end.
+the last token within reach that starts a word (word id changes) after a space, in the window's
+second half (from B // 2 rounded up), else before the last that starts a word; the next window
+starts at the earliest such word start (after a space first) after the window's first token that
+leaves at most `stride` tokens shared (default: B // 4), or at the window's end. A window's text
+runs from the end of the token before it (0 for the first) to the end of its last token, with any
+characters after that before the next token and before whitespace (combining marks a composing
+normalizer folded into that token, which its offsets leave out); its passage from the start of its
+first token to the same end.
 Every window's pair is encoded to check that it fits, and its text is encoded alone to check that
 its tokens are exactly the document's tokens in the window's token range.
 
@@ -90,7 +91,7 @@ def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
     while True:
         e = min(n, s + budget)
         if e < n:
-            cuts = [c for c in range(e, s, -1) if after_space(c)] or [c for c in range(e, s, -1) if starts_word(c)]
+            cuts = [c for c in range(e, s + (budget + 1) // 2 - 1, -1) if after_space(c)] or [c for c in range(e, s, -1) if starts_word(c)]
             assert cuts, "a word longer than the window: not handled by this reference"
             e = cuts[0]
         start = 0 if s == 0 else end_of_tokens(s)
