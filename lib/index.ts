@@ -25,3 +25,4 @@ export {
   type Precision,
   type Activation,
 } from './cross-encoder';
+export { DEFAULT_WINDOW_TOKENS } from './long-documents';

@@ -20,19 +20,18 @@ if (reason) console.warn(`server client tests skipped: ${reason}`);
 const MAX_TOKENS_PER_DOC = 12;
 
 /**
- * `text` cut after its last whole word such that what is kept encodes to at most `maxTokens`
- * tokens (without special tokens): the longest such prefix of whole words, found with the
- * Tokenizer by encoding each prefix.
+ * `text` cut after its first `maxTokens` tokens (without special tokens): the shortest prefix
+ * that encodes to exactly the whole text's first `maxTokens` tokens, found with the Tokenizer by
+ * encoding each prefix.
  */
 function firstTokens(model: CrossEncoder, text: string, maxTokens: number): string {
-  const ends = [...text.matchAll(/\S+/g)].map((m) => m.index + m[0].length);
-  let kept = '';
-  for (const end of ends) {
+  const encode = (t: string) => Array.from(model.tokenizer.encode(t, null, { addSpecialTokens: false }).ids);
+  const first = encode(text).slice(0, maxTokens);
+  for (let end = 1; end <= text.length; end++) {
     const prefix = text.slice(0, end);
-    if (model.tokenizer.encode(prefix, null, { addSpecialTokens: false }).ids.length > maxTokens) break;
-    kept = prefix;
+    if (JSON.stringify(encode(prefix)) === JSON.stringify(first)) return prefix;
   }
-  return kept;
+  throw new Error(`no prefix of ${JSON.stringify(text.slice(0, 40))}... encodes to its first ${maxTokens} tokens`);
 }
 
 describe.skipIf(reason)('rerank server with real clients (huggingface_hub, cohere)', () => {
@@ -87,7 +86,7 @@ describe.skipIf(reason)('rerank server with real clients (huggingface_hub, coher
     for (const r of out.cohere_v2) expect(Math.abs(r.relevance_score - expected[r.index])).toBeLessThanOrEqual(1e-5);
     expect(out.cohere_wrong_key).toBe(401);
 
-    // max_tokens_per_doc: each document cut to its first whole words of at most that many tokens.
+    // max_tokens_per_doc: each document cut after its first that many tokens.
     const cut = documents.map((d) => firstTokens(model, d, MAX_TOKENS_PER_DOC));
     expect(cut.filter((c, i) => c.length < documents[i]!.length).length).toBe(documents.length);
     const truncated = (await model.predict(cut.map((d): Pair => [query, d]))) as Float32Array;

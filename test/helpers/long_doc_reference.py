@@ -5,95 +5,109 @@ Runs in a project environment with sentence-transformers (.venv). No network: HF
 
   long_doc_reference.py --requests requests.json --out out.json
 
-Each request: {"model": ST_DIR, "max_length": M, "mode": "max"|"mean"|"first", "stride": S|null,
-               "items": [[query, document], ...], "windows": null | [[[start, end], ...], ...]}
+Each request: {"model": ST_DIR, "max_length": M, "window_tokens": W, "mode": "max"|"mean"|"first",
+               "stride": S|null, "items": [[query, document], ...],
+               "windows": null | [[[start, end], ...], ...]}
 
 Windows (unless given) come from Hugging Face's fast tokenizer of the saved model, not from our
-tokenizer: a pair that fits in M is one window, the whole document. Otherwise the document is
-split at Unicode White_Space into pieces, and each piece's token count is read from the offsets of
-the WHOLE document's tokenization (each token belongs to the piece holding its first character);
-windows then take whole pieces greedily while they fit in M - query tokens - the pair's special
-tokens, and the next window starts at the earliest piece after the window's first piece such
-that the pieces from there to the window's end hold at most `stride` tokens (default: a quarter of
-the budget). Every window's pair is encoded to check that it fits, and its text is encoded alone
-to check that its tokens are exactly the document's tokens in the window's token range.
+tokenizer: the document is encoded alone (no special tokens) with offsets and word ids. The window
+holds B = min(W, M - query tokens - the pair's special tokens) tokens; a document of at most B
+tokens is one window, the whole document. Otherwise windows take at most B tokens, ending before
+the last token within reach that starts a word (word id changes) after a space, in the window's
+second half (from B // 2 rounded up), else before the last that starts a word; the next window
+starts at the earliest such word start (after a space first) after the window's first token that
+leaves at most `stride` tokens shared (default: B // 4), or at the window's end. A window's text
+runs from the end of the token before it (0 for the first) to the end of its last token, with any
+characters after that before the next token and before whitespace (combining marks a composing
+normalizer folded into that token, which its offsets leave out); its passage from the start of its
+first token to the same end.
+Every window's pair is encoded to check that it fits, and its text is encoded alone to check that
+its tokens are exactly the document's tokens in the window's token range.
 
 Every window is scored by sentence_transformers.CrossEncoder.predict; a document's score is the
 max over windows (one-label), the mean per label, or the first window's.
 
-Writes {"results": [{"windows": [[[start, end], ...], ...], "token_ranges": [[[t0, t1], ...], ...]
-        (null for a document that fits), "doc_tokens": [N, ...], "scores": [...]}, ...]}.
+Offsets in and out are UTF-16 code units (JavaScript's string indices); Python's are code points.
+
+Writes {"results": [{"windows": [[[start, end], ...], ...], "passages": [...] (same shape),
+        "token_ranges": [[[t0, t1], ...], ...] (null for a document that fits), "doc_tokens": [N, ...],
+        "scores": [...]}, ...]}.
 """
 import argparse
-import bisect
 import json
 import os
-import re
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-# Unicode White_Space (the Zs category plus the controls and separators that are White_Space).
-ZS = "\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
-PIECE = re.compile(f"[^\t\n\u000b\u000c\r\u0085\u2028\u2029{ZS}]+")
+
+# Unicode White_Space.
+WHITE_SPACE = set("\t\n\u000b\u000c\r \u0085\u2028\u2029\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                  "\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000")
 
 
-def windows_of(tokenizer, query, doc, max_length, stride):
-    if len(tokenizer(query, doc)["input_ids"]) <= max_length:
-        return [(0, len(doc))], None, None
+def utf16_index(text):
+    """Code point index -> UTF-16 index, for every index 0..len(text)."""
+    out = [0]
+    for ch in text:
+        out.append(out[-1] + (2 if ord(ch) > 0xFFFF else 1))
+    return out
+
+
+def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
     specials = tokenizer.num_special_tokens_to_add(pair=True)
-    budget = max_length - specials - len(tokenizer(query, add_special_tokens=False)["input_ids"])
-    assert budget >= 1, "the query leaves no room"
-    stride = budget // 4 if stride is None else stride
-    pieces = [(m.start(), m.end()) for m in PIECE.finditer(doc)]
-    starts = [s for s, _ in pieces]
+    room = max_length - specials - len(tokenizer(query, add_special_tokens=False)["input_ids"])
+    assert room >= 1, "the query leaves no room"
+    budget = min(room, window_tokens)
     enc = tokenizer(doc, add_special_tokens=False, return_offsets_mapping=True)
-    counts = [0] * len(pieces)
-    first_token = [None] * len(pieces)
-    for t, (s, e) in enumerate(enc["offset_mapping"]):
-        p = bisect.bisect_right(starts, s) - 1
-        assert p >= 0 and s < pieces[p][1], f"token {t} at {s} is not inside a piece"
-        counts[p] += 1
-        if first_token[p] is None:
-            first_token[p] = t
-    assert max(counts) <= budget, "a piece longer than the window: not handled by this reference"
-    n_tokens = len(enc["input_ids"])
-    token_start = []  # the document token index where each piece starts
-    nxt = n_tokens
-    for p in range(len(pieces) - 1, -1, -1):
-        if first_token[p] is not None:
-            nxt = first_token[p]
-        token_start.append(nxt)
-    token_start.reverse()
+    ids, offsets, words = enc["input_ids"], enc["offset_mapping"], enc.word_ids()
+    n = len(ids)
+    if n <= budget:
+        return [(0, len(doc))], [(0, len(doc))], None, n
+    stride = budget // 4 if stride is None else stride
 
-    def token_end(p):
-        return token_start[p] + counts[p]
+    def starts_word(t):
+        return t == 0 or words[t] != words[t - 1]
 
-    windows, ranges = [], []
-    i = 0
-    while i < len(pieces):
-        j, total = i, counts[i]
-        while j + 1 < len(pieces) and total + counts[j + 1] <= budget:
-            j += 1
-            total += counts[j]
-        start, end = pieces[i][0], pieces[j][1]
+    def after_space(t):
+        # A word preceded by a space (or whose offsets begin with one): it keeps its form as a
+        # text's first word even where the pre-tokenizer adds a prefix space.
+        start = offsets[t][0]
+        return t == 0 or (starts_word(t) and ((start > 0 and doc[start - 1] == " ") or (start < len(doc) and doc[start] == " ")))
+
+    def end_of_tokens(t):
+        # The end of token t - 1, and the characters after it up to the next token and before any
+        # whitespace: combining marks a composing normalizer folded into it (its offsets leave them out).
+        end = offsets[t - 1][1]
+        limit = max(end, offsets[t][0]) if t < n else len(doc)
+        while end < limit and doc[end] not in WHITE_SPACE:
+            end += 1
+        return end
+
+    windows, passages, ranges = [], [], []
+    s = 0
+    while True:
+        e = min(n, s + budget)
+        if e < n:
+            cuts = [c for c in range(e, s + (budget + 1) // 2 - 1, -1) if after_space(c)] or [c for c in range(e, s, -1) if starts_word(c)]
+            assert cuts, "a word longer than the window: not handled by this reference"
+            e = cuts[0]
+        start = 0 if s == 0 else end_of_tokens(s)
+        end = end_of_tokens(e)
         text = doc[start:end]
+        assert tokenizer(text, add_special_tokens=False)["input_ids"] == ids[s:e], \
+            f"a window's tokens are not the document's: {text[:60]!r}"
         assert len(tokenizer(query, text)["input_ids"]) <= max_length, "a window does not fit"
-        t0, t1 = token_start[i], token_end(j)
-        assert tokenizer(text, add_special_tokens=False)["input_ids"] == enc["input_ids"][t0:t1], \
-            "a window's tokens are not the document's"
         windows.append((start, end))
-        ranges.append((t0, t1))
-        if j == len(pieces) - 1:
+        passages.append((offsets[s][0], end))
+        ranges.append((s, e))
+        if e == n:
             break
-        k, overlap = j + 1, 0
-        while k - 1 > i and overlap + counts[k - 1] <= stride:
-            k -= 1
-            overlap += counts[k]
-        i = k
-    return windows, ranges, n_tokens
+        reach = range(max(s + 1, e - stride), e)
+        s = next((t for t in reach if after_space(t)), None) or next((t for t in reach if starts_word(t)), e)
+    return windows, passages, ranges, n
 
 
 def main():
@@ -110,17 +124,20 @@ def main():
     for r in requests:
         model = models.get(r["model"]) or models.setdefault(r["model"], CrossEncoder(r["model"], device="cpu"))
         tokenizer = model.tokenizer
-        windows, ranges, doc_tokens = [], [], []
+        windows, passages, ranges, doc_tokens = [], [], [], []
         for n, (query, doc) in enumerate(r["items"]):
             if r.get("windows"):
-                windows.append([tuple(w) for w in r["windows"][n]])
+                to_cp = {u: c for c, u in enumerate(utf16_index(doc))}
+                windows.append([(to_cp[s], to_cp[e]) for s, e in r["windows"][n]])
+                passages.append(windows[-1])
                 ranges.append(None)
                 doc_tokens.append(None)
                 continue
-            w, t, count = windows_of(tokenizer, query, doc, r["max_length"], r.get("stride"))
+            w, p, t, count = windows_of(tokenizer, query, doc, r["max_length"], r["window_tokens"], r.get("stride"))
             if r["mode"] == "first":
-                w, t = w[:1], (t[:1] if t else t)
+                w, p, t = w[:1], p[:1], (t[:1] if t else t)
             windows.append(w)
+            passages.append(p)
             ranges.append(t)
             doc_tokens.append(count)
         pairs = [(query, doc[s:e]) for (query, doc), ws in zip(r["items"], windows) for s, e in ws]
@@ -132,7 +149,12 @@ def main():
             at += len(ws)
             row = rows.max(axis=0) if r["mode"] == "max" else rows.mean(axis=0) if r["mode"] == "mean" else rows[0]
             scores.append(row.tolist() if row.shape[0] > 1 else float(row[0]))
-        results.append({"windows": windows, "token_ranges": ranges, "doc_tokens": doc_tokens, "scores": scores})
+        units = [utf16_index(doc) for _, doc in r["items"]]
+        results.append({
+            "windows": [[(u[s], u[e]) for s, e in ws] for u, ws in zip(units, windows)],
+            "passages": [[(u[s], u[e]) for s, e in ps] for u, ps in zip(units, passages)],
+            "token_ranges": ranges, "doc_tokens": doc_tokens, "scores": scores,
+        })
     with open(args.out, "w") as f:
         json.dump({"results": results}, f)
 
