@@ -12,7 +12,7 @@ import { defaultCpuThreads } from './cpu/threads';
 import { resolveDevice } from './device';
 import { abortError, fromNative, TceError } from './errors';
 import { loadFailure } from './load-failure';
-import { aggregate, documentProgress, LONG_DOCUMENTS, planWindows, type LongDocuments, type Span } from './long-documents';
+import { LONG_DOCUMENTS, scoreLongDocuments, WINDOW_PLAN, type LongDocuments, type Span, type WindowPlan } from './long-documents';
 import { checkTokenizerFitsModel, readModelDir, type Activation, type ModelDirInfo } from './model-dir';
 import { native, type NativeModel, type NativeModelStats } from './native';
 import { runNativeCall, type ProgressCallback } from './native-call';
@@ -147,18 +147,25 @@ export interface PredictOptions {
   /** When aborted, no further batch of this call starts and the call rejects with an AbortError. */
   signal?: AbortSignal;
   /**
-   * A document whose pair is longer than maxLength (docs/LONG-DOCUMENTS.md): 'truncate' (default)
-   * cuts the pair to maxLength, longest first, as sentence-transformers; 'max', 'mean' and 'first'
-   * split the document at whitespace into windows that fit beside the whole query, score every
-   * window (in the same batches as the other pairs) and give the best window's score, the mean of
-   * the windows' scores, or the first window's. A pair that fits is scored as it is in every mode.
-   * 'max' needs a one-label model. onProgress then counts documents, not windows.
+   * How documents are scored (docs/LONG-DOCUMENTS.md): 'truncate' (default) cuts a pair longer
+   * than maxLength, longest first, as sentence-transformers; 'max', 'mean' and 'first' split a
+   * document longer than the window (windowTokens, and what fits beside the whole query in
+   * maxLength) into windows of whole tokens, score every window (in the same batches as the other
+   * pairs) and give the best window's score, the mean of the windows' scores, or the first
+   * window's. A document that fits in one window is scored as it is in every mode. 'max' needs a
+   * one-label model. onProgress then counts documents, not windows.
    */
   longDocuments?: LongDocuments;
   /**
-   * Tokens consecutive windows share at most (whole words), 0 to the window's size - 1. Default: a
-   * quarter of the window (maxLength minus the query's tokens and the special tokens). Only with
-   * longDocuments 'max', 'mean' or 'first'.
+   * Document tokens a window holds at most (1 to 2^20; also at most what fits beside the query in
+   * maxLength). Default DEFAULT_WINDOW_TOKENS (exported), whatever maxLength is: a short window lets the
+   * model see the evidence rather than drown it in unrelated text (docs/LONG-DOCUMENTS.md). Only
+   * with longDocuments 'max', 'mean' or 'first'.
+   */
+  windowTokens?: number;
+  /**
+   * Tokens consecutive windows share at most (windows start at a word), 0 to the window's size - 1.
+   * Default: a quarter of the window. Only with longDocuments 'max', 'mean' or 'first'.
    */
   stride?: number;
   /**
@@ -224,7 +231,7 @@ const LOAD_OPTIONS = Object.keys({
   multiLabel: 1,
 } satisfies Record<keyof LoadOptions, 1>);
 const PREDICT_OPTIONS = Object.keys({
-  batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1, longDocuments: 1, stride: 1,
+  batchSize: 1, maxBatchTokens: 1, activation: 1, applySoftmax: 1, onProgress: 1, signal: 1, longDocuments: 1, windowTokens: 1, stride: 1,
   prompt: 1, promptName: 1,
 } satisfies Record<keyof PredictOptions, 1>);
 const RANK_OPTIONS = [...PREDICT_OPTIONS, ...Object.keys({ topK: 1, returnDocuments: 1, returnPassage: 1 } satisfies Record<Exclude<keyof RankOptions, keyof PredictOptions>, 1>)];
@@ -503,8 +510,8 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
     };
   }
 
-  /** longDocuments and stride, checked against each other and the model. */
-  private longDocumentOptions(o: Record<string, unknown>): { longDocuments: LongDocuments; stride: number | undefined } {
+  /** longDocuments, windowTokens and stride, checked against each other and the model; a plan handed in (WINDOW_PLAN). */
+  private longDocumentOptions(o: Record<PropertyKey, unknown>): { longDocuments: LongDocuments; windowTokens: number | undefined; stride: number | undefined; plan: WindowPlan | undefined } {
     const longDocuments = enumOption('longDocuments', o.longDocuments, LONG_DOCUMENTS) ?? 'truncate';
     if (longDocuments !== 'truncate' && this.causal) {
       throw invalidOption(
@@ -512,9 +519,12 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
           "template instead, and reads up to its own maximum (maxLength). Use 'truncate' (the default).",
       );
     }
+    const windowTokens = integerOption('windowTokens', o.windowTokens);
     const stride = integerOption('stride', o.stride);
-    if (stride !== undefined && longDocuments === 'truncate') {
-      throw invalidOption("stride applies to longDocuments 'max', 'mean' or 'first'; with 'truncate' (the default) there are no windows.");
+    for (const [name, value] of [['windowTokens', windowTokens], ['stride', stride]] as const) {
+      if (value !== undefined && longDocuments === 'truncate') {
+        throw invalidOption(`${name} applies to longDocuments 'max', 'mean' or 'first'; with 'truncate' (the default) there are no windows.`);
+      }
     }
     if (longDocuments === 'max' && this.numLabels !== 1) {
       throw invalidOption(
@@ -522,44 +532,30 @@ export class CrossEncoder<MultiLabel extends boolean = boolean> {
           "Use 'mean' (each label averaged over the windows) or 'first'.",
       );
     }
-    return { longDocuments, stride };
+    return { longDocuments, windowTokens, stride, plan: o[WINDOW_PLAN] as WindowPlan | undefined };
   }
 
   /**
-   * Scores (query, document) items window by window (long-documents.ts): every window of every
-   * item goes into one engine call, so windows share the length-sorted batches with each other and
-   * with other calls; each item's windows are then aggregated into its row of scores.
+   * Scores (query, document) items window by window: long-documents plans the windows, has them
+   * all scored in one score() call, and aggregates each item's windows into its row.
    */
-  private async scoreLong(
+  private scoreLong(
     items: ReadonlyArray<readonly [string, string]>,
     where: (i: number) => string,
     o: ReturnType<CrossEncoder['checkCallOptions']>,
   ): Promise<{ scores: Float32Array; passages: Span[] }> {
     this.requireModel();
-    if (o.signal?.aborted) throw abortError(o.signal);
-    const mode = o.longDocuments as Exclude<LongDocuments, 'truncate'>;
-    const windows = await planWindows(
+    return scoreLongDocuments(
       this.tokenizer,
       items,
-      { maxLength: this.maxLength, stride: o.stride, firstOnly: mode === 'first', mode, signal: o.signal },
+      {
+        maxLength: this.maxLength, windowTokens: o.windowTokens, stride: o.stride, mode: o.longDocuments as Exclude<LongDocuments, 'truncate'>,
+        signal: o.signal, labels: this.numLabels, onProgress: o.onProgress,
+      },
       where,
+      (count, read, onProgress) => this.score(count, read, { ...o, onProgress }),
+      o.plan,
     );
-    const firstWindow = new Int32Array(items.length + 1);
-    for (let i = 0; i < items.length; i++) firstWindow[i + 1] = firstWindow[i]! + windows[i]!.length;
-    const total = firstWindow[items.length]!;
-    const owner = new Int32Array(total);
-    for (let i = 0; i < items.length; i++) owner.fill(i, firstWindow[i]!, firstWindow[i + 1]!);
-    const windowScores = await this.score(total, (w) => {
-      const [query, doc] = items[owner[w]!]!;
-      const { start, end } = windows[owner[w]!]![w - firstWindow[owner[w]!]!]!;
-      return [query, start === 0 && end === doc.length ? doc : doc.slice(start, end)];
-    }, { ...o, onProgress: documentProgress(o.onProgress, items.length, total) });
-    const scores = new Float32Array(items.length * this.numLabels);
-    const passages = items.map((_, i) => {
-      const best = aggregate(mode, windowScores, firstWindow[i]!, windows[i]!.length, this.numLabels, scores, i);
-      return windows[i]![best]!;
-    });
-    return { scores, passages };
   }
 
   private async score(

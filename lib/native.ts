@@ -44,7 +44,18 @@ export interface NativeTokenizerSpec {
   pipeline?: PipelineSpec;
 }
 
-export interface NativeEncoding {
+/** The offset fields of an encoding (withOffsets), one entry per token (offsets: two). */
+export interface NativeOffsetFields {
+  /** [start, end) per token in UTF-16 code units of its own sequence's string; 0, 0 for specials. */
+  offsets: Uint32Array;
+  /** tokenizers' word_ids; -1 for None. */
+  wordIds: Int32Array;
+  /** tokenizers' sequence_ids; -1 for None. */
+  sequenceIds: Int8Array;
+  specialTokensMask: Uint8Array;
+}
+
+export interface NativeEncoding extends Partial<NativeOffsetFields> {
   ids: Int32Array;
   typeIds: Int32Array;
 }
@@ -53,6 +64,11 @@ export interface NativeEncodings {
   ids: Int32Array;
   typeIds: Int32Array;
   offsets: Uint32Array;
+  /** withOffsets: every encoding's offsets back to back, two entries per token (token i at 2i). */
+  tokenOffsets?: Uint32Array;
+  wordIds?: Int32Array;
+  sequenceIds?: Int8Array;
+  specialTokensMask?: Uint8Array;
 }
 
 /**
@@ -67,10 +83,10 @@ export interface NativeTextBuffer {
 
 /** The native tokenizer object (native/addon/tokenizer_binding.cc). */
 export interface NativeTokenizer {
-  /** maxLength 0: no truncation. */
-  encode(a: string, b: string | null, maxLength: number, addSpecialTokens: boolean): NativeEncoding;
-  /** Every encoding in two flat arrays; text i's tokens are [offsets[i], offsets[i + 1]). */
-  encodeBatch(texts: NativeTextBuffer, maxLength: number, addSpecialTokens: boolean): Promise<NativeEncodings>;
+  /** maxLength 0: no truncation. withOffsets (default false) adds the NativeOffsetFields. */
+  encode(a: string, b: string | null, maxLength: number, addSpecialTokens: boolean, withOffsets?: boolean): NativeEncoding;
+  /** Every encoding in flat arrays; text i's tokens are [offsets[i], offsets[i + 1]). */
+  encodeBatch(texts: NativeTextBuffer, maxLength: number, addSpecialTokens: boolean, withOffsets?: boolean): Promise<NativeEncodings>;
   /** The token text of each id. */
   tokens(ids: Int32Array): string[];
   /** The special tokens the post-processor adds to a text (pair false) or a pair. */

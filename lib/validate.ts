@@ -29,6 +29,8 @@ export const LIMITS = {
   topK: { min: 0, max: Number.MAX_SAFE_INTEGER },
   /** Tokens consecutive long-document windows share; also below the window, checked per call. */
   stride: { min: 0, max: 1 << 20 },
+  /** Document tokens a long-document window holds at most; also within maxLength, checked per call. */
+  windowTokens: { min: 1, max: 1 << 20 },
   /** config.json num_labels: scores are rows x labels floats a forward. */
   numLabels: { min: 1, max: 10_000 },
 } as const satisfies Record<string, Range>;

@@ -1,5 +1,6 @@
 // The CLI's long-document flags as a user runs them (child processes of dist/cli.js):
-// `rank --long-documents max --return-passage` and `score --long-documents mean --stride N` give
+// `rank --long-documents max --return-passage`, `score --long-documents mean --stride N` and
+// `--window-tokens N` give
 // the library's own scores and passages for the same options (docs/LONG-DOCUMENTS.md is tested
 // against sentence-transformers in test/long-documents.models.test.ts; this checks the plumbing),
 // and values the library refuses are usage errors (exit 2) that name the flag.
@@ -42,6 +43,9 @@ describe.skipIf(reason)('torch-cross-encoder: --long-documents, --stride, --retu
   let expectedRank: RankResult[];
   let truncateScores: Float32Array;
   let meanScores: Float32Array;
+  let smallWindowScores: Float32Array;
+  /** A window smaller than what fits beside the query in MAX_LENGTH. */
+  const WINDOW = 20;
 
   beforeAll(async () => {
     modelDir = fixtureModel('tiny-1', { numLabels: 1, vocab: 'biomedbert' });
@@ -52,6 +56,7 @@ describe.skipIf(reason)('torch-cross-encoder: --long-documents, --stride, --retu
       const pairs = documents.map((d): Pair => [query, d]);
       truncateScores = (await model.predict(pairs)) as Float32Array;
       meanScores = (await model.predict(pairs, { longDocuments: 'mean', stride: 8 })) as Float32Array;
+      smallWindowScores = (await model.predict(pairs, { longDocuments: 'max', windowTokens: WINDOW })) as Float32Array;
     } finally {
       await model.dispose();
     }
@@ -93,6 +98,19 @@ describe.skipIf(reason)('torch-cross-encoder: --long-documents, --stride, --retu
     rows.forEach((row, i) => expect(Math.abs(row.score - meanScores[i]!)).toBeLessThanOrEqual(TOLERANCE));
   });
 
+  test('score --long-documents max --window-tokens: the library\'s scores for that window, not the default window\'s', async () => {
+    const input = path.join(dir, 'pairs-window.jsonl');
+    fs.writeFileSync(input, documents.map((d) => JSON.stringify([query, d])).join('\n') + '\n');
+    const r = run(['score', modelDir, input, '--long-documents', 'max', '--window-tokens', String(WINDOW), '--max-length', String(MAX_LENGTH), '--device', 'cpu']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const rows = jsonLines(r.stdout);
+    rows.forEach((row, i) => expect(Math.abs(row.score - smallWindowScores[i]!)).toBeLessThanOrEqual(TOLERANCE));
+    const byDefault = run(['score', modelDir, input, '--long-documents', 'max', '--max-length', String(MAX_LENGTH), '--device', 'cpu']);
+    const differing = jsonLines(byDefault.stdout).filter((row, i) => Math.abs(row.score - rows[i]!.score) > 1e-4);
+    expect(differing.length).toBeGreaterThanOrEqual(abstracts.length / 2);
+  });
+
   test('score: a pair the library refuses is named by its input line, not its index in a chunk', () => {
     // Lines 1-3 fit in one window (never checked against the stride); line 4 is a long abstract,
     // the first pair of the second chunk.
@@ -115,13 +133,16 @@ describe.skipIf(reason)('torch-cross-encoder: --long-documents, --stride, --retu
       { args: ['rank', modelDir, docsFile, '-q', query, '--return-passage', ...common], says: ["--return-passage needs --long-documents 'max', 'mean' or 'first'"] },
       { args: ['rank', modelDir, docsFile, '-q', query, '--long-documents', 'max', '--stride=-1', ...common], says: ['--stride must be an integer from 0'] },
       { args: ['rank', modelDir, docsFile, '-q', query, '--long-documents', 'first', '--stride', '1000', ...common], says: ['--stride 1000 must be smaller than the window of documents[0]: --max-length 64 - '] },
+      { args: ['rank', modelDir, docsFile, '-q', query, '--window-tokens', '32', ...common], says: ['--window-tokens applies to --long-documents'] },
+      { args: ['rank', modelDir, docsFile, '-q', query, '--long-documents', 'max', '--window-tokens', '0', ...common], says: ['--window-tokens must be an integer from 1'] },
+      { args: ['rank', modelDir, docsFile, '-q', query, '--long-documents', 'max', '--window-tokens', '16', '--stride', '16', ...common], says: ['--stride 16 must be smaller than the window of documents[0]: --window-tokens 16.'] },
     ];
     for (const { args, says } of cases) {
       const r = run(args);
       expect({ args, status: r.status, stdout: r.stdout }).toEqual({ args, status: 2, stdout: '' });
       for (const text of says) expect({ args, stderr: r.stderr }).toEqual({ args, stderr: expect.stringContaining(text) });
       // The library's own option names never reach the user.
-      expect({ args, stderr: r.stderr }).toEqual({ args, stderr: expect.not.stringMatching(/longDocuments|returnPassage|maxLength/) });
+      expect({ args, stderr: r.stderr }).toEqual({ args, stderr: expect.not.stringMatching(/longDocuments|returnPassage|maxLength|windowTokens/) });
     }
   });
 });

@@ -28,9 +28,9 @@ function jsonLines(text: string): any[] {
 /** Every option of each command, written out here (not read from the CLI's own table). */
 const OPTIONS: Record<string, string[]> = {
   info: ['--json', '--help'],
-  score: ['--output', '--skip-bad', '--raw-scores', '--chunk', '--long-documents', '--stride', '--max-line-bytes', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
-  rank: ['--query', '--top-k', '--return-documents', '--raw-scores', '--long-documents', '--stride', '--return-passage', '--output', '--max-line-bytes', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
-  serve: ['--port', '--host', '--max-concurrent-requests', '--max-client-batch-size', '--payload-limit', '--api-key', '--cors-allow-origin', '--model-id', '--json-output', '--headers-timeout', '--request-timeout', '--max-windows-per-request', '--max-connections', '--keep-alive-timeout', '--shutdown-timeout', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
+  score: ['--output', '--skip-bad', '--raw-scores', '--chunk', '--long-documents', '--window-tokens', '--stride', '--max-line-bytes', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
+  rank: ['--query', '--top-k', '--return-documents', '--raw-scores', '--long-documents', '--window-tokens', '--stride', '--return-passage', '--output', '--max-line-bytes', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
+  serve: ['--port', '--host', '--max-concurrent-requests', '--max-client-batch-size', '--payload-limit', '--api-key', '--cors-allow-origin', '--model-id', '--json-output', '--headers-timeout', '--request-timeout', '--max-windows-per-request', '--window-tokens', '--max-connections', '--keep-alive-timeout', '--shutdown-timeout', '--device', '--precision', '--max-length', '--batch-size', '--max-batch-tokens', '--cpu-threads', '--help'],
   'build-core': ['--libtorch', '--help'],
   export: ['--python', '--help'],
   help: ['--help'],

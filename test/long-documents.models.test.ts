@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CrossEncoder } from '../lib/cross-encoder';
 import { Tokenizer } from '../lib/tokenizer';
-import { planWindows, type Span } from '../lib/long-documents';
+import { DEFAULT_WINDOW_TOKENS, planWindows, type Span } from '../lib/long-documents';
+const plannedSpans = async (...args: Parameters<typeof planWindows>): Promise<Span[][]> => (await planWindows(...args)).windows;
 import { projectPython } from '../scripts/torch-python.mjs';
 import { repoRoot } from './helpers/child';
 import { bioasqPairs, modelTestsSkipReason } from './helpers/fixture-model';
@@ -44,6 +45,7 @@ function items(count: number): Array<[string, string]> {
 interface ReferenceRequest {
   model: string;
   max_length: number;
+  window_tokens: number;
   mode: 'max' | 'mean' | 'first';
   stride: number | null;
   items: Array<[string, string]>;
@@ -105,20 +107,22 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
   let ce3: CrossEncoder<true>;
   const requests: ReferenceRequest[] = [];
   let results: ReferenceResult[];
+  // windowTokens null: the default, larger than what fits beside a query in MAX_LENGTH.
   const cases = [
-    { mode: 'max', stride: null },
-    { mode: 'max', stride: 0 },
-    { mode: 'max', stride: 9 },
-    { mode: 'mean', stride: null },
-    { mode: 'first', stride: null },
+    { mode: 'max', stride: null, windowTokens: null },
+    { mode: 'max', stride: 0, windowTokens: null },
+    { mode: 'max', stride: 9, windowTokens: null },
+    { mode: 'max', stride: null, windowTokens: 20 },
+    { mode: 'mean', stride: null, windowTokens: null },
+    { mode: 'first', stride: null, windowTokens: 17 },
   ] as const;
 
   beforeAll(async () => {
     one = model('one', 1);
     three = model('three', 3);
-    for (const c of cases) requests.push({ model: one.st, max_length: MAX_LENGTH, mode: c.mode, stride: c.stride, items: input });
-    requests.push({ model: three.st, max_length: MAX_LENGTH, mode: 'mean', stride: 5, items: input });
-    requests.push({ model: three.st, max_length: MAX_LENGTH, mode: 'first', stride: null, items: input });
+    for (const c of cases) requests.push({ model: one.st, max_length: MAX_LENGTH, window_tokens: c.windowTokens ?? DEFAULT_WINDOW_TOKENS, mode: c.mode, stride: c.stride, items: input });
+    requests.push({ model: three.st, max_length: MAX_LENGTH, window_tokens: DEFAULT_WINDOW_TOKENS, mode: 'mean', stride: 5, items: input });
+    requests.push({ model: three.st, max_length: MAX_LENGTH, window_tokens: DEFAULT_WINDOW_TOKENS, mode: 'first', stride: null, items: input });
     results = reference(requests);
     ce = await CrossEncoder.load(one.tce, { device: 'cpu', maxLength: MAX_LENGTH, batchSize: 8 });
     ce3 = await CrossEncoder.load(three.tce, { device: 'cpu', maxLength: MAX_LENGTH, multiLabel: true });
@@ -134,13 +138,13 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
     expect(Math.max(...results[0]!.windows.map((w) => w.length))).toBeGreaterThanOrEqual(5);
   });
 
-  test.each(cases.map((c, k) => ({ ...c, k })))('windows are the reference\'s: $mode, stride $stride', async ({ mode, stride, k }) => {
-    const windows = await planWindows(ce.tokenizer, input, { maxLength: MAX_LENGTH, stride: stride ?? undefined, firstOnly: mode === 'first', mode }, String);
+  test.each(cases.map((c, k) => ({ ...c, k })))('windows are the reference\'s: $mode, stride $stride, windowTokens $windowTokens', async ({ mode, stride, windowTokens, k }) => {
+    const windows = await plannedSpans(ce.tokenizer, input, { maxLength: MAX_LENGTH, windowTokens: windowTokens ?? undefined, stride: stride ?? undefined, mode }, String);
     expect(spans(windows)).toEqual(results[k]!.windows);
   });
 
-  test.each(cases.map((c, k) => ({ ...c, k })))('predict and rank agree with sentence-transformers window by window: $mode, stride $stride', async ({ mode, stride, k }) => {
-    const options = { longDocuments: mode, ...(stride === null ? {} : { stride }) };
+  test.each(cases.map((c, k) => ({ ...c, k })))('predict and rank agree with sentence-transformers window by window: $mode, stride $stride, windowTokens $windowTokens', async ({ mode, stride, windowTokens, k }) => {
+    const options = { longDocuments: mode, ...(stride === null ? {} : { stride }), ...(windowTokens === null ? {} : { windowTokens }) };
     const expected = results[k]!.scores as number[];
     const scores = await ce.predict(input, options);
     expect(worst(scores, expected)).toBeLessThanOrEqual(FP32_BOUND);
@@ -159,8 +163,8 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
 
   test('the best window is the one sentence-transformers scores highest', async () => {
     const docs = input.map(([, d]) => d);
-    const windows = await planWindows(ce.tokenizer, docs.map((d) => [questions[1]!, d]), { maxLength: MAX_LENGTH, stride: undefined, firstOnly: false, mode: 'max' }, String);
-    const [ref] = reference([{ model: one.st, max_length: MAX_LENGTH, mode: 'first', stride: null,
+    const windows = await plannedSpans(ce.tokenizer, docs.map((d) => [questions[1]!, d]), { maxLength: MAX_LENGTH, windowTokens: undefined, stride: undefined, mode: 'max' }, String);
+    const [ref] = reference([{ model: one.st, max_length: MAX_LENGTH, window_tokens: DEFAULT_WINDOW_TOKENS, mode: 'first', stride: null,
       items: windows.flatMap((ws, i) => ws.map((w): [string, string] => [questions[1]!, docs[i]!.slice(w.start, w.end)])) }]);
     const ranked = await ce.rank(questions[1]!, docs, { longDocuments: 'max', returnPassage: true });
     const scores = ref!.scores as number[];
@@ -186,6 +190,8 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
         multi++;
         expect(ranges![0]![0]).toBe(0);
         expect(ranges![ranges!.length - 1]![1]).toBe(r.doc_tokens[i]);
+        // A window holds at most windowTokens document tokens.
+        if (c.windowTokens !== null) for (const [t0, t1] of ranges!) expect(t1 - t0).toBeLessThanOrEqual(c.windowTokens);
         for (let w = 1; w < ranges!.length; w++) {
           const overlap = ranges![w - 1]![1] - ranges![w]![0];
           expect(overlap).toBeGreaterThanOrEqual(0);
@@ -199,7 +205,7 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
   });
 
   test('with our tokenizer too: windows stitched together, less their overlaps, are the document\'s tokens', async () => {
-    const windows = await planWindows(ce.tokenizer, input, { maxLength: MAX_LENGTH, stride: 9, firstOnly: false, mode: 'max' }, String);
+    const windows = await plannedSpans(ce.tokenizer, input, { maxLength: MAX_LENGTH, windowTokens: undefined, stride: 9, mode: 'max' }, String);
     for (const [i, [query, doc]] of input.entries()) {
       const docIds = Array.from(ce.tokenizer.encode(doc, null, { addSpecialTokens: false }).ids);
       const stitched: number[] = [];
@@ -245,7 +251,7 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
   test('a whitespace-free run longer than the window is cut by characters: nothing lost, nothing truncated, scored as sentence-transformers scores those windows', async () => {
     const doc = `${abstracts[0]!.slice(0, 200)} ${'蛋白质结构预测'.repeat(30)}${'x'.repeat(700)}ATGCGTACGT${'🧬'.repeat(40)} end`;
     const query = questions[2]!;
-    const [windows] = await planWindows(ce.tokenizer, [[query, doc]], { maxLength: MAX_LENGTH, stride: 0, firstOnly: false, mode: 'max' }, String);
+    const [windows] = await plannedSpans(ce.tokenizer, [[query, doc]], { maxLength: MAX_LENGTH, windowTokens: undefined, stride: 0, mode: 'max' }, String);
     expect(windows!.length).toBeGreaterThan(3);
     expect(windows![0]!.start).toBe(0);
     expect(windows![windows!.length - 1]!.end).toBe(doc.length);
@@ -258,7 +264,7 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
       expect(ce.tokenizer.encode(query, doc.slice(w.start, w.end)).ids.length).toBeLessThanOrEqual(MAX_LENGTH);
       expect(doc.slice(w.start, w.end)).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/); // no lone surrogate
     }
-    const [ref] = reference([{ model: one.st, max_length: MAX_LENGTH, mode: 'max', stride: 0, items: [[query, doc]],
+    const [ref] = reference([{ model: one.st, max_length: MAX_LENGTH, window_tokens: DEFAULT_WINDOW_TOKENS, mode: 'max', stride: 0, items: [[query, doc]],
       windows: [windows!.map((w): [number, number] => [w.start, w.end])] }]);
     const score = await ce.predict([query, doc], { longDocuments: 'max', stride: 0 });
     expect(Math.abs(score - (ref!.scores[0] as number))).toBeLessThanOrEqual(FP32_BOUND);
@@ -303,7 +309,12 @@ describe.skipIf(reason)(`long documents (CPU${reason ? `; skipped: ${reason}` : 
       await expect(ce.predict(input, { longDocuments: 'max', stride: stride as never })).rejects.toMatchObject({ ...invalid, message: expect.stringContaining('stride must be an integer') });
     }
     await expect(ce.predict(input, { stride: 4 })).rejects.toMatchObject({ ...invalid, message: expect.stringContaining("stride applies to longDocuments 'max'") });
-    await expect(ce.predict(input, { longDocuments: 'max', stride: 60 })).rejects.toMatchObject({ ...invalid, message: expect.stringMatching(/stride 60 must be smaller than the window of pairs\[0\]: maxLength 64 - \d+ query tokens - 3 special tokens/) });
+    await expect(ce.predict(input, { windowTokens: 32 })).rejects.toMatchObject({ ...invalid, message: expect.stringContaining("windowTokens applies to longDocuments 'max'") });
+    for (const windowTokens of [0, -3, 2.5, '64', 2 ** 21]) {
+      await expect(ce.predict(input, { longDocuments: 'mean', windowTokens: windowTokens as never })).rejects.toMatchObject({ ...invalid, message: expect.stringContaining('windowTokens must be an integer from 1 to 1048576') });
+    }
+    await expect(ce.predict(input, { longDocuments: 'max', windowTokens: 12, stride: 12 })).rejects.toMatchObject({ ...invalid, message: 'stride 12 must be smaller than the window of pairs[0]: windowTokens 12.' });
+    await expect(ce.predict(input, { longDocuments: 'max', stride: 60 })).rejects.toMatchObject({ ...invalid, message: expect.stringMatching(/stride 60 must be smaller than the window of pairs\[0\]: maxLength 64 - \d+ query tokens - 3 special tokens = \d+ tokens for the document \(below windowTokens 128\)/) });
     await expect(ce.rank('q', ['d'], { returnPassage: true })).rejects.toMatchObject({ ...invalid, message: expect.stringContaining('returnPassage needs longDocuments') });
     await expect(ce.predict(input, { longDocuments: 'max', strides: 4 } as never)).rejects.toMatchObject({ ...invalid, message: expect.stringContaining('did you mean "stride"') });
     const longQuery = `${questions[0]} `.repeat(8);
@@ -325,7 +336,7 @@ describe.skipIf('skip' in families)(`long documents with other tokenizer familie
     const texts = multilingualTexts();
     const maxLength = 96;
     const input = texts.map((t, i): [string, string] => [questions[i % questions.length]!, `${t}\n\n${abstracts[i]}\t${t}`]);
-    const windows = await planWindows(tokenizer, input, { maxLength, stride: 4, firstOnly: false, mode: 'max' }, String);
+    const windows = await plannedSpans(tokenizer, input, { maxLength, windowTokens: undefined, stride: 4, mode: 'max' }, String);
     let multi = 0;
     for (const [i, [query, doc]] of input.entries()) {
       const ws = windows[i]!;

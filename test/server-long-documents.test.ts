@@ -1,13 +1,14 @@
 // The rerank server's long-document fields over real loopback HTTP (docs/SERVER.md, *Long
-// documents*): /rerank and /v1/rerank with long_documents and return_passage, and /predict with
-// long_documents and stride, answer the library's own scores and passages for the same options
+// documents*): /rerank and /v1/rerank with long_documents, window_tokens (and the server's
+// windowTokens) and return_passage, and /predict with long_documents and stride, answer the library's own scores and passages for the same options
 // (the library is tested against sentence-transformers in test/long-documents.models.test.ts;
 // this checks the plumbing); `truncate: false` refuses nothing with a window mode; values the
 // library refuses, and fields of the wrong type, are 422 in the request's field names.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { CrossEncoder, type Pair, type RankResult } from '../lib/cross-encoder';
+import { planWindows } from '../lib/long-documents';
 import { RerankServer } from '../lib/server/server';
 import { repoRoot } from './helpers/child';
 import { bioasqPairs, fixtureModel, modelTestsSkipReason } from './helpers/fixture-model';
@@ -102,6 +103,46 @@ describe.skipIf(reason)('rerank server: long_documents, stride, return_passage',
     reply.body.forEach((labels: Array<{ score: number }>, i: number) => expect(Math.abs(labels[0]!.score - expected[i]!)).toBeLessThanOrEqual(TOLERANCE));
   });
 
+  test('window_tokens, and the server\'s --window-tokens for requests without it: the library\'s scores and passages for that window', async () => {
+    const expected = await model.rank(query, texts, { longDocuments: 'max', windowTokens: 20, returnPassage: true, activation: 'sigmoid' });
+    // A window of 20 tokens scores these documents otherwise than the default window.
+    expect(expected.filter((e) => e.passage!.end - e.passage!.start < expectedMax.find((m) => m.corpusId === e.corpusId)!.passage!.end - expectedMax.find((m) => m.corpusId === e.corpusId)!.passage!.start).length).toBeGreaterThanOrEqual(abstracts.length);
+    const asked = await request(port, 'POST', '/rerank', { query, texts, long_documents: 'max', window_tokens: 20, return_passage: true });
+    expect(asked.status).toBe(200);
+    expectRanked(asked.body, asked.body.map((r: { score: number }) => r.score), expected);
+    const small = new RerankServer(model, { windowTokens: 20 });
+    try {
+      const { port: smallPort } = await small.listen(0);
+      const byDefault = await request(smallPort, 'POST', '/v1/rerank', { query, documents: texts, long_documents: 'max', return_passage: true });
+      expect(byDefault.status).toBe(200);
+      expectRanked(byDefault.body.results, byDefault.body.results.map((r: { relevance_score: number }) => r.relevance_score), expected);
+      // A request's own window_tokens wins over the server's.
+      const own = await request(smallPort, 'POST', '/rerank', { query, texts, long_documents: 'max', window_tokens: 1000, return_passage: true });
+      expectRanked(own.body, own.body.map((r: { score: number }) => r.score), expectedMax);
+      // 'truncate' requests have no windows: the server's window does not apply to them.
+      const truncated = await request(smallPort, 'POST', '/rerank', { query, texts });
+      expect(truncated.status).toBe(200);
+    } finally {
+      await small.close();
+    }
+    expect(() => new RerankServer(model, { windowTokens: 0 })).toThrow(/windowTokens must be an integer from 1/);
+  });
+
+  test('the windows are planned once a request: the tokenizer does the work of one plan, not two', async () => {
+    const encodeBatch = vi.spyOn(model.tokenizer, 'encodeBatch');
+    try {
+      await planWindows(model.tokenizer, texts.map((t): Pair => [query, t]), { maxLength: MAX_LENGTH, windowTokens: undefined, stride: undefined, mode: 'max' }, String);
+      const onePlan = encodeBatch.mock.calls.length;
+      expect(onePlan).toBeGreaterThan(0);
+      encodeBatch.mockClear();
+      const reply = await request(port, 'POST', '/rerank', { query, texts, long_documents: 'max' });
+      expect(reply.status).toBe(200);
+      expect(encodeBatch.mock.calls.length).toBe(onePlan);
+    } finally {
+      encodeBatch.mockRestore();
+    }
+  });
+
   test('truncate: false refuses an over-long pair only with long_documents truncate (windows are never cut)', async () => {
     const refused = await request(port, 'POST', '/rerank', { query, texts, truncate: false });
     expect(refused.status).toBe(422);
@@ -139,6 +180,10 @@ describe.skipIf(reason)('rerank server: long_documents, stride, return_passage',
       { route: '/v1/rerank', body: { query, documents: texts, stride: 8 }, says: "stride applies to long_documents 'max', 'mean' or 'first'" },
       { route: '/predict', body: { inputs: [query, texts[0]], long_documents: 'max', stride: 2.5 }, says: 'stride must be an integer from 0' },
       { route: '/v1/rerank', body: { query, documents: texts, long_documents: 'first', stride: 1000 }, says: 'stride 1000 must be smaller than the window of documents[0]' },
+      { route: '/rerank', body: { query, texts, long_documents: 'max', window_tokens: '8' }, says: '`window_tokens` must be a number' },
+      { route: '/rerank', body: { query, texts, window_tokens: 8 }, says: "window_tokens applies to long_documents 'max', 'mean' or 'first'" },
+      { route: '/predict', body: { inputs: [query, texts[0]], long_documents: 'max', window_tokens: 0 }, says: 'window_tokens must be an integer from 1' },
+      { route: '/v1/rerank', body: { query, documents: texts, long_documents: 'max', window_tokens: 8, stride: 8 }, says: 'stride 8 must be smaller than the window of documents[0]: window_tokens 8.' },
       { route: '/v2/rerank', body: { query, documents: texts, max_tokens_per_doc: 0 }, says: '`max_tokens_per_doc` must be an integer >= 1' },
       { route: '/v2/rerank', body: { query, documents: texts, max_tokens_per_doc: '512' }, says: '`max_tokens_per_doc` must be an integer >= 1' },
       { route: '/v1/rerank', body: { query, documents: texts, max_chunks_per_doc: 1.5 }, says: '`max_chunks_per_doc` must be an integer >= 1' },
@@ -147,7 +192,7 @@ describe.skipIf(reason)('rerank server: long_documents, stride, return_passage',
       const reply = await request(port, 'POST', route, body);
       expect({ route, body, status: reply.status, type: reply.body.error_type }).toEqual({ route, body, status: 422, type: 'Validation' });
       expect({ route, body, error: reply.body.error }).toEqual({ route, body, error: expect.stringContaining(says) });
-      expect({ route, body, error: reply.body.error }).toEqual({ route, body, error: expect.not.stringMatching(/longDocuments|returnPassage/) });
+      expect({ route, body, error: reply.body.error }).toEqual({ route, body, error: expect.not.stringMatching(/longDocuments|returnPassage|windowTokens/) });
     }
   });
 });

@@ -248,10 +248,121 @@ describe('added tokens beyond the BERT specials', () => {
     ];
     for (const s of texts) {
       const ref = await h.encode(s);
-      const e = t.encode(s);
+      const e = t.encode(s, null, { returnOffsets: true });
       expect([s, Array.from(e.ids)]).toEqual([s, ref.getIds()]);
       // (tokens: the fast tokenizer reports the matched text, e.g. "hello " with its stripped
       // space; we report the added token's content. Ids are what matter.)
+      // Offsets cover what an added token matched, stripped whitespace included, and each added
+      // token is a word of its own.
+      expect([s, offsetFields(e)]).toEqual([s, hfOffsetFields(ref, s, null)]);
     }
+  });
+});
+
+/** The offset fields of an encoding as plain arrays (offsets as [start, end] pairs). */
+function offsetFields(e: Encoding): { offsets: number[][]; wordIds: number[]; sequenceIds: number[]; specialTokensMask: number[] } {
+  const offsets = e.offsets!;
+  return {
+    offsets: Array.from({ length: offsets.length / 2 }, (_, i) => [offsets[2 * i]!, offsets[2 * i + 1]!]),
+    wordIds: Array.from(e.wordIds!),
+    sequenceIds: Array.from(e.sequenceIds!),
+    specialTokensMask: Array.from(e.specialTokensMask!),
+  };
+}
+
+/** The same fields from npm tokenizers, whose offsets count code points: turned into UTF-16 units. */
+function hfOffsetFields(ref: Awaited<ReturnType<ReturnType<typeof hfFromJson>['encode']>>, text: string, pair: string | null): ReturnType<typeof offsetFields> {
+  const units = (s: string) => {
+    const table = [0];
+    for (const ch of s) table.push(table[table.length - 1]! + ch.length);
+    return table;
+  };
+  const tables = [units(text), units(pair ?? '')];
+  const sequenceIds = ref.getSequenceIds().map((x) => x ?? -1);
+  return {
+    offsets: ref.getOffsets().map(([a, b], i) => (sequenceIds[i]! < 0 ? [a!, b!] : [tables[sequenceIds[i]!]![a!]!, tables[sequenceIds[i]!]![b!]!])),
+    wordIds: ref.getWordIds().map((x) => x ?? -1),
+    sequenceIds,
+    specialTokensMask: ref.getSpecialTokensMask(),
+  };
+}
+
+describe('returnOffsets', () => {
+  const t = Tokenizer.fromFile(VOCABS.biomedbert);
+  const h = hfFromJson(bertTokenizerJson(readVocab(VOCABS.biomedbert)));
+
+  it('is off by default: no offset fields, none in toJSON', async () => {
+    for (const e of [t.encode('hello world'), t.encode('a', 'b', { returnOffsets: false }), (await t.encodeBatch(['hello', ['a', 'b']]))[1]!]) {
+      for (const key of ['offsets', 'wordIds', 'sequenceIds', 'specialTokensMask']) {
+        expect(key in e).toBe(false);
+        expect(key in (JSON.parse(JSON.stringify(e)) as object)).toBe(false);
+      }
+    }
+  });
+
+  it('is validated like the other options', async () => {
+    const option = expect.objectContaining({ code: 'TCE_INVALID_OPTION', message: expect.stringMatching(/returnOffsets must be true or false, got string "yes"/) });
+    expect(() => t.encode('a', null, { returnOffsets: 'yes' as never })).toThrow(option);
+    await expect(t.encodeBatch(['a'], { returnOffsets: 'yes' as never })).rejects.toEqual(option);
+    expect(() => t.encode('a', null, { returnoffsets: true } as never)).toThrow(expect.objectContaining({ message: expect.stringMatching(/did you mean "returnOffsets"/) }));
+  });
+
+  it('gives typed arrays, one entry per token (offsets two), that slice each token out of its own string', () => {
+    const text = 'Insulin lowers glucose.', pair = 'Does insulin work?';
+    const e = t.encode(text, pair, { returnOffsets: true });
+    expect(e.offsets).toBeInstanceOf(Uint32Array);
+    expect(e.wordIds).toBeInstanceOf(Int32Array);
+    expect(e.sequenceIds).toBeInstanceOf(Int8Array);
+    expect(e.specialTokensMask).toBeInstanceOf(Uint8Array);
+    expect(e.offsets!.length).toBe(2 * e.ids.length);
+    for (const a of [e.wordIds!, e.sequenceIds!, e.specialTokensMask!]) expect(a.length).toBe(e.ids.length);
+    const pieces = e.tokens.map((_, i) => {
+      const source = e.sequenceIds![i] === 1 ? pair : text;
+      return e.specialTokensMask![i] ? null : source.slice(e.offsets![2 * i], e.offsets![2 * i + 1]);
+    });
+    // BiomedBERT lowercases; the slices are the original text, case kept, "##" not in it.
+    expect(pieces.map((p, i) => (p === null ? e.tokens[i] : p.toLowerCase()))).toEqual(e.tokens.map((tok) => tok.replace(/^##/, '')));
+    expect(pieces.filter((p) => p !== null).join('|')).toMatch(/^Insulin\|.*\|\.\|Does\|/);
+  });
+
+  it('equals the fast tokenizer\'s offsets (in UTF-16 units), word ids, sequence ids and special mask', async () => {
+    for (const [i, text] of SAMPLE.entries()) {
+      const pair = i % 3 === 0 ? SAMPLE[(i + 1) % SAMPLE.length]! : null;
+      const ref = await h.encode(text, pair);
+      const e = t.encode(text, pair, { returnOffsets: true });
+      expect(Array.from(e.ids)).toEqual(ref.getIds());
+      expect([text, offsetFields(e)]).toEqual([text, hfOffsetFields(ref, text, pair)]);
+    }
+  });
+
+  it('truncation cuts the offset fields with the ids', async () => {
+    h.setTruncation(16);
+    try {
+      for (const text of SAMPLE.slice(0, 20)) {
+        const ref = await h.encode(text);
+        const e = t.encode(text, null, { returnOffsets: true, maxLength: 16 });
+        expect(e.ids.length).toBeLessThanOrEqual(16);
+        expect([text, offsetFields(e)]).toEqual([text, hfOffsetFields(ref, text, null)]);
+      }
+    } finally {
+      h.disableTruncation();
+    }
+  });
+
+  it('encodeBatch gives what encode gives, and toJSON carries the fields as plain arrays', async () => {
+    const inputs: Array<string | [string, string]> = ['alpha beta', ['naïve 😀 café', 'x'], '', ['', ''], SAMPLE[0]!];
+    for (const options of [{ returnOffsets: true }, { returnOffsets: true, maxLength: 12 }, { returnOffsets: true, addSpecialTokens: false }]) {
+      const batch = await t.encodeBatch(inputs, options);
+      inputs.forEach((input, i) => {
+        const one = typeof input === 'string' ? t.encode(input, null, options) : t.encode(input[0], input[1], options);
+        expect(JSON.parse(JSON.stringify(batch[i]))).toEqual(JSON.parse(JSON.stringify(one)));
+        expect(offsetFields(batch[i]!)).toEqual(offsetFields(one));
+      });
+    }
+    const json = JSON.parse(JSON.stringify(t.encode('ab', null, { returnOffsets: true }))) as Record<string, unknown>;
+    expect(json).toEqual({
+      ids: expect.any(Array), typeIds: [0, 0, 0], tokens: ['[CLS]', 'ab', '[SEP]'],
+      offsets: [[0, 0], [0, 2], [0, 0]], wordIds: [-1, 0, -1], sequenceIds: [-1, 0, -1], specialTokensMask: [1, 0, 1],
+    });
   });
 });

@@ -3,6 +3,7 @@
  * description each): the one table that both the parser (args.ts) and the help (help.ts) read,
  * so that `--help` lists exactly what is accepted.
  */
+import { DEFAULT_WINDOW_TOKENS } from '../long-documents';
 import { SERVER_DEFAULTS } from '../server/options';
 
 export interface OptionSpec {
@@ -57,9 +58,16 @@ const MAX_LINE_BYTES: OptionSpec = {
   description: 'a longer input line is a bad line (it is never held in memory whole); at most the longest string this Node can hold (buffer.constants.MAX_STRING_LENGTH)',
 };
 
+/** The window of --long-documents max|mean|first (score, rank) and of long_documents requests (serve). */
+const WINDOW_TOKENS: OptionSpec = {
+  name: 'window-tokens', type: 'string', value: 'N', default: String(DEFAULT_WINDOW_TOKENS),
+  description: `document tokens a window holds at most (and what fits beside the query in --max-length); small windows find evidence that a long one drowns (${DOCS_DIR}/LONG-DOCUMENTS.md)`,
+};
+
 /** How a pair longer than --max-length is scored (docs/LONG-DOCUMENTS.md), for score and rank. */
 const LONG_DOCUMENT_OPTIONS: OptionSpec[] = [
-  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: `a pair longer than --max-length: truncate it, or score windows of the document and take their max, mean or the first (${DOCS_DIR}/LONG-DOCUMENTS.md)` },
+  { name: 'long-documents', type: 'string', value: 'truncate|max|mean|first', default: 'truncate', description: `truncate: a pair longer than --max-length is cut; max|mean|first: a document longer than the window (--window-tokens) is scored by windows, taking their max, mean or the first (${DOCS_DIR}/LONG-DOCUMENTS.md)` },
+  WINDOW_TOKENS,
   { name: 'stride', type: 'string', value: 'N', default: 'a quarter of the window', description: 'tokens consecutive windows share at most (with --long-documents max|mean|first)' },
 ];
 
@@ -122,6 +130,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'headers-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.headersTimeoutMs / 1000), description: 'time a client has to send its headers (408 after)' },
       { name: 'request-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.requestTimeoutMs / 1000), description: "time a request may take from its arrival to its answer: 408 while the client is still sending it; once queued or scoring it is stopped at the next batch and answered 503; a /tokenize answer not read by then is cut off" },
       { name: 'max-windows-per-request', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxWindowsPerRequest), description: 'pairs one request may have scored, each window of a long document counted (long_documents); more are answered 413 before any scoring' },
+      { ...WINDOW_TOKENS, description: `document tokens a window holds at most for requests with long_documents max|mean|first that send no window_tokens (${DOCS_DIR}/LONG-DOCUMENTS.md)` },
       { name: 'max-connections', type: 'string', value: 'N', default: String(SERVER_DEFAULTS.maxConnections), description: 'open client connections at most; the first request on a connection beyond them is answered 503 and the connection closed (keep it below `ulimit -n`)' },
       { name: 'keep-alive-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.keepAliveTimeoutMs / 1000), description: 'time an idle keep-alive connection is kept open' },
       { name: 'shutdown-timeout', type: 'string', value: 'SECONDS', default: String(SERVER_DEFAULTS.shutdownTimeoutMs / 1000), description: 'on SIGTERM/SIGINT, time the requests being scored have to finish before they are aborted' },
@@ -166,5 +175,5 @@ export const FLAG_OF_OPTION: Record<string, string> = {
   maxPayloadBytes: '--payload-limit', apiKey: '--api-key', headersTimeoutMs: '--headers-timeout',
   requestTimeoutMs: '--request-timeout', shutdownTimeoutMs: '--shutdown-timeout', corsAllowOrigin: '--cors-allow-origin',
   maxWindowsPerRequest: '--max-windows-per-request', maxConnections: '--max-connections', keepAliveTimeoutMs: '--keep-alive-timeout',
-  longDocuments: '--long-documents', stride: '--stride', returnPassage: '--return-passage',
+  longDocuments: '--long-documents', windowTokens: '--window-tokens', stride: '--stride', returnPassage: '--return-passage',
 };

@@ -18,12 +18,13 @@ export function loadOptions(values: Record<string, string | boolean | undefined>
 }
 
 /**
- * --long-documents and --stride (score and rank) as predict()/rank() options. The mode is checked
+ * --long-documents, --window-tokens and --stride (score and rank) as predict()/rank() options. The mode is checked
  * here, with the library's own check, before the model loads (score would otherwise meet it only
- * at its first chunk); stride's bounds depend on each pair and are the library's (flagErrors
+ * at its first chunk); the window's and stride's bounds depend on each pair and are the library's (flagErrors
  * names the flags in its errors).
  */
-export function longDocumentOptions(values: Record<string, string | boolean | undefined>): Pick<PredictOptions, 'longDocuments' | 'stride'> {
+export function longDocumentOptions(values: Record<string, string | boolean | undefined>): Pick<PredictOptions, 'longDocuments' | 'windowTokens' | 'stride'> {
+  const windowTokens = integerFlag('window-tokens', values['window-tokens']);
   const stride = integerFlag('stride', values.stride);
   let longDocuments: LongDocuments | undefined;
   try {
@@ -33,6 +34,7 @@ export function longDocumentOptions(values: Record<string, string | boolean | un
   }
   return {
     ...(longDocuments !== undefined ? { longDocuments } : {}),
+    ...(windowTokens !== undefined ? { windowTokens } : {}),
     ...(stride !== undefined ? { stride } : {}),
   };
 }

@@ -28,6 +28,8 @@ export interface ScoreFileOptions {
   activation?: 'identity';
   /** How a pair longer than the model's maxLength is scored (PredictOptions.longDocuments). */
   longDocuments?: LongDocuments;
+  /** Document tokens a window (PredictOptions.windowTokens). */
+  windowTokens?: number;
   /** Token overlap of consecutive windows (PredictOptions.stride). */
   stride?: number;
   /** Stops reading and drops the chunks in flight; what was written stays. */
@@ -89,6 +91,7 @@ export async function scoreFile(model: CrossEncoder, options: ScoreFileOptions):
     ...(options.activation ? { activation: options.activation } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.longDocuments ? { longDocuments: options.longDocuments } : {}),
+    ...(options.windowTokens !== undefined ? { windowTokens: options.windowTokens } : {}),
     ...(options.stride !== undefined ? { stride: options.stride } : {}),
   };
   const submit = (chunk: Row[]) => {

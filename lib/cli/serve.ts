@@ -18,6 +18,7 @@ function serverOptions(values: ParsedArgs['values']): ServerOptions {
     requestTimeoutMs: secondsFlag('request-timeout', values['request-timeout']),
     shutdownTimeoutMs: secondsFlag('shutdown-timeout', values['shutdown-timeout'], 0),
     maxWindowsPerRequest: integerFlag('max-windows-per-request', values['max-windows-per-request']),
+    windowTokens: integerFlag('window-tokens', values['window-tokens']),
     maxConnections: integerFlag('max-connections', values['max-connections']),
     keepAliveTimeoutMs: secondsFlag('keep-alive-timeout', values['keep-alive-timeout']),
     ...(typeof values['model-id'] === 'string' ? { modelId: values['model-id'] } : {}),

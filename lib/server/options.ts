@@ -3,6 +3,7 @@
  * option) and their checks. The CLI's `serve` flags map one to one onto these (lib/cli/commands.ts).
  */
 import { TceError } from '../errors';
+import { integerOption } from '../validate';
 
 export interface ServerOptions {
   /**
@@ -19,6 +20,12 @@ export interface ServerOptions {
    * forward runs. Each window also takes a maxConcurrentRequests permit.
    */
   maxWindowsPerRequest?: number;
+  /**
+   * Document tokens a long-document window holds for requests that do not say (`window_tokens`),
+   * as predict()'s windowTokens (default: its default, DEFAULT_WINDOW_TOKENS). Only requests with
+   * long_documents 'max', 'mean' or 'first' have windows.
+   */
+  windowTokens?: number;
   /**
    * Open client connections at most (default 512). A connection beyond it has its first request
    * answered 503 (`connection: close`) and is closed; the connections already open are untouched.
@@ -108,7 +115,7 @@ export const SERVER_DEFAULTS = {
   keepAliveTimeoutMs: 65_000,
 } as const;
 
-export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log'> & { corsAllowOrigin: string[] };
+export type ResolvedServerOptions = { -readonly [K in keyof typeof SERVER_DEFAULTS]: number } & Pick<ServerOptions, 'apiKey' | 'modelId' | 'log' | 'windowTokens'> & { corsAllowOrigin: string[] };
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   if (options === null || typeof options !== 'object') throw new TceError('TCE_INVALID_OPTION', 'server options must be an object');
@@ -140,6 +147,8 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     }
     resolved.corsAllowOrigin = [...origins];
   }
+  // The library's own check of the option it stands for.
+  if (options.windowTokens !== undefined) resolved.windowTokens = integerOption('windowTokens', options.windowTokens);
   if (options.modelId !== undefined) resolved.modelId = String(options.modelId);
   if (options.log !== undefined) {
     if (typeof options.log !== 'function') throw new TceError('TCE_INVALID_OPTION', 'log must be a function');

@@ -7,15 +7,16 @@
  *        meta: {billed_units: {search_units: 1}} }
  *
  * best first; relevance_score is the sigmoid of the logit (in [0, 1], as those APIs promise).
- * Our own fields long_documents, stride and return_passage (results gain `passage`) are those of
+ * Our own fields long_documents, window_tokens, stride and return_passage (results gain `passage`) are those of
  * TEI's /rerank here (tei-routes.ts, docs/SERVER.md); our `prompt` is rank()'s prompt option (a
  * causal-LM reranker's system message, else put before the query; default: the model's saved
  * default prompt).
  * Cohere's length fields are honoured (docs/SERVER.md):
- * - `max_tokens_per_doc` (Cohere's v2; default there 4096): each document is cut to its first
- *   whole words that make at most that many of the model's tokens before it is scored;
+ * - `max_tokens_per_doc` (Cohere's v2; default there 4096): each document is cut after its first
+ *   that many of the model's tokens (without special tokens) before it is scored;
  * - `max_chunks_per_doc` (Cohere's v1): with long_documents 'max', 'mean' or 'first', each
- *   document is scored on its first that many windows at most (a chunk is a window); with
+ *   document is scored on its first that many windows at most (a chunk is a window: the passage
+ *   returned is one of them); with
  *   'truncate' (the default) a document is one chunk, so any value is met.
  * Fields those APIs have and a local cross-encoder has no use for (rank_fields, priority) are
  * accepted and ignored.
@@ -77,18 +78,12 @@ export async function rerankApi(body: JsonObject, request: ScoringRequest, versi
   request.count('batch');
   request.checkBatchSize(texts.length);
   const { model, signal } = request;
-  // What is scored: each document within max_tokens_per_doc, then within max_chunks_per_doc
-  // windows (cut where its last allowed window ends: the library plans the same windows on it).
-  let scored = maxTokensPerDoc === undefined ? texts : await truncateDocuments(model.tokenizer, texts, maxTokensPerDoc, signal);
-  let pairs = scored.map((text): Pair => [query, text]);
+  // What is scored: each document within max_tokens_per_doc, then its first max_chunks_per_doc
+  // windows of the plan (the model scores that very plan: ScoringRequest.run()).
+  const scored = maxTokensPerDoc === undefined ? texts : await truncateDocuments(model.tokenizer, texts, maxTokensPerDoc, signal);
+  const pairs = scored.map((text): Pair => [query, text]);
   const ranked = await request.planWindows(pairs, long, 'documents')
-    .then((windows) => {
-      if (!windows) return pairs.length;
-      const chunks = maxChunksPerDoc ?? Infinity;
-      scored = scored.map((text, i) => (windows[i]!.length > chunks ? text.slice(0, windows[i]![chunks - 1]!.end) : text));
-      pairs = scored.map((text): Pair => [query, text]);
-      return windows.reduce((sum, w) => sum + Math.min(w.length, chunks), 0);
-    })
+    .then((plan) => (!plan ? pairs.length : maxChunksPerDoc === undefined ? plan.count : request.limitWindows(maxChunksPerDoc)))
     .then((count) => request.run(count, (options) => model.rank(query, scored, { ...options, ...long, ...teiActivation(1, false), ...(prompt !== undefined ? { prompt } : {}) }), pairs.length))
     .catch((error: unknown) => {
       throw fieldNames(error);

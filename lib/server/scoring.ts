@@ -4,7 +4,7 @@
  * work), and call options that feed the queue metrics.
  */
 import type { CrossEncoder, LongDocuments, Pair } from '../cross-encoder';
-import { planWindows, type Span } from '../long-documents';
+import { planWindows, WINDOW_PLAN, type WindowPlan } from '../long-documents';
 import { integerOption } from '../validate';
 import { HttpError } from './http-error';
 import type { Labels } from './info';
@@ -63,6 +63,13 @@ export function failureCause(error: unknown, status: number): { cause: FailureCa
   return { cause: status < 500 && status !== 424 ? 'validation' : 'inference', always: false };
 }
 
+/** A request's long-document fields, as predict()/rank() options (tei-routes.ts longDocumentFields). */
+export interface LongDocumentFields {
+  longDocuments?: LongDocuments;
+  windowTokens?: number;
+  stride?: number;
+}
+
 export class ScoringRequest {
   /** TEI's method label: "single" for a /predict of one input, "batch" otherwise. */
   method: RequestMethod = 'batch';
@@ -70,6 +77,8 @@ export class ScoringRequest {
   pairs = 0;
   /** Permits held until the answer is written (hold()). */
   private held: Array<() => void> = [];
+  /** The windows planned for this request (planWindows()), handed to the model call (run()) so that they are planned once. */
+  private plan: WindowPlan | undefined;
   /**
    * Whether it is counted in te_request_count: a handler calls count() where TEI counts (after
    * its JSON parsing and its empty-list and model-type checks); /tokenize never does.
@@ -82,6 +91,8 @@ export class ScoringRequest {
     readonly modelId: string,
     readonly maxClientBatchSize: number,
     readonly maxWindowsPerRequest: number,
+    /** Document tokens a window for requests that do not say (`window_tokens`); undefined: the library's default. */
+    readonly windowTokens: number | undefined,
     readonly signal: AbortSignal,
     private readonly metrics: ServerMetrics,
     private readonly permits: PairPermits,
@@ -126,31 +137,49 @@ export class ScoringRequest {
       metrics.queueSize.dec(waiting);
       waiting = 0;
     };
-    return { options: { signal: this.signal, onProgress }, settle };
+    // The plan made for this request (planWindows()), so that the model scores it without planning again.
+    const planned = this.plan ? { [WINDOW_PLAN]: this.plan } : {};
+    return { options: { signal: this.signal, onProgress, ...planned }, settle };
   }
 
   /**
-   * The windows the library will score for `pairs` with these long-document options (the same
-   * plan: long-documents.ts), or undefined with 'truncate', where each pair is one. Planned under
-   * the request's signal, before any permit is taken.
+   * The windows the library will score for `pairs` with these long-document options (its own plan:
+   * lib/long-documents), or undefined with 'truncate', where each pair is one. Planned under the
+   * request's signal, before any permit is taken, and kept for the model call (run()), which scores
+   * this very plan instead of planning it again.
    */
-  async planWindows(pairs: readonly Pair[], long: { longDocuments?: LongDocuments; stride?: number }, field: 'documents' | 'pairs'): Promise<Span[][] | undefined> {
+  async planWindows(pairs: readonly Pair[], long: LongDocumentFields, field: 'documents' | 'pairs'): Promise<WindowPlan | undefined> {
     const mode = long.longDocuments ?? 'truncate';
+    this.plan = undefined;
     if (mode === 'truncate') return undefined;
-    // The library's own check of stride (TCE_INVALID_OPTION, a 422), before it is planned with.
+    // The library's own checks (TCE_INVALID_OPTION, a 422), before they are planned with.
     const stride = integerOption('stride', long.stride);
-    return planWindows(
+    const windowTokens = integerOption('windowTokens', long.windowTokens) ?? this.windowTokens;
+    this.plan = await planWindows(
       this.model.tokenizer,
       pairs,
-      { maxLength: this.model.maxLength, stride, firstOnly: mode === 'first', mode, signal: this.signal },
+      { maxLength: this.model.maxLength, windowTokens, stride, mode, signal: this.signal },
       (i) => `${field}[${i}]`,
     );
+    return this.plan;
   }
 
   /** Pairs the engine scores for `pairs`: their windows with a window mode, else one each. */
-  async countWindows(pairs: readonly Pair[], long: { longDocuments?: LongDocuments; stride?: number }, field: 'documents' | 'pairs'): Promise<number> {
-    const windows = await this.planWindows(pairs, long, field);
-    return windows ? windows.reduce((sum, w) => sum + w.length, 0) : pairs.length;
+  async countWindows(pairs: readonly Pair[], long: LongDocumentFields, field: 'documents' | 'pairs'): Promise<number> {
+    const plan = await this.planWindows(pairs, long, field);
+    return plan ? plan.count : pairs.length;
+  }
+
+  /**
+   * Keeps only each item's first `chunks` windows of the plan (Cohere's max_chunks_per_doc);
+   * returns the windows left.
+   */
+  limitWindows(chunks: number): number {
+    const plan = this.plan;
+    if (!plan) return 0;
+    const windows = plan.windows.map((w) => w.slice(0, chunks));
+    this.plan = { ...plan, windows, count: windows.reduce((n, w) => n + w.length, 0) };
+    return this.plan.count;
   }
 
   /** Takes a permit per pair scored: 413 over maxWindowsPerRequest, 429 over what is free. */

@@ -306,7 +306,7 @@ export class RerankServer {
     const controller = new AbortController();
     const { options } = this;
     const scoring = new ScoringRequest(
-      this.model, this.labels, options.modelId ?? this.model.modelDir, options.maxClientBatchSize, options.maxWindowsPerRequest,
+      this.model, this.labels, options.modelId ?? this.model.modelDir, options.maxClientBatchSize, options.maxWindowsPerRequest, options.windowTokens,
       controller.signal, this.metrics, this.permits,
     );
     // The client going away (its connection closed before the answer) stops the request's work.

@@ -10,7 +10,7 @@ import { LONG_DOCUMENTS } from '../long-documents';
 import { enumOption } from '../validate';
 import { type JsonObject, optionalBoolean } from './body';
 import { HttpError } from './http-error';
-import { EmptyError, ModelTypeError, type ScoringRequest, StreamedAnswer } from './scoring';
+import { EmptyError, type LongDocumentFields, ModelTypeError, type ScoringRequest, StreamedAnswer } from './scoring';
 
 /** Model-call options that give TEI's scores. */
 export function teiActivation(numLabels: number, rawScores: boolean) {
@@ -38,13 +38,14 @@ export function truncation(body: JsonObject): { truncate: boolean } {
 
 /**
  * Our fields for documents longer than the model's window (docs/LONG-DOCUMENTS.md), as
- * predict()/rank() options: `long_documents` ('truncate', 'max', 'mean', 'first') and `stride`
- * (tokens consecutive windows share), and on the rerank routes `return_passage`. The mode is
+ * predict()/rank() options: `long_documents` ('truncate', 'max', 'mean', 'first'), `window_tokens`
+ * (document tokens a window; default the server's --window-tokens) and `stride` (tokens
+ * consecutive windows share), and on the rerank routes `return_passage`. The mode is
  * checked here with the library's check (a 422 before anything is counted or scored); stride's
  * bounds depend on each pair and, like the fields' combinations, are the library's to check
  * (TCE_INVALID_OPTION, a 422 that fieldNames() words in these fields).
  */
-export function longDocumentFields(body: JsonObject, rerank: boolean): { longDocuments?: LongDocuments; stride?: number; returnPassage?: boolean } {
+export function longDocumentFields(body: JsonObject, rerank: boolean): LongDocumentFields & { returnPassage?: boolean } {
   let longDocuments: LongDocuments | undefined;
   try {
     longDocuments = enumOption('long_documents', body.long_documents ?? undefined, LONG_DOCUMENTS);
@@ -53,15 +54,18 @@ export function longDocumentFields(body: JsonObject, rerank: boolean): { longDoc
   }
   const stride = body.stride ?? undefined;
   if (stride !== undefined && typeof stride !== 'number') throw new HttpError(422, 'Validation', `\`stride\` must be a number, got ${JSON.stringify(stride)}`);
+  const windowTokens = body.window_tokens ?? undefined;
+  if (windowTokens !== undefined && typeof windowTokens !== 'number') throw new HttpError(422, 'Validation', `\`window_tokens\` must be a number, got ${JSON.stringify(windowTokens)}`);
   const returnPassage = rerank ? optionalBoolean(body, 'return_passage') : undefined;
   return {
     ...(longDocuments !== undefined ? { longDocuments } : {}),
+    ...(windowTokens !== undefined ? { windowTokens } : {}),
     ...(stride !== undefined ? { stride } : {}),
     ...(returnPassage !== undefined ? { returnPassage } : {}),
   };
 }
 
-const FIELD_OF_OPTION: Record<string, string> = { longDocuments: 'long_documents', returnPassage: 'return_passage' };
+const FIELD_OF_OPTION: Record<string, string> = { longDocuments: 'long_documents', windowTokens: 'window_tokens', returnPassage: 'return_passage' };
 
 /**
  * A library error about the long-document options, in the request's field names ("returnPassage
@@ -70,7 +74,7 @@ const FIELD_OF_OPTION: Record<string, string> = { longDocuments: 'long_documents
  */
 export function fieldNames(error: unknown): unknown {
   if (!(error instanceof TceError) || (error.code !== 'TCE_INVALID_OPTION' && error.code !== 'TCE_INVALID_INPUT')) return error;
-  const message = error.message.replace(/\b(longDocuments|returnPassage)\b/g, (name: string) => FIELD_OF_OPTION[name]!);
+  const message = error.message.replace(/\b(longDocuments|windowTokens|returnPassage)\b/g, (name: string) => FIELD_OF_OPTION[name]!);
   return message === error.message ? error : new TceError(error.code, message, { cause: error });
 }
 

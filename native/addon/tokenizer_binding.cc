@@ -20,6 +20,7 @@
 #include "addon/js_values.h"
 #include "addon/text_buffer.h"
 #include "addon/thread_pool.h"
+#include "tokenizer/offsets.h"
 
 namespace tce {
 
@@ -143,22 +144,50 @@ tok::TokenizerSpec ReadSpec(Napi::Env env, Napi::Value value, std::vector<std::s
   return spec;
 }
 
-Napi::Object ToJs(Napi::Env env, const tok::Encoding& e) {
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Int32Array ids = Napi::Int32Array::New(env, e.ids.size());
-  if (!e.ids.empty()) std::memcpy(ids.Data(), e.ids.data(), e.ids.size() * sizeof(int32_t));
-  Napi::Int32Array types = Napi::Int32Array::New(env, e.type_ids.size());
-  if (!e.type_ids.empty()) {
-    std::memcpy(types.Data(), e.type_ids.data(), e.type_ids.size() * sizeof(int32_t));
+// Turns an encoding's byte offsets (into its own sequence's UTF-8 text) into UTF-16 code units of
+// the JS string, as flat [start, end] pairs; post-processor specials keep 0, 0. Runs where the
+// encoding was made (a pool thread for batches).
+std::vector<uint32_t> Utf16Offsets(const tok::Encoding& e, std::string_view a, std::string_view b) {
+  std::vector<uint32_t> units_a, units_b, out(2 * e.offsets.size(), 0);
+  tok::Utf16Positions(a, units_a);
+  if (!b.empty()) tok::Utf16Positions(b, units_b);
+  for (size_t i = 0; i < e.offsets.size(); ++i) {
+    const int8_t seq = e.sequence_ids[i];
+    if (seq < 0) continue;
+    const std::vector<uint32_t>& units = seq == 0 ? units_a : units_b;
+    // Offsets never pass their text's end; the clamp keeps a bug from reading past the table.
+    const size_t last = units.size() - 1;
+    out[2 * i] = units[std::min<size_t>(e.offsets[i].begin, last)];
+    out[2 * i + 1] = units[std::min<size_t>(e.offsets[i].end, last)];
   }
-  out.Set("ids", ids);
-  out.Set("typeIds", types);
+  return out;
+}
+
+template <typename Array, typename T>
+Array TypedCopy(Napi::Env env, const std::vector<T>& v) {
+  Array a = Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+  return a;
+}
+
+// { ids, typeIds } and, with offsets, { offsets, wordIds, sequenceIds, specialTokensMask }.
+Napi::Object ToJs(Napi::Env env, const tok::Encoding& e, const std::vector<uint32_t>* utf16) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ids", TypedCopy<Napi::Int32Array>(env, e.ids));
+  out.Set("typeIds", TypedCopy<Napi::Int32Array>(env, e.type_ids));
+  if (utf16 != nullptr) {
+    out.Set("offsets", TypedCopy<Napi::Uint32Array>(env, *utf16));
+    out.Set("wordIds", TypedCopy<Napi::Int32Array>(env, e.word_ids));
+    out.Set("sequenceIds", TypedCopy<Napi::Int8Array>(env, e.sequence_ids));
+    out.Set("specialTokensMask", TypedCopy<Napi::Uint8Array>(env, e.special_mask));
+  }
   return out;
 }
 
 struct EncodeOptions {
   size_t max_length = 0;  // 0: no truncation
   bool add_special_tokens = true;
+  bool with_offsets = false;
 };
 
 EncodeOptions ReadOptions(const Napi::CallbackInfo& info, size_t first) {
@@ -166,6 +195,8 @@ EncodeOptions ReadOptions(const Napi::CallbackInfo& info, size_t first) {
   EncodeOptions o;
   o.max_length = ReadInteger<size_t>(env, info[first], "maxLength");
   o.add_special_tokens = ReadBool(env, info[first + 1], "addSpecialTokens");
+  // Optional, so that a caller of the four-argument form keeps working.
+  o.with_offsets = !info[first + 2].IsUndefined() && ReadBool(env, info[first + 2], "withOffsets");
   return o;
 }
 
@@ -184,11 +215,13 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       results_.resize(texts_.a.size());
+      if (options_.with_offsets) utf16_.resize(texts_.a.size());
       ThreadPool::Shared().ParallelFor(texts_.a.size(), 4, [this](size_t begin, size_t end) {
         for (size_t i = begin; i < end; ++i) {
           const std::string_view b(texts_.b[i]);
-          results_[i] = tokenizer_->Encode(texts_.a[i], texts_.has_b[i] ? &b : nullptr,
-                                           options_.max_length, options_.add_special_tokens);
+          results_[i] = tokenizer_->Encode(texts_.a[i], texts_.has_b[i] ? &b : nullptr, options_.max_length,
+                                           options_.add_special_tokens, options_.with_offsets);
+          if (options_.with_offsets) utf16_[i] = Utf16Offsets(results_[i], texts_.a[i], texts_.has_b[i] ? b : "");
         }
       });
     } catch (const tok::TokenizerFileError& e) {
@@ -201,7 +234,8 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
 
   // One flat buffer of ids and one of type ids, and each text's offset into them: three JS
   // objects whatever the batch size, so that building the result never holds the event loop
-  // (lib/tokenizer.ts cuts it into encodings a chunk at a time).
+  // (lib/tokenizer.ts cuts it into encodings a chunk at a time). With offsets, four more flat
+  // buffers run parallel to ids (tokenOffsets with two entries per token).
   void OnOK() override {
     Napi::Env env = Env();
     size_t total = 0;
@@ -226,6 +260,25 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
     out.Set("ids", ids);
     out.Set("typeIds", types);
     out.Set("offsets", offsets);
+    if (options_.with_offsets) {
+      Napi::Uint32Array spans = Napi::Uint32Array::New(env, 2 * total);
+      Napi::Int32Array words = Napi::Int32Array::New(env, total);
+      Napi::Int8Array sequences = Napi::Int8Array::New(env, total);
+      Napi::Uint8Array mask = Napi::Uint8Array::New(env, total);
+      at = 0;
+      for (size_t i = 0; i < results_.size(); ++i) {
+        const tok::Encoding& e = results_[i];
+        std::copy(utf16_[i].begin(), utf16_[i].end(), spans.Data() + 2 * at);
+        std::copy(e.word_ids.begin(), e.word_ids.end(), words.Data() + at);
+        std::copy(e.sequence_ids.begin(), e.sequence_ids.end(), sequences.Data() + at);
+        std::copy(e.special_mask.begin(), e.special_mask.end(), mask.Data() + at);
+        at += e.ids.size();
+      }
+      out.Set("tokenOffsets", spans);
+      out.Set("wordIds", words);
+      out.Set("sequenceIds", sequences);
+      out.Set("specialTokensMask", mask);
+    }
     deferred_.Resolve(out);
   }
 
@@ -240,6 +293,7 @@ class EncodeBatchWorker : public Napi::AsyncWorker {
   Texts texts_;
   EncodeOptions options_;
   std::vector<tok::Encoding> results_;
+  std::vector<std::vector<uint32_t>> utf16_;  // with offsets: results_[i]'s in UTF-16 units
 };
 
 class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
@@ -381,7 +435,7 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
   // (main thread, workers) runs on its own.
   static inline thread_local std::shared_ptr<const tok::Tokenizer>* adopting_ = nullptr;
 
-  // encode(text, pair | null, maxLength, addSpecialTokens)
+  // encode(text, pair | null, maxLength, addSpecialTokens, withOffsets)
   Napi::Value Encode(const Napi::CallbackInfo& info) {
     return Guarded(info.Env(), "encode()", [&] { return EncodeUnguarded(info); });
   }
@@ -393,10 +447,14 @@ class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
     const std::string b = pair ? ReadString(env, info[1], "pair") : std::string();
     const EncodeOptions o = ReadOptions(info, 2);
     const std::string_view bv(b);
-    return ToJs(env, tokenizer_->Encode(a, pair ? &bv : nullptr, o.max_length, o.add_special_tokens));
+    const tok::Encoding e = tokenizer_->Encode(a, pair ? &bv : nullptr, o.max_length, o.add_special_tokens, o.with_offsets);
+    if (!o.with_offsets) return ToJs(env, e, nullptr);
+    const std::vector<uint32_t> utf16 = Utf16Offsets(e, a, b);
+    return ToJs(env, e, &utf16);
   }
 
-  // encodeBatch(texts: TextBuffer, maxLength, addSpecialTokens) -> Promise<{ ids, typeIds, offsets }>
+  // encodeBatch(texts: TextBuffer, maxLength, addSpecialTokens, withOffsets)
+  //   -> Promise<{ ids, typeIds, offsets[, tokenOffsets, wordIds, sequenceIds, specialTokensMask] }>
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info) {
     return Guarded(info.Env(), "encodeBatch()", [&]() -> Napi::Value {
       Napi::Env env = info.Env();

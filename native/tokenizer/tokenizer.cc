@@ -10,6 +10,7 @@
 #include "tokenizer/models/wordpiece.h"
 #include "tokenizer/normalizers/bert.h"
 #include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/offsets.h"
 #include "tokenizer/pre_tokenizers/bert.h"
 #include "tokenizer/pre_tokenizers/pre_tokenizer.h"
 #include "tokenizer/processors/template.h"
@@ -21,6 +22,8 @@ namespace tce::tok {
 namespace {
 
 constexpr size_t kNoLimit = std::numeric_limits<size_t>::max();
+// Offsets are 32-bit byte positions.
+constexpr size_t kMaxOffsetText = std::numeric_limits<uint32_t>::max();
 
 // Per-call working memory. Kept out of thread_local storage on purpose: the addon's threads
 // (libuv's, the pool's) can outlive nothing here, and a few allocations per sequence are noise
@@ -32,6 +35,29 @@ struct Scratch {
   std::vector<Segment> raw_segments;
   std::vector<Segment> normalized_segments;
   Words words_in, words_out;
+  // With offsets only: the normalized text's alignment (original bytes of the sequence), one
+  // word's token ranges, and the index of the next pre-tokenized word of the sequence.
+  Alignment align;
+  std::vector<ByteRange> ranges;
+  int32_t word = 0;
+};
+
+// One sequence's tokens before post-processing; offsets and word ids only when tracked.
+struct SeqTokens {
+  std::vector<int32_t> ids;
+  std::vector<ByteRange> offsets;
+  std::vector<int32_t> word_ids;
+
+  void Clear() {
+    ids.clear();
+    offsets.clear();
+    word_ids.clear();
+  }
+  void Cut(size_t n) {
+    if (ids.size() > n) ids.resize(n);
+    if (offsets.size() > n) offsets.resize(n);
+    if (word_ids.size() > n) word_ids.resize(n);
+  }
 };
 
 }  // namespace
@@ -103,6 +129,54 @@ struct Tokenizer::Impl {
     }
   }
 
+  // Normalize with the alignment: s.normalized and s.align (original bytes of the sequence,
+  // `part` starting at `base`) replaced.
+  void NormalizeAligned(std::string_view part, uint32_t base, Scratch& s) const {
+    s.normalized.clear();
+    s.align.clear();
+    if (bert_normalizer) {
+      bert_normalizer->Normalize(part, s.normalized, s.pending, &s.align);
+    } else if (normalizer) {
+      normalizer->Normalize(part, s.normalized, &s.align);
+    } else {
+      s.normalized.append(part);
+      AppendIdentityAlignment(part, 0, s.align);
+    }
+    if (s.align.size() != s.normalized.size()) {
+      // Every normalizer aligns its output; a gap here is a bug, not a property of the text.
+      throw std::logic_error("the normalizer gave no alignment for its output, so offsets cannot be computed");
+    }
+    if (base != 0) {
+      for (ByteRange& r : s.align) {
+        r.begin += base;
+        r.end += base;
+      }
+    }
+  }
+
+  // Appends one token of the sequence with its offsets and word (tracking only), trimmed as the
+  // post-processor's trim_offsets says: trimming looks at one token and its index in the
+  // sequence, and truncation only cuts the end, so it can happen as each token is made.
+  void Track(SeqTokens& out, ByteRange offsets, int32_t word, std::string_view value) const {
+    if (post.trim_offsets()) TrimOffsets(value, out.offsets.size(), post.trim_add_prefix_space(), offsets);
+    out.offsets.push_back(offsets);
+    out.word_ids.push_back(word);
+  }
+
+  // Tracking: the offsets of the tokens ids[from..) of one word (aligned by word_align), from
+  // their ranges in s.ranges.
+  void TrackWord(SeqTokens& out, size_t from, const ByteRange* word_align, size_t word_len, Scratch& s) const {
+    for (size_t i = 0; i < s.ranges.size(); ++i) {
+      Track(out, WordRangeToOriginal(word_align, word_len, s.ranges[i]), s.word, IdToToken(out.ids[from + i]));
+    }
+    ++s.word;
+  }
+
+  const std::string& IdToToken(int32_t id) const {
+    static const std::string kNone;
+    return id >= 0 && static_cast<size_t>(id) < id_to_token.size() ? id_to_token[static_cast<size_t>(id)] : kNone;
+  }
+
   int32_t Find(std::string_view token) const { return model ? model->Find(token) : wordpiece->Find(token); }
 
   // Special tokens are looked up among the added tokens first, then in the vocabulary.
@@ -118,29 +192,49 @@ struct Tokenizer::Impl {
     return id;
   }
 
-  // Appends the ids of text between added tokens; stops once `out` holds `limit` ids.
-  bool Words(std::string_view text, bool at_start, size_t limit, Scratch& s, std::vector<int32_t>& out) const {
+  // Appends the tokens of text between added tokens; stops once `out` holds `limit` ids. With
+  // `align` (tracking), `text`'s bytes align to align[0..text.size()).
+  bool Words(std::string_view text, const ByteRange* align, bool at_start, size_t limit, Scratch& s,
+             SeqTokens& out) const {
     if (wordpiece) {
       // BERT: pre-tokenizer and WordPiece fused, word by word, so that a long text is only
       // read as far as the limit.
       bool go_on = true;
-      PreTokenize(text, [&](std::string_view word, size_t chars) {
-        wordpiece->Tokenize(word, chars, out);
-        go_on = out.size() < limit;
-        return go_on;
-      });
+      if (align == nullptr) {
+        PreTokenize(text, [&](std::string_view word, size_t chars) {
+          wordpiece->Tokenize(word, chars, out.ids);
+          go_on = out.ids.size() < limit;
+          return go_on;
+        });
+      } else {
+        PreTokenize(text, [&](std::string_view word, size_t chars) {
+          const size_t from = out.ids.size();
+          s.ranges.clear();
+          wordpiece->Tokenize(word, chars, out.ids, s.ranges);
+          TrackWord(out, from, align + (word.data() - text.data()), word.size(), s);
+          go_on = out.ids.size() < limit;
+          return go_on;
+        });
+      }
       return go_on;
     }
     s.words_in.Clear();
-    s.words_in.Add(text, at_start);
+    s.words_in.Add(text, at_start, align);
     const tok::Words* words = &s.words_in;
     if (pre_tokenizer) {
       pre_tokenizer->Split(s.words_in, s.words_out);
       words = &s.words_out;
     }
     for (const Word& w : words->list) {
-      model->Tokenize(words->View(w), out);
-      if (out.size() >= limit) return false;
+      if (align == nullptr) {
+        model->Tokenize(words->View(w), out.ids, nullptr);
+      } else {
+        const size_t from = out.ids.size();
+        s.ranges.clear();
+        model->Tokenize(words->View(w), out.ids, &s.ranges);
+        TrackWord(out, from, words->AlignOf(w), w.end - w.begin, s);
+      }
+      if (out.ids.size() >= limit) return false;
     }
     return true;
   }
@@ -156,46 +250,61 @@ struct Tokenizer::Impl {
     return !normalizer->DropsStart(text.substr(0, len));
   }
 
-  // Appends the ids of one sequence (no special tokens); at most `limit` of them.
-  void Sequence(std::string_view text, size_t limit, Scratch& s, std::vector<int32_t>& out) const {
-    out.clear();
+  // The tokens of one sequence (no special tokens); at most `limit` of them. With `track`, their
+  // offsets (bytes of `text`) and word indices too.
+  void Sequence(std::string_view text, size_t limit, bool track, Scratch& s, SeqTokens& out) const {
+    out.Clear();
+    s.word = 0;
     if (limit == 0) return;
     if (!wordpiece && !unicode::IsValidUtf8(text.data(), text.size())) {
       // Pipeline components assume well-formed text, as tokenizers' Rust strings are.
       unicode::ReplaceInvalidUtf8(text.data(), text.size(), s.valid);
       text = s.valid;
     }
-    auto text_part = [&](std::string_view part, bool at_start) -> bool {
-      s.normalized.clear();
-      Normalize(part, s.normalized, s.pending);
-      if (normalized_matcher.empty()) return Words(s.normalized, at_start, limit, s, out);
+    // An added token is a word of its own; its offsets cover what it matched (stripped
+    // whitespace included), and its value for trim_offsets is that text.
+    auto added = [&](int32_t id, ByteRange offsets, std::string_view value) {
+      out.ids.push_back(id);
+      if (track) Track(out, offsets, s.word++, value);
+      return out.ids.size() < limit;
+    };
+    auto text_part = [&](std::string_view part, uint32_t base, bool at_start) -> bool {
+      if (track) {
+        NormalizeAligned(part, base, s);
+      } else {
+        s.normalized.clear();
+        Normalize(part, s.normalized, s.pending);
+      }
+      const ByteRange* align = track ? s.align.data() : nullptr;
+      if (normalized_matcher.empty()) return Words(s.normalized, align, at_start, limit, s, out);
       normalized_matcher.Split(s.normalized, s.normalized_segments);
       for (const Segment& seg : s.normalized_segments) {
+        const std::string_view piece = std::string_view(s.normalized).substr(seg.begin, seg.end - seg.begin);
         if (seg.id >= 0) {
-          out.push_back(seg.id);
-          if (out.size() >= limit) return false;
-        } else if (!Words(std::string_view(s.normalized).substr(seg.begin, seg.end - seg.begin),
-                          at_start && seg.begin == 0, limit, s, out)) {
+          const ByteRange offsets =
+              track ? WordRangeToOriginal(align + seg.begin, piece.size(), ByteRange{0, static_cast<uint32_t>(piece.size())})
+                    : ByteRange{};
+          if (!added(seg.id, offsets, piece)) return false;
+        } else if (!Words(piece, track ? align + seg.begin : nullptr, at_start && seg.begin == 0, limit, s, out)) {
           return false;
         }
       }
       return true;
     };
     if (raw_matcher.empty()) {
-      text_part(text, StartSurvives(text, s));
+      text_part(text, 0, StartSurvives(text, s));
     } else {
       raw_matcher.Split(text, s.raw_segments);
       for (const Segment& seg : s.raw_segments) {
+        const std::string_view piece = text.substr(seg.begin, seg.end - seg.begin);
         if (seg.id >= 0) {
-          out.push_back(seg.id);
-          if (out.size() >= limit) break;
-        } else if (!text_part(text.substr(seg.begin, seg.end - seg.begin),
-                              seg.begin == 0 && StartSurvives(text.substr(seg.begin, seg.end - seg.begin), s))) {
+          if (!added(seg.id, ByteRange{static_cast<uint32_t>(seg.begin), static_cast<uint32_t>(seg.end)}, piece)) break;
+        } else if (!text_part(piece, static_cast<uint32_t>(seg.begin), seg.begin == 0 && StartSurvives(piece, s))) {
           break;
         }
       }
     }
-    if (out.size() > limit) out.resize(limit);
+    out.Cut(limit);
   }
 
   // Plain BERT.
@@ -217,44 +326,53 @@ Tokenizer::Tokenizer(TokenizerSpec spec) : impl_(std::make_unique<Impl>(spec)) {
 Tokenizer::~Tokenizer() = default;
 
 Encoding Tokenizer::Encode(std::string_view a, const std::string_view* b, size_t max_length,
-                           bool add_special_tokens) const {
+                           bool add_special_tokens, bool with_offsets) const {
   const Impl& im = *impl_;
+  if (with_offsets && (a.size() > kMaxOffsetText || (b != nullptr && b->size() > kMaxOffsetText))) {
+    throw std::length_error("a text of 4 GiB or more has no 32-bit offsets");
+  }
   Scratch scratch;
   scratch.normalized.reserve(a.size() + (b ? b->size() : 0) + 16);
-  std::vector<int32_t> ids_a, ids_b;
+  SeqTokens seq_a, seq_b;
   const size_t specials = add_special_tokens ? im.post.added(b != nullptr) : 0;
   // The fast tokenizer gives the special tokens priority: whatever max_length leaves after
   // them is the budget for the text (none when max_length is smaller than they are).
   const bool truncate = max_length > 0;
   const size_t budget = !truncate ? kNoLimit : (max_length > specials ? max_length - specials : 0);
+  const bool track = with_offsets;
 
   Encoding enc;
   size_t keep_a = 0, keep_b = 0;
   if (b == nullptr) {
-    im.Sequence(a, budget, scratch, ids_a);
-    keep_a = ids_a.size();
+    im.Sequence(a, budget, track, scratch, seq_a);
+    keep_a = seq_a.ids.size();
   } else if (!truncate) {
-    im.Sequence(a, kNoLimit, scratch, ids_a);
-    im.Sequence(*b, kNoLimit, scratch, ids_b);
-    keep_a = ids_a.size();
-    keep_b = ids_b.size();
+    im.Sequence(a, kNoLimit, track, scratch, seq_a);
+    im.Sequence(*b, kNoLimit, track, scratch, seq_b);
+    keep_a = seq_a.ids.size();
+    keep_b = seq_b.ids.size();
   } else {
     // Truncation only needs each length up to the point where the answer cannot change, so
     // a long sequence is not tokenized to its end: A up to budget + 1 ids (enough to know it
     // does not fit), B up to one more than both budget and A's length (enough to know it is
     // the longer one). Only when both overflow is their exact order unknown.
-    im.Sequence(a, budget + 1, scratch, ids_a);
-    const size_t cap_b = std::max(budget, ids_a.size()) + 1;
-    im.Sequence(*b, cap_b, scratch, ids_b);
-    if (ids_a.size() > budget && ids_b.size() > budget) {
-      im.Sequence(a, kNoLimit, scratch, ids_a);
-      im.Sequence(*b, kNoLimit, scratch, ids_b);
+    im.Sequence(a, budget + 1, track, scratch, seq_a);
+    const size_t cap_b = std::max(budget, seq_a.ids.size()) + 1;
+    im.Sequence(*b, cap_b, track, scratch, seq_b);
+    if (seq_a.ids.size() > budget && seq_b.ids.size() > budget) {
+      im.Sequence(a, kNoLimit, track, scratch, seq_a);
+      im.Sequence(*b, kNoLimit, track, scratch, seq_b);
     }
-    const TruncatedLengths kept = LongestFirst(ids_a.size(), ids_b.size(), budget);
+    const TruncatedLengths kept = LongestFirst(seq_a.ids.size(), seq_b.ids.size(), budget);
     keep_a = kept.a;
     keep_b = kept.b;
   }
-  im.post.Apply(ids_a, keep_a, b ? &ids_b : nullptr, keep_b, add_special_tokens, enc.ids, enc.type_ids);
+  im.post.Apply(seq_a.ids, keep_a, b ? &seq_b.ids : nullptr, keep_b, add_special_tokens, enc.ids, enc.type_ids);
+  if (track) {
+    const PostTemplate::Tracked ta{&seq_a.offsets, &seq_a.word_ids}, tb{&seq_b.offsets, &seq_b.word_ids};
+    im.post.ApplyOffsets(ta, keep_a, b ? &tb : nullptr, keep_b, add_special_tokens, enc.offsets, enc.word_ids,
+                         enc.sequence_ids, enc.special_mask);
+  }
   return enc;
 }
 
@@ -269,10 +387,6 @@ int32_t Tokenizer::max_id() const {
 int32_t Tokenizer::max_type_id() const { return impl_->post.max_type_id(); }
 size_t Tokenizer::added_special_tokens(bool pair) const { return impl_->post.added(pair); }
 
-const std::string& Tokenizer::IdToToken(int32_t id) const {
-  static const std::string kNone;
-  const auto& table = impl_->id_to_token;
-  return id >= 0 && static_cast<size_t>(id) < table.size() ? table[static_cast<size_t>(id)] : kNone;
-}
+const std::string& Tokenizer::IdToToken(int32_t id) const { return impl_->IdToToken(id); }
 
 }  // namespace tce::tok

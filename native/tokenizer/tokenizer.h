@@ -90,9 +90,11 @@ class Tokenizer {
   // post-processor's template (e.g. [CLS] A [SEP] (B [SEP])) is applied. max_length == 0 means no truncation; otherwise the result
   // (special tokens included) is at most max_length tokens, truncated like the fast tokenizer's
   // longest_first. Invalid UTF-8 is decoded with U+FFFD replacement (then dropped by clean text).
-  // Throws TokenizerFileError when the text needs a token the file lacks.
+  // Throws TokenizerFileError when the text needs a token the file lacks. With with_offsets the
+  // Encoding's offsets, word ids, sequence ids and special mask are filled too (as tokenizers'
+  // Encoding has them); without, they stay empty and nothing is spent on them.
   Encoding Encode(std::string_view a, const std::string_view* b, size_t max_length,
-                  bool add_special_tokens) const;
+                  bool add_special_tokens, bool with_offsets = false) const;
 
   // The text of token `id` (an added token's content where the vocabulary has none); "" for an
   // id that is not in use.

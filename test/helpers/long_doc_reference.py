@@ -5,7 +5,7 @@ Runs in a project environment with sentence-transformers (.venv). No network: HF
 
   long_doc_reference.py --requests requests.json --out out.json
 
-Each request: {"model": ST_DIR, "max_length": M, "mode": "max"|"mean"|"first", "stride": S|null,
+Each request: {"model": ST_DIR, "max_length": M, "window_tokens": W, "mode": "max"|"mean"|"first", "stride": S|null,
                "items": [[query, document], ...], "windows": null | [[[start, end], ...], ...]}
 
 Windows (unless given) come from Hugging Face's fast tokenizer of the saved model, not from our
@@ -40,12 +40,13 @@ ZS = "\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 PIECE = re.compile(f"[^\t\n\u000b\u000c\r\u0085\u2028\u2029{ZS}]+")
 
 
-def windows_of(tokenizer, query, doc, max_length, stride):
-    if len(tokenizer(query, doc)["input_ids"]) <= max_length:
-        return [(0, len(doc))], None, None
+def windows_of(tokenizer, query, doc, max_length, window_tokens, stride):
     specials = tokenizer.num_special_tokens_to_add(pair=True)
     budget = max_length - specials - len(tokenizer(query, add_special_tokens=False)["input_ids"])
     assert budget >= 1, "the query leaves no room"
+    budget = min(budget, window_tokens)
+    if len(tokenizer(doc, add_special_tokens=False)["input_ids"]) <= budget:
+        return [(0, len(doc))], None, None
     stride = budget // 4 if stride is None else stride
     pieces = [(m.start(), m.end()) for m in PIECE.finditer(doc)]
     starts = [s for s, _ in pieces]
@@ -117,7 +118,7 @@ def main():
                 ranges.append(None)
                 doc_tokens.append(None)
                 continue
-            w, t, count = windows_of(tokenizer, query, doc, r["max_length"], r.get("stride"))
+            w, t, count = windows_of(tokenizer, query, doc, r["max_length"], r["window_tokens"], r.get("stride"))
             if r["mode"] == "first":
                 w, t = w[:1], (t[:1] if t else t)
             windows.append(w)

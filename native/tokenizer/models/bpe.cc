@@ -109,22 +109,40 @@ class Bpe final : public Model {
 
   int32_t Find(std::string_view token) const override { return map_.Find(token); }
 
-  void Tokenize(std::string_view word, std::vector<int32_t>& out) const override {
+  void Tokenize(std::string_view word, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const override {
     if (o_.ignore_merges) {
       const int32_t id = map_.Find(word);
       if (id >= 0) {
         out.push_back(id);
+        if (ranges != nullptr) ranges->push_back(ByteRange{0, static_cast<uint32_t>(word.size())});
         return;
       }
     }
     std::vector<int32_t> symbols;
-    Initial(word, symbols);
-    Merge(symbols);
+    std::vector<uint32_t> lengths;
+    std::vector<uint32_t>* lens = ranges != nullptr ? &lengths : nullptr;
+    Initial(word, symbols, lens);
+    Merge(symbols, lens);
     out.insert(out.end(), symbols.begin(), symbols.end());
+    if (ranges != nullptr) {
+      // Symbols lie back to back: tokenizers' Word::get_offsets_iter.
+      uint32_t at = 0;
+      for (uint32_t len : lengths) {
+        ranges->push_back(ByteRange{at, at + len});
+        at += len;
+      }
+    }
   }
 
  private:
-  void Initial(std::string_view w, std::vector<int32_t>& symbols) const {
+  // The word's first symbols; with `lens`, each one's byte length in the word (a byte-fallback
+  // byte counts 1, a fused unk the characters it covers).
+  void Initial(std::string_view w, std::vector<int32_t>& symbols, std::vector<uint32_t>* lens) const {
+    auto add = [&](int32_t id, size_t len) {
+      symbols.push_back(id);
+      if (lens != nullptr) lens->push_back(static_cast<uint32_t>(len));
+    };
+    size_t unk_len = 0;
     std::string piece;
     bool pending_unk = false;
     for (size_t at = 0; at < w.size();) {
@@ -141,9 +159,9 @@ class Bpe final : public Model {
       at += len;
       const int32_t id = map_.Find(piece);
       if (id >= 0) {
-        if (pending_unk) symbols.push_back(unk_id_);
+        if (pending_unk) add(unk_id_, unk_len);
         pending_unk = false;
-        symbols.push_back(id);
+        add(id, len);
         continue;
       }
       if (o_.byte_fallback) {
@@ -151,7 +169,7 @@ class Bpe final : public Model {
         for (char c : piece) all = all && byte_ids_[static_cast<unsigned char>(c)] >= 0;
         if (all) {
           // As tokenizers: a pending unk is not flushed before the bytes.
-          for (char c : piece) symbols.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+          for (char c : piece) add(byte_ids_[static_cast<unsigned char>(c)], 1);
           continue;
         }
       }
@@ -161,25 +179,33 @@ class Bpe final : public Model {
                                  "\" is not in its vocabulary, and the text has a character the "
                                  "vocabulary lacks (" + std::string(w.substr(at - len, len)) + ")");
       }
-      if (pending_unk && !o_.fuse_unk) symbols.push_back(unk_id_);
+      if (pending_unk && o_.fuse_unk) {
+        unk_len += len;
+      } else {
+        if (pending_unk) add(unk_id_, unk_len);
+        unk_len = len;
+      }
       pending_unk = true;
     }
-    if (pending_unk) symbols.push_back(unk_id_);
+    if (pending_unk) add(unk_id_, unk_len);
   }
 
   // tokenizers' Word::merge_all without dropout: a queue of candidate merges ordered by rank,
   // then position; entries made stale by an earlier merge are skipped.
-  void Merge(std::vector<int32_t>& ids) const {
+  // With `lens` (the symbols' byte lengths), a merged symbol's length is the sum of its parts'.
+  void Merge(std::vector<int32_t>& ids, std::vector<uint32_t>* lens) const {
     const size_t n = ids.size();
     if (n < 2) return;
     struct Symbol {
       int32_t id;
       int64_t prev, next;
       bool alive;
+      uint32_t len;
     };
     std::vector<Symbol> sym(n);
     for (size_t i = 0; i < n; ++i) {
-      sym[i] = Symbol{ids[i], static_cast<int64_t>(i) - 1, i + 1 < n ? static_cast<int64_t>(i + 1) : -1, true};
+      sym[i] = Symbol{ids[i], static_cast<int64_t>(i) - 1, i + 1 < n ? static_cast<int64_t>(i + 1) : -1, true,
+                      lens != nullptr ? (*lens)[i] : 0};
     }
     struct Candidate {
       uint32_t rank;
@@ -201,6 +227,7 @@ class Bpe final : public Model {
       Symbol& right = sym[static_cast<size_t>(left.next)];
       if (!merges_.Get(left.id, right.id, &rank, &merged) || merged != top.merged) continue;
       left.id = top.merged;
+      left.len += right.len;
       right.alive = false;
       left.next = right.next;
       if (right.next >= 0) sym[static_cast<size_t>(right.next)].prev = static_cast<int64_t>(top.pos);
@@ -212,8 +239,11 @@ class Bpe final : public Model {
       }
     }
     ids.clear();
+    if (lens != nullptr) lens->clear();
     for (const Symbol& s : sym) {
-      if (s.alive) ids.push_back(s.id);
+      if (!s.alive) continue;
+      ids.push_back(s.id);
+      if (lens != nullptr) lens->push_back(s.len);
     }
   }
 

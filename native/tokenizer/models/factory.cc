@@ -11,10 +11,14 @@ class WordPieceModel final : public Model {
   WordPieceModel(const std::vector<std::string>& vocab, const std::string& unk, const std::string& prefix,
                  size_t max_chars)
       : wordpiece_(vocab, unk, prefix, max_chars) {}
-  void Tokenize(std::string_view word, std::vector<int32_t>& out) const override {
+  void Tokenize(std::string_view word, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const override {
     size_t chars = 0;
     for (char c : word) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    wordpiece_.Tokenize(word, chars, out);
+    if (ranges != nullptr) {
+      wordpiece_.Tokenize(word, chars, out, *ranges);
+    } else {
+      wordpiece_.Tokenize(word, chars, out);
+    }
   }
   int32_t Find(std::string_view token) const override { return wordpiece_.Find(token); }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/alignment.h"
 #include "tokenizer/json_value.h"
 
 namespace tce::tok {
@@ -15,8 +16,9 @@ namespace tce::tok {
 class Model {
  public:
   virtual ~Model() = default;
-  // Appends the ids of `word` (valid UTF-8, non-empty) to `out`.
-  virtual void Tokenize(std::string_view word, std::vector<int32_t>& out) const = 0;
+  // Appends the ids of `word` (valid UTF-8, non-empty) to `out`, and when `ranges` is not null,
+  // each token's byte range within `word` as tokenizers' Token::offsets gives it.
+  virtual void Tokenize(std::string_view word, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const = 0;
   // The id of a token of the vocabulary, or -1.
   virtual int32_t Find(std::string_view token) const = 0;
 };

@@ -49,7 +49,7 @@ class Unigram final : public Model {
 
   int32_t Find(std::string_view token) const override { return map_.Find(token); }
 
-  void Tokenize(std::string_view word, std::vector<int32_t>& out) const override {
+  void Tokenize(std::string_view word, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const override {
     const size_t n = word.size();
     struct Node {
       double score = 0;
@@ -104,16 +104,20 @@ class Unigram final : public Model {
     if (in_unk) pieces.emplace_back(unk_begin, unk_end);
     for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
       const std::string_view piece = word.substr(it->first, it->second - it->first);
+      // Every token made from the piece, byte-fallback bytes included, covers the whole piece.
+      const size_t before = out.size();
       const int32_t id = map_.Find(piece);
       if (id >= 0) {
         out.push_back(id);
-        continue;
-      }
-      if (byte_fallback_ && AllBytesKnown(piece)) {
+      } else if (byte_fallback_ && AllBytesKnown(piece)) {
         for (char c : piece) out.push_back(byte_ids_[static_cast<unsigned char>(c)]);
-        continue;
+      } else {
+        out.push_back(unk_id_);
       }
-      out.push_back(unk_id_);
+      if (ranges != nullptr) {
+        ranges->insert(ranges->end(), out.size() - before,
+                       ByteRange{static_cast<uint32_t>(it->first), static_cast<uint32_t>(it->second)});
+      }
     }
   }
 

@@ -37,12 +37,16 @@ inline bool IsContinuationByte(char c) { return (static_cast<unsigned char>(c) &
 
 }  // namespace
 
-void WordPiece::Tokenize(std::string_view word, size_t chars, std::vector<int32_t>& out) const {
+template <bool kRanges>
+void WordPiece::Run(std::string_view word, size_t chars, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const {
+  const auto whole = ByteRange{0, static_cast<uint32_t>(word.size())};
   if (chars > max_input_chars_per_word_) {
     out.push_back(unk_id_);
+    if constexpr (kRanges) ranges->push_back(whole);
     return;
   }
   const size_t mark = out.size();
+  [[maybe_unused]] const size_t range_mark = kRanges ? ranges->size() : 0;
   size_t start = 0;
   while (start < word.size()) {
     const VocabMap& map = start == 0 ? all_ : continuation_;
@@ -61,11 +65,19 @@ void WordPiece::Tokenize(std::string_view word, size_t chars, std::vector<int32_
     if (id < 0) {
       out.resize(mark);
       out.push_back(unk_id_);
+      if constexpr (kRanges) {
+        ranges->resize(range_mark);
+        ranges->push_back(whole);
+      }
       return;
     }
     out.push_back(id);
+    if constexpr (kRanges) ranges->push_back(ByteRange{static_cast<uint32_t>(start), static_cast<uint32_t>(end)});
     start = end;
   }
 }
+
+template void WordPiece::Run<false>(std::string_view, size_t, std::vector<int32_t>&, std::vector<ByteRange>*) const;
+template void WordPiece::Run<true>(std::string_view, size_t, std::vector<int32_t>&, std::vector<ByteRange>*) const;
 
 }  // namespace tce::tok

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/alignment.h"
 #include "tokenizer/vocab_map.h"
 
 namespace tce::tok {
@@ -19,12 +20,23 @@ class WordPiece {
             const std::string& continuing_subword_prefix, size_t max_input_chars_per_word);
 
   // Appends the ids of `word` (`chars` code points long, non-empty) to `out`.
-  void Tokenize(std::string_view word, size_t chars, std::vector<int32_t>& out) const;
+  void Tokenize(std::string_view word, size_t chars, std::vector<int32_t>& out) const {
+    Run<false>(word, chars, out, nullptr);
+  }
+  // The same, and each token's byte range within `word` (the prefix is not part of it; an unknown
+  // word's [UNK] covers the whole word) appended to `ranges`.
+  void Tokenize(std::string_view word, size_t chars, std::vector<int32_t>& out, std::vector<ByteRange>& ranges) const {
+    Run<true>(word, chars, out, &ranges);
+  }
 
   int32_t unk_id() const { return unk_id_; }
   int32_t Find(std::string_view token) const { return all_.Find(token); }
 
  private:
+  // One body for both entry points; the ranges are compiled out of the plain one.
+  template <bool kRanges>
+  void Run(std::string_view word, size_t chars, std::vector<int32_t>& out, std::vector<ByteRange>* ranges) const;
+
   VocabMap all_;           // every token: lookups at the start of a word
   VocabMap continuation_;  // tokens starting with the prefix, keyed without it: lookups inside
                            // a word, so "##" never has to be glued onto a copy of the text

@@ -23,7 +23,7 @@ class BertStage final : public Normalizer {
 
   void Normalize(std::string_view in, std::string& out, Alignment* align) const override {
     std::vector<char32_t> pending;
-    bert_.Normalize(in, out, pending);
+    bert_.Normalize(in, out, pending, align);
   }
 
  private:

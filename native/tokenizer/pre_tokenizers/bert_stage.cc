@@ -13,7 +13,7 @@ class BertStage final : public PreTokenizer {
     for (const Word& w : in.list) {
       const std::string_view text = in.View(w);
       PreTokenize(text, [&](std::string_view word, size_t) {
-        out.Add(word, w.at_start && word.data() == text.data());
+        out.Add(word, w.at_start && word.data() == text.data(), in.AlignOf(word));
         return true;
       });
     }

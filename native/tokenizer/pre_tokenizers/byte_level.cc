@@ -34,18 +34,28 @@ class ByteLevel final : public PreTokenizer {
   void Split(const Words& in, Words& out) const override {
     out.Clear();
     std::string word;
+    Alignment word_align;  // kept only when `in` has an alignment
     for (const Word& w : in.list) {
       const std::string_view text = in.View(w);
+      const ByteRange* align = in.AlignOf(w);
       word.clear();
-      if (add_prefix_space_ && text.substr(0, 1) != " ") word.push_back(' ');
+      word_align.clear();
+      if (add_prefix_space_ && text.substr(0, 1) != " ") {
+        word.push_back(' ');
+        // tokenizers' prepend: the space takes the alignment of the character it precedes.
+        if (align != nullptr) word_align.push_back(align[0]);
+      }
       word.append(text);
+      if (align != nullptr) word_align.insert(word_align.end(), align, align + text.size());
+      const ByteRange* aligned = align != nullptr ? word_align.data() : nullptr;
       if (!use_regex_) {
-        Emit(word, w.at_start, out);
+        Emit(word, w.at_start, aligned, out);
         continue;
       }
       for (size_t at = 0; at < word.size();) {
         const size_t end = MatchAt(word, at);
-        Emit(std::string_view(word).substr(at, end - at), w.at_start && at == 0, out);
+        Emit(std::string_view(word).substr(at, end - at), w.at_start && at == 0,
+             aligned != nullptr ? aligned + at : nullptr, out);
         at = end;
       }
     }
@@ -107,10 +117,16 @@ class ByteLevel final : public PreTokenizer {
     return last > at ? last : at + first_len;
   }
 
-  void Emit(std::string_view piece, bool at_start, Words& out) const {
+  // Appends `piece` in the byte alphabet; every character written for a byte takes the alignment
+  // of that byte (all bytes of one character share its alignment), as tokenizers' transform does.
+  void Emit(std::string_view piece, bool at_start, const ByteRange* align, Words& out) const {
     if (piece.empty()) return;
     const size_t begin = out.text.size();
-    for (char c : piece) out.text.append(alphabet_[static_cast<unsigned char>(c)]);
+    for (size_t i = 0; i < piece.size(); ++i) {
+      const std::string& mapped = alphabet_[static_cast<unsigned char>(piece[i])];
+      out.text.append(mapped);
+      if (align != nullptr) out.align.insert(out.align.end(), mapped.size(), align[i]);
+    }
     out.list.push_back(Word{begin, out.text.size(), at_start});
   }
 

@@ -28,13 +28,15 @@ Delimiter ReadDelimiter(const Settings& s) {
   s.Fail("\"behavior\" \"" + b + "\" is not one of Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous");
 }
 
-void SplitAt(std::string_view word, bool at_start, const std::vector<std::pair<size_t, size_t>>& delimiters,
-             Delimiter behavior, Words& out) {
+void SplitAt(std::string_view word, bool at_start, const ByteRange* word_align,
+             const std::vector<std::pair<size_t, size_t>>& delimiters, Delimiter behavior, Words& out) {
   // As tokenizers' NormalizedString::split: the word becomes (text, is_delimiter) runs, then
   // the behavior decides what each delimiter becomes.
   size_t at = 0;
   size_t pending_begin = std::string_view::npos;  // MergedWithNext: a delimiter waiting for its text
-  auto add = [&](size_t b, size_t e) { out.Add(word.substr(b, e - b), at_start && b == 0); };
+  auto add = [&](size_t b, size_t e) {
+    out.Add(word.substr(b, e - b), at_start && b == 0, word_align != nullptr ? word_align + b : nullptr);
+  };
   for (size_t i = 0; i < delimiters.size(); ++i) {
     const auto [db, de] = delimiters[i];
     switch (behavior) {
@@ -84,7 +86,7 @@ void SplitOnChars(const Words& in, bool (*is_delimiter)(char32_t), Delimiter beh
       if (is_delimiter(c)) delimiters.emplace_back(at, at + len);
       at += len;
     }
-    SplitAt(text, w.at_start, delimiters, behavior, out);
+    SplitAt(text, w.at_start, in.AlignOf(w), delimiters, behavior, out);
   }
 }
 

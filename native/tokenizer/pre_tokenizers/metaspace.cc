@@ -18,30 +18,38 @@ class Metaspace final : public PreTokenizer {
   void Split(const Words& in, Words& out) const override {
     out.Clear();
     std::string word;
+    Alignment word_align;  // kept only when `in` has an alignment
     std::vector<std::pair<size_t, size_t>> delimiters;
     for (const Word& w : in.list) {
       const std::string_view text = in.View(w);
+      const ByteRange* align = in.AlignOf(w);
       word.clear();
+      word_align.clear();
       const bool starts = text.substr(0, 1) == " " || text.substr(0, replacement_.size()) == replacement_;
       if (!starts && (prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && w.at_start))) {
         word.append(replacement_);
+        // tokenizers' prepend: the new character takes the alignment of the one it precedes.
+        if (align != nullptr) word_align.insert(word_align.end(), replacement_.size(), align[0]);
       }
       delimiters.clear();
-      for (char c : text) {
-        if (c == ' ') {
+      for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == ' ') {
           word.append(replacement_);
+          if (align != nullptr) word_align.insert(word_align.end(), replacement_.size(), align[i]);
         } else {
-          word.push_back(c);
+          word.push_back(text[i]);
+          if (align != nullptr) word_align.push_back(align[i]);
         }
       }
+      const ByteRange* aligned = align != nullptr ? word_align.data() : nullptr;
       if (!split_) {
-        out.Add(word, w.at_start);
+        out.Add(word, w.at_start, aligned);
         continue;
       }
       for (size_t at = word.find(replacement_); at != std::string::npos; at = word.find(replacement_, at + replacement_.size())) {
         delimiters.emplace_back(at, at + replacement_.size());
       }
-      SplitAt(word, w.at_start, delimiters, Delimiter::kMergedWithNext, out);
+      SplitAt(word, w.at_start, aligned, delimiters, Delimiter::kMergedWithNext, out);
     }
   }
 

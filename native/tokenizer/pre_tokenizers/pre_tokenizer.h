@@ -1,7 +1,8 @@
 // A pre-tokenizer of tokenizer.json's pipeline (tokenizers' pre_tokenizers/): splits normalized
 // text into the words the model tokenizes one by one, possibly rewriting them (Metaspace's ▁,
-// ByteLevel's byte alphabet). Words live back to back in one buffer; a word's original offsets
-// could be carried next to its range when a caller needs them.
+// ByteLevel's byte alphabet). Words live back to back in one buffer. When the tokenizer is asked
+// for offsets, an alignment runs parallel to that buffer (one original byte range per byte, as
+// tokenizers' NormalizedString keeps them); otherwise it stays empty and costs nothing.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/alignment.h"
 #include "tokenizer/json_value.h"
 
 namespace tce::tok {
@@ -24,17 +26,27 @@ struct Word {
 struct Words {
   std::string text;
   std::vector<Word> list;
+  // Empty, or one original byte range per byte of text (offsets asked for).
+  Alignment align;
 
   void Clear() {
     text.clear();
     list.clear();
+    align.clear();
   }
   std::string_view View(const Word& w) const { return std::string_view(text).substr(w.begin, w.end - w.begin); }
-  // Appends `piece` as a new word (nothing for an empty piece: tokenizers drops empty splits).
-  void Add(std::string_view piece, bool at_start) {
+  // The alignment of `piece`, a view into `text`; null when no alignment is kept.
+  const ByteRange* AlignOf(std::string_view piece) const {
+    return align.empty() ? nullptr : align.data() + (piece.data() - text.data());
+  }
+  const ByteRange* AlignOf(const Word& w) const { return align.empty() ? nullptr : align.data() + w.begin; }
+  // Appends `piece` as a new word (nothing for an empty piece: tokenizers drops empty splits),
+  // with its alignment when `piece_align` (one entry per byte of piece) is not null.
+  void Add(std::string_view piece, bool at_start, const ByteRange* piece_align) {
     if (piece.empty()) return;
     const size_t begin = text.size();
     text.append(piece);
+    if (piece_align != nullptr) align.insert(align.end(), piece_align, piece_align + piece.size());
     list.push_back(Word{begin, text.size(), at_start});
   }
 };
@@ -64,10 +76,10 @@ std::unique_ptr<PreTokenizer> MakePreTokenizerSequence(const Settings& s);
 enum class Delimiter { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 Delimiter ReadDelimiter(const Settings& s);
 
-// Splits `word` at the delimiter ranges [begin, end) (sorted, non-overlapping) as `behavior` says
-// and appends the pieces to `out`.
-void SplitAt(std::string_view word, bool at_start, const std::vector<std::pair<size_t, size_t>>& delimiters,
-             Delimiter behavior, Words& out);
+// Splits `word` (aligned by word_align, or null) at the delimiter ranges [begin, end) (sorted,
+// non-overlapping) as `behavior` says and appends the pieces to `out`.
+void SplitAt(std::string_view word, bool at_start, const ByteRange* word_align,
+             const std::vector<std::pair<size_t, size_t>>& delimiters, Delimiter behavior, Words& out);
 
 // Replaces `out` with the words of `in`, each split at every character for which is_delimiter
 // holds, as `behavior` says (the Punctuation and Digits pre-tokenizers).

@@ -39,7 +39,9 @@ class SplitPre final : public PreTokenizer {
       if (prev != text.size()) entries.push_back({prev, text.size(), invert_});
       Fold(entries, pieces);
       for (const Piece& p : pieces) {
-        if (!p.flag) out.Add(text.substr(p.begin, p.end - p.begin), w.at_start && p.begin == 0);
+        if (p.flag) continue;
+        const std::string_view piece = text.substr(p.begin, p.end - p.begin);
+        out.Add(piece, w.at_start && p.begin == 0, in.AlignOf(piece));
       }
     }
   }

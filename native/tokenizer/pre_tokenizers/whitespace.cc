@@ -29,13 +29,16 @@ class Whitespace final : public PreTokenizer {
         const char32_t c = unicode::DecodeUtf8(base + at, end, &len);
         const int cls = unicode::IsWhitespace(c) ? -1 : (!split_word_classes_ || RustWordChar(c)) ? 0 : 1;
         if (cls != current) {
-          if (current >= 0) out.Add(text.substr(start, at - start), w.at_start && start == 0);
+          if (current >= 0) {
+            const std::string_view piece = text.substr(start, at - start);
+            out.Add(piece, w.at_start && start == 0, in.AlignOf(piece));
+          }
           start = at;
           current = cls;
         }
         at += len;
       }
-      if (current >= 0) out.Add(text.substr(start), w.at_start && start == 0);
+      if (current >= 0) out.Add(text.substr(start), w.at_start && start == 0, in.AlignOf(text.substr(start)));
     }
   }
 

@@ -101,6 +101,8 @@ PostTemplate PostTemplate::FromJson(const JsonValue& json) {
   } else if (type == "RobertaProcessing") {
     // Every type id is 0, with or without the special tokens (tokenizers' roberta.rs).
     const int32_t cls = TokenId(named, "cls"), sep = TokenId(named, "sep");
+    t.trim_offsets_ = named.Bool("trim_offsets", true);
+    t.trim_add_prefix_space_ = named.Bool("add_prefix_space", true);
     t.single_ = {Special({cls}, 0), Seq(K::kA, 0), Special({sep}, 0)};
     t.pair_ = {Special({cls}, 0), Seq(K::kA, 0), Special({sep}, 0),
                Special({sep}, 0), Seq(K::kB, 0), Special({sep}, 0)};
@@ -109,18 +111,30 @@ PostTemplate PostTemplate::FromJson(const JsonValue& json) {
     t.pair_ = ParseTemplate(named, "pair");
   } else if (type == "ByteLevel") {
     // Only trims offsets: ids and type ids are those of no post-processor.
-    return PostTemplate();
+    t.trim_offsets_ = named.Bool("trim_offsets", true);
+    t.trim_add_prefix_space_ = named.Bool("add_prefix_space", true);
+    return t;
   } else if (type == "Sequence") {
     // Members apply in order; ByteLevel ones leave ids alone, so at most one member may add
     // tokens, and the sequence is that member.
+    // A ByteLevel member trims offsets before the template sees them (trimming is per token of
+    // each sequence, so its place before or after the adding member does not matter).
     int adders = 0;
+    bool trim = false, trim_prefix = false;
     for (const JsonValue& member : named.Array("processors")) {
       PostTemplate m = FromJson(member);
       const Settings ms(member, "post_processor Sequence member");
+      if (m.trim_offsets_) {
+        if (trim) named.Fail("more than one member that trims offsets is not supported");
+        trim = true;
+        trim_prefix = m.trim_add_prefix_space_;
+      }
       if (ms.Type() == "ByteLevel") continue;
       if (++adders > 1) named.Fail("more than one member that adds tokens is not supported");
       t = std::move(m);
     }
+    t.trim_offsets_ = trim;
+    t.trim_add_prefix_space_ = trim_prefix;
     return t;
   } else {
     named.Fail("is not supported (supported: BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence)");
@@ -200,6 +214,40 @@ void PostTemplate::Apply(const std::vector<int32_t>& a, size_t keep_a, const std
         if (b == nullptr) break;
         ids.insert(ids.end(), b->begin(), b->begin() + static_cast<std::ptrdiff_t>(keep_b));
         type_ids.insert(type_ids.end(), keep_b, p.type_id == kKeep ? 1 : p.type_id);
+        break;
+    }
+  }
+}
+
+void PostTemplate::ApplyOffsets(const Tracked& a, size_t keep_a, const Tracked* b, size_t keep_b,
+                                bool add_special_tokens, std::vector<ByteRange>& offsets,
+                                std::vector<int32_t>& word_ids, std::vector<int8_t>& sequence_ids,
+                                std::vector<uint8_t>& special_mask) const {
+  const std::vector<TemplatePiece>& pieces = b != nullptr ? pair_ : single_;
+  offsets.clear();
+  word_ids.clear();
+  sequence_ids.clear();
+  special_mask.clear();
+  auto sequence = [&](const Tracked& t, size_t keep, int8_t id) {
+    offsets.insert(offsets.end(), t.offsets->begin(), t.offsets->begin() + static_cast<std::ptrdiff_t>(keep));
+    word_ids.insert(word_ids.end(), t.word_ids->begin(), t.word_ids->begin() + static_cast<std::ptrdiff_t>(keep));
+    sequence_ids.insert(sequence_ids.end(), keep, id);
+    special_mask.insert(special_mask.end(), keep, 0);
+  };
+  for (const TemplatePiece& p : pieces) {
+    switch (p.kind) {
+      case TemplatePiece::Kind::kSpecial:
+        if (!add_special_tokens) break;
+        offsets.insert(offsets.end(), p.ids.size(), ByteRange{0, 0});
+        word_ids.insert(word_ids.end(), p.ids.size(), -1);
+        sequence_ids.insert(sequence_ids.end(), p.ids.size(), -1);
+        special_mask.insert(special_mask.end(), p.ids.size(), 1);
+        break;
+      case TemplatePiece::Kind::kA:
+        sequence(a, keep_a, 0);
+        break;
+      case TemplatePiece::Kind::kB:
+        if (b != nullptr) sequence(*b, keep_b, 1);
         break;
     }
   }

@@ -1,7 +1,9 @@
 // Post-processing as one template per input kind: every post-processor tokenizers has
 // (BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, a Sequence of them, or none)
 // comes down to "these special ids, then sequence A with this type id, ...". The template gives
-// the number of special tokens (the truncation budget) and the final ids and type ids.
+// the number of special tokens (the truncation budget) and the final ids and type ids, and, when
+// offsets are asked for, where each token came from. RobertaProcessing and ByteLevel also trim
+// whitespace off offsets (trim_offsets), which the tokenizer applies per token (TrimOffsets).
 #pragma once
 
 #include <cstddef>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/alignment.h"
 #include "tokenizer/json_value.h"
 
 namespace tce::tok {
@@ -40,6 +43,22 @@ class PostTemplate {
              size_t keep_b, bool add_special_tokens, std::vector<int32_t>& ids,
              std::vector<int32_t>& type_ids) const;
 
+  // One sequence's tokens before post-processing, as Apply/ApplyOffsets read them.
+  struct Tracked {
+    const std::vector<ByteRange>* offsets;
+    const std::vector<int32_t>* word_ids;
+  };
+  // Writes offsets, word ids, sequence ids and the special mask in the order Apply writes ids:
+  // tokens of A and B keep theirs, with sequence id 0 / 1; the specials get {0, 0}, -1, -1, 1.
+  void ApplyOffsets(const Tracked& a, size_t keep_a, const Tracked* b, size_t keep_b, bool add_special_tokens,
+                    std::vector<ByteRange>& offsets, std::vector<int32_t>& word_ids,
+                    std::vector<int8_t>& sequence_ids, std::vector<uint8_t>& special_mask) const;
+
+  // Whether offsets lose their leading/trailing whitespace (RobertaProcessing, ByteLevel with
+  // trim_offsets), and that step's add_prefix_space.
+  bool trim_offsets() const { return trim_offsets_; }
+  bool trim_add_prefix_space() const { return trim_add_prefix_space_; }
+
   // The first / last special id of the single template (BERT's CLS / SEP), or -1.
   int32_t first_special() const;
   int32_t last_special() const;
@@ -55,6 +74,8 @@ class PostTemplate {
 
   std::vector<TemplatePiece> single_, pair_;
   size_t added_single_ = 0, added_pair_ = 0;
+  bool trim_offsets_ = false;
+  bool trim_add_prefix_space_ = false;
 };
 
 }  // namespace tce::tok

@@ -10,10 +10,16 @@
  * tokens it is scored with. Each window is checked by encoding its actual pair before any scoring,
  * and shrunk by a piece if it does not fit, so no window is ever truncated by the engine.
  */
-import { abortError } from './errors';
-import { yieldToEventLoop } from './text-transfer';
-import type { Tokenizer } from './tokenizer';
-import { invalidInput, invalidOption } from './validate';
+import { abortError } from '../errors';
+import { yieldToEventLoop } from '../text-transfer';
+import type { Tokenizer } from '../tokenizer';
+import { invalidInput, invalidOption } from '../validate';
+
+/**
+ * Document tokens a window holds by default (PredictOptions.windowTokens), with the windowed modes.
+ * Small windows find evidence that a long window drowns in unrelated text (docs/LONG-DOCUMENTS.md).
+ */
+export const DEFAULT_WINDOW_TOKENS = 128;
 
 /** How a document longer than the window is scored. */
 export type LongDocuments = 'truncate' | 'max' | 'mean' | 'first';
@@ -30,7 +36,7 @@ export interface Span {
  * Metaspace and byte-level BPE all treat as a split point. U+FEFF and U+200B are left out: they are
  * not White_Space, and some tokenizers keep them inside a word.
  */
-const PIECE = /[^\t\n\v\f\r \u0085\u2028\u2029\p{Zs}]+/gu;
+export const PIECE = /[^\t\n\v\f\r \u0085\u2028\u2029\p{Zs}]+/gu;
 
 /**
  * A whitespace-free piece longer than the window is cut by characters; a cut is searched among
@@ -39,7 +45,7 @@ const PIECE = /[^\t\n\v\f\r \u0085\u2028\u2029\p{Zs}]+/gu;
  */
 const CHARS_PER_TOKEN_SEARCHED = 128;
 
-interface Pieces {
+export interface Pieces {
   starts: number[];
   ends: number[];
   counts: number[];
@@ -52,13 +58,35 @@ interface PieceWindow {
 }
 
 export interface WindowSettings {
+  /** Tokens a pair at most (the model's maxLength). */
   maxLength: number;
+  /** Document tokens a window at most; undefined: DEFAULT_WINDOW_TOKENS. */
+  windowTokens: number | undefined;
   /** Token overlap between consecutive windows; undefined: a quarter of the window. */
   stride: number | undefined;
-  /** Only the first window is needed ('first'). */
-  firstOnly: boolean;
-  mode: LongDocuments;
+  mode: Exclude<LongDocuments, 'truncate'>;
   signal?: AbortSignal;
+}
+
+/** A window: the text scored, and the passage it stands for (returnPassage), as UTF-16 spans of the document. */
+export interface Window extends Span {
+  passage: Span;
+}
+
+/**
+ * The windows of a list of (query, document) items, as planned for one call: a server plans them
+ * to count what a request costs, and hands the same plan to rank()/predict() (WINDOW_PLAN).
+ */
+export interface WindowPlan {
+  readonly items: ReadonlyArray<readonly [string, string]>;
+  readonly mode: Exclude<LongDocuments, 'truncate'>;
+  readonly windowTokens: number;
+  readonly stride: number | undefined;
+  readonly maxLength: number;
+  /** Each item's windows, in document order ('first': one). */
+  readonly windows: Window[][];
+  /** Windows over all items. */
+  readonly count: number;
 }
 
 /**
@@ -73,43 +101,33 @@ export async function planWindows(
   items: ReadonlyArray<readonly [string, string]>,
   settings: WindowSettings,
   where: (i: number) => string,
+): Promise<WindowPlan> {
+  const windowTokens = settings.windowTokens ?? DEFAULT_WINDOW_TOKENS;
+  const spans = await planSpans(tokenizer, items, { ...settings, windowTokens, firstOnly: settings.mode === 'first' }, where);
+  const windows = spans.map((ws) => ws.map((w): Window => ({ start: w.start, end: w.end, passage: { start: w.start, end: w.end } })));
+  return {
+    items, mode: settings.mode, windowTokens, stride: settings.stride, maxLength: settings.maxLength,
+    windows, count: windows.reduce((n, w) => n + w.length, 0),
+  };
+}
+
+async function planSpans(
+  tokenizer: Tokenizer,
+  items: ReadonlyArray<readonly [string, string]>,
+  settings: WindowSettings & { windowTokens: number; firstOnly: boolean },
+  where: (i: number) => string,
 ): Promise<Span[][]> {
   const { maxLength, signal } = settings;
   const checkAbort = () => {
     if (signal?.aborted) throw abortError(signal);
   };
-  const full = await tokenizer.encodeBatch(items);
+  const docs = await tokenizer.encodeBatch(items.map(([, doc]) => doc), { addSpecialTokens: false });
   checkAbort();
   const out: Span[][] = items.map(([, doc]) => [{ start: 0, end: doc.length }]);
-  const long = items.flatMap((_, i) => (full[i]!.ids.length > maxLength ? [i] : []));
+  const room = await roomBesideQueries(tokenizer, items, maxLength, signal);
+  const long = items.flatMap((_, i) => (docs[i]!.ids.length > Math.min(settings.windowTokens, room.of(i)) ? [i] : []));
   if (long.length === 0) return out;
-
-  // Tokens of every pair besides the two texts ([CLS] q [SEP] d [SEP]: 3 for BERT, 4 for XLM-R).
-  const specials = tokenizer.encode('', '').ids.length;
-  const queries = [...new Set(long.map((i) => items[i]![0]))];
-  const queryEncodings = await tokenizer.encodeBatch(queries, { addSpecialTokens: false });
-  const queryTokens = new Map(queries.map((q, k) => [q, queryEncodings[k]!.ids.length]));
-  checkAbort();
-
-  const budgets = long.map((i) => {
-    const q = queryTokens.get(items[i]![0])!;
-    const budget = maxLength - specials - q;
-    if (budget < 1) {
-      throw invalidInput(
-        `${where(i)}: the query takes ${q} tokens and a pair's special tokens ${specials}, which leaves no room for the ` +
-          `document in maxLength ${maxLength}. With longDocuments '${settings.mode}' the query is never truncated: ` +
-          "shorten the query, load the model with a larger maxLength, or use longDocuments: 'truncate'.",
-      );
-    }
-    const stride = settings.stride ?? Math.floor(budget / 4);
-    if (stride >= budget) {
-      throw invalidOption(
-        `stride ${stride} must be smaller than the window of ${where(i)}: maxLength ${maxLength} - ${q} query tokens - ` +
-          `${specials} special tokens = ${budget} tokens for the document.`,
-      );
-    }
-    return { budget, stride };
-  });
+  const budgets = long.map((i) => windowBudget(room, i, settings, where));
 
   // Every whitespace-separated piece of every long document, counted in one batch.
   const pieces: Pieces[] = long.map((i) => {
@@ -169,6 +187,51 @@ export async function planWindows(
   return out;
 }
 
+/** Tokens of every pair besides the two texts ([CLS] q [SEP] d [SEP]: 3 for BERT, 4 for XLM-R), and each item's query tokens. */
+interface Room {
+  specials: number;
+  maxLength: number;
+  queryTokens: (i: number) => number;
+  /** Document tokens that fit beside item i's query in maxLength (may be < 1). */
+  of: (i: number) => number;
+}
+
+async function roomBesideQueries(tokenizer: Tokenizer, items: ReadonlyArray<readonly [string, string]>, maxLength: number, signal: AbortSignal | undefined): Promise<Room> {
+  const specials = tokenizer.encode('', '').ids.length;
+  const queries = [...new Set(items.map(([q]) => q))];
+  const encoded = await tokenizer.encodeBatch(queries, { addSpecialTokens: false });
+  if (signal?.aborted) throw abortError(signal);
+  const tokens = new Map(queries.map((q, k) => [q, encoded[k]!.ids.length]));
+  const queryTokens = (i: number) => tokens.get(items[i]![0])!;
+  return { specials, maxLength, queryTokens, of: (i) => maxLength - specials - queryTokens(i) };
+}
+
+/**
+ * Item i's window (document tokens) and stride: the smaller of windowTokens and the room beside
+ * its query, which is never truncated; errors name the item with `where`.
+ */
+function windowBudget(room: Room, i: number, settings: { windowTokens: number; stride: number | undefined; mode: LongDocuments }, where: (i: number) => string): { budget: number; stride: number } {
+  const { specials, maxLength } = room;
+  const q = room.queryTokens(i);
+  const fits = room.of(i);
+  if (fits < 1) {
+    throw invalidInput(
+      `${where(i)}: the query takes ${q} tokens and a pair's special tokens ${specials}, which leaves no room for the ` +
+        `document in maxLength ${maxLength}. With longDocuments '${settings.mode}' the query is never truncated: ` +
+        "shorten the query, load the model with a larger maxLength, or use longDocuments: 'truncate'.",
+    );
+  }
+  const budget = Math.min(settings.windowTokens, fits);
+  const stride = settings.stride ?? Math.floor(budget / 4);
+  if (stride >= budget) {
+    const why = budget === settings.windowTokens
+      ? `windowTokens ${budget}`
+      : `maxLength ${maxLength} - ${q} query tokens - ${specials} special tokens = ${budget} tokens for the document (below windowTokens ${settings.windowTokens})`;
+    throw invalidOption(`stride ${stride} must be smaller than the window of ${where(i)}: ${why}.`);
+  }
+  return { budget, stride };
+}
+
 /**
  * Windows from piece `from` on: each takes pieces while their counted tokens fit in the budget
  * (the first window ends at piece `lastAtMost` at the latest); the next starts at the earliest
@@ -203,7 +266,7 @@ function nextStart(p: Pieces, w: PieceWindow, stride: number): number {
  * never inside a surrogate pair. Such a cut can fall inside a word, whose parts then tokenize
  * differently from the whole word; no text is lost either way.
  */
-async function cutLongPieces(tokenizer: Tokenizer, doc: string, p: Pieces, budget: number, checkAbort: () => void): Promise<Pieces> {
+export async function cutLongPieces(tokenizer: Tokenizer, doc: string, p: Pieces, budget: number, checkAbort: () => void): Promise<Pieces> {
   const out: Pieces = { starts: [], ends: [], counts: [] };
   const count = (start: number, end: number) => tokenizer.encode(doc.slice(start, end), null, { addSpecialTokens: false }).ids.length;
   for (let j = 0; j < p.counts.length; j++) {
@@ -246,100 +309,3 @@ function isLowSurrogateAt(s: string, i: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff && before >= 0xd800 && before <= 0xdbff;
 }
 
-/**
- * A document's score from its windows' rows of `labels` scores: 'max' takes the best window (a
- * NaN window never wins unless every window is NaN), 'mean' averages each label, 'first' (which
- * scored one window) takes it. Returns the row and the window it came from ('mean': the best one).
- */
-export function aggregate(mode: Exclude<LongDocuments, 'truncate'>, scores: Float32Array, from: number, count: number, labels: number, into: Float32Array, at: number): number {
-  let best = 0;
-  if (labels === 1) {
-    for (let w = 1; w < count; w++) {
-      const s = scores[from + w]!;
-      const b = scores[from + best]!;
-      if (s > b || (Number.isNaN(b) && !Number.isNaN(s))) best = w;
-    }
-  }
-  if (mode === 'mean') {
-    for (let l = 0; l < labels; l++) {
-      let sum = 0;
-      for (let w = 0; w < count; w++) sum += scores[(from + w) * labels + l]!;
-      into[at * labels + l] = sum / count;
-    }
-  } else {
-    into.set(scores.subarray((from + best) * labels, (from + best + 1) * labels), at * labels);
-  }
-  return best;
-}
-
-/**
- * The caller's onProgress counting documents while the engine counts windows: done windows are
- * mapped to floor(done * documents / windows), reported when that number grows, so the reports
- * rise monotonically from 1 and the last is (documents, documents).
- */
-export function documentProgress(
-  onProgress: ((done: number, total: number) => unknown) | undefined,
-  documents: number,
-  windows: number,
-): ((done: number, total: number) => unknown) | undefined {
-  if (!onProgress) return undefined;
-  let reported = 0;
-  return (done: number) => {
-    const docs = done >= windows ? documents : Math.floor((done * documents) / windows);
-    if (docs <= reported) return undefined;
-    reported = docs;
-    return onProgress(docs, documents);
-  };
-}
-
-/**
- * Each document cut to its first whole whitespace-separated pieces that encode to at most
- * `maxTokens` tokens (without special tokens), as Cohere's `max_tokens_per_doc` truncates: a
- * document that fits is returned as it is; a piece that would cross the limit is left out whole
- * (its tokens alone are never split), except a first piece longer than the limit, which is cut by
- * characters (cutLongPieces). Each cut is checked by encoding it, and shortened by a piece until
- * it fits.
- */
-export async function truncateDocuments(tokenizer: Tokenizer, documents: readonly string[], maxTokens: number, signal?: AbortSignal): Promise<string[]> {
-  const checkAbort = () => {
-    if (signal?.aborted) throw abortError(signal);
-  };
-  const out = [...documents];
-  const whole = await tokenizer.encodeBatch(documents, { addSpecialTokens: false });
-  checkAbort();
-  const long = documents.flatMap((_, i) => (whole[i]!.ids.length > maxTokens ? [i] : []));
-  if (long.length === 0) return out;
-  const pieces: Pieces[] = long.map((i) => {
-    const p: Pieces = { starts: [], ends: [], counts: [] };
-    for (const m of documents[i]!.matchAll(PIECE)) {
-      p.starts.push(m.index!);
-      p.ends.push(m.index! + m[0].length);
-    }
-    return p;
-  });
-  const counted = await tokenizer.encodeBatch(pieces.flatMap((p, k) => p.starts.map((s, j) => documents[long[k]!]!.slice(s, p.ends[j]))), { addSpecialTokens: false });
-  checkAbort();
-  let n = 0;
-  for (const p of pieces) for (let j = 0; j < p.starts.length; j++) p.counts.push(counted[n++]!.ids.length);
-  // The number of pieces each cut keeps: as many as fit by their counts.
-  const kept = await Promise.all(pieces.map(async (p, k) => {
-    if (p.counts[0]! > maxTokens) {
-      const first: Pieces = { starts: [p.starts[0]!], ends: [p.ends[0]!], counts: [p.counts[0]!] };
-      pieces[k] = await cutLongPieces(tokenizer, documents[long[k]!]!, first, maxTokens, checkAbort);
-      return 1;
-    }
-    let sum = 0;
-    let j = 0;
-    while (j < p.counts.length && sum + p.counts[j]! <= maxTokens) sum += p.counts[j++]!;
-    return j;
-  }));
-  const cut = (k: number) => documents[long[k]!]!.slice(0, pieces[k]!.ends[kept[k]! - 1]);
-  // Checked as a whole: a piece may encode differently beside its neighbours.
-  for (let pending = long.map((_, k) => k); pending.length > 0;) {
-    const encoded = await tokenizer.encodeBatch(pending.map(cut), { addSpecialTokens: false });
-    checkAbort();
-    pending = pending.filter((k, c) => encoded[c]!.ids.length > maxTokens && kept[k]! > 1 && (kept[k]!--, true));
-  }
-  long.forEach((i, k) => (out[i] = cut(k)));
-  return out;
-}
