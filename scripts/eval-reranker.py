@@ -6,6 +6,9 @@
 
     npm run bench:rerank     the bundled model (models/biomed-minilm-ce), with --package, figures
                              to bench/results/rerank-eval-DATE.json
+    .venv/bin/python scripts/eval-reranker.py --model DIR --long-documents [--n 40] [--pool 8] [--hard 3]
+        [--seed 29] [--windows 64,96,128,192,256,384,full] [--modes max+mean] [--bootstrap 10000] [--check 2]
+    npm run bench:rerank -- --long-documents     that, for the bundled model, to bench/results/rerank-long-DATE.json
 
 --model is a sentence-transformers CrossEncoder save, or a model directory made by
 scripts/export.py: then it is rebuilt as a CrossEncoder save from model.pt's own weights
@@ -37,18 +40,24 @@ and, with --exported, the largest difference between sentence-transformers' scor
 exported TorchScript model.pt's (run in Python with the same tokenizer) on the first
 --check-pairs pairs.
 
-Long documents (--long-documents; docs/LONG-DOCUMENTS.md): the same pools, each candidate snippet
-made into a long document. BioASQ's gold documents are almost never among the full abstracts of
-../shared/data/pubmed_abstracts.jsonl (3 of 1573 questions), so a document is built from what
-there is: real PubMed abstracts unrelated to the question (drawn with the seed; never one of the
-question's own pmids), joined until they hold at least --filler-words words, with the candidate
-snippet inserted whole at a sentence boundary drawn uniformly among the filler's sentence
-boundaries (its start, its end and each ". " between). Gold and negative documents are built the
-same way, so only the inserted snippet tells them apart, and a gold snippet lies past the first
-window of its document more often the shorter the window. The pools are scored by this package's
-library (scripts/bench/long-doc-scores.mjs, built dist/, CPU) in each --long-runs run (maxLength and
-longDocuments modes), and ranked by that score alone; reported: nDCG@10 and MRR@10 per
-(maxLength, mode), the pairs (windows) scored, and where the gold snippets lie.
+Long documents (--long-documents; docs/LONG-DOCUMENTS.md; npm run bench:rerank -- --long-documents):
+evidence placed after unrelated text. Questions: held out from everything else (heldout_questions():
+not in bioasq_pairs.jsonl, which the tests' corpora and fixture sample come from, not among seed 13's
+first 200 draws, which bench:rerank and the earlier long-document runs used, no shared wording; the
+bundled model saw no BioASQ text at all), --n of them drawn with --seed. Each question gets --pool
+documents (build_long_pools()): 2 or 3 real unrelated abstracts of ../shared/data/pubmed_abstracts.jsonl
+(never the question's or the snippet's own pmids) followed by one snippet: one of the question's gold
+snippets in one document (label 1), other held-out questions' gold snippets in the rest (--hard
+BM25-hard ones, then random). scripts/bench/long-doc-scores.mjs scores them with this package's
+library (built dist/, CPU): each document replaced by its snippet alone (the model's ceiling),
+longDocuments 'truncate', and each --modes aggregation at each --windows window size (windowTokens).
+Reported per row: MRR and nDCG@10 (one gold document per pool) with percentile 95% CIs from a
+bootstrap over questions (--bootstrap resamples, the same for every row), windows scored per
+document, the share of the snippet-alone MRR, and for 'max' the paired CI of the difference from
+the best 'max' row; then the default window by rule: the smallest whose 'max' MRR is within noise
+of the best (that CI reaches 0) and at least 0.85 x the snippet-alone MRR. The JSON holds what
+reproduces it (seed, qids, each document's snippet qids and filler pmids, settings, per-question
+reciprocal ranks and windows) and no BioASQ text.
 
 --json writes the figures; --pairs writes every scored pair as JSONL
 {qid, query, document, label, bm25, st_score} (BioASQ text: keep it out of the repository), so
@@ -307,10 +316,11 @@ def long_documents_eval(args, all_questions, rng):
         sys.exit("eval-reranker.py: long-doc-scores.mjs failed before finishing a question")
     with open(scored) as f:
         out = json.load(f)
-    if run.returncode != 0 or out["done"] < len(pools):
+    if run.returncode != 0 or out["done"] < len(pools):  # e.g. stopped by hand when time ran out
         log(f"long-doc-scores.mjs stopped (exit {run.returncode}) after {out['done']} of {len(pools)} questions: "
             "reporting those")
-        pools = pools[:out["done"]]
+    drawn = len(pools)
+    pools = pools[:out["done"]]
     minutes = (time.time() - started) / 60
 
     n, docs = len(pools), args.pool
@@ -375,9 +385,10 @@ def long_documents_eval(args, all_questions, rng):
             **selection,
             "rule": "held out: not in bioasq_pairs.jsonl (the tests' corpora and fixture sample), not among the first "
                     "200 questions eval-reranker.py draws with seed 13 (bench:rerank and the earlier long-document "
-                    "runs), no wording shared with those; then random.Random(seed).sample(held_out, n) over "
-                    "bioasq_questions_all.jsonl's questions with snippets, in file order",
-            "seed": args.seed, "n": n, "qids": [p["qid"] for p in pools]},
+                    "runs), no wording shared with those; then random.Random(seed).sample(held_out, drawn) over "
+                    "bioasq_questions_all.jsonl's questions with snippets, in file order; the first `n` of those scored "
+                    "(reproduce with --n drawn: sample() draws differently for another count)",
+            "seed": args.seed, "drawn": drawn, "n": n, "qids": [p["qid"] for p in pools]},
         "pool": docs, "hard_negatives": args.hard,
         "document_words": {"median": int(np.median(words)), "min": int(min(words)), "max": int(max(words))},
         "gold_snippet_words": {"median": int(np.median(snippet_words)), "max": int(max(snippet_words))},
