@@ -300,6 +300,8 @@ def long_documents_eval(args, all_questions, rng):
     questions, selection = heldout_questions(all_questions)
     pools = build_long_pools(args, questions, rng)
     log(f"{selection['held_out']} held-out questions; {len(pools)} drawn with seed {args.seed}, pools of {args.pool}")
+    drawn = len(pools)
+    pools = pools[:args.first or None]
     work = tempfile.mkdtemp(prefix="eval-reranker-long-")
     atexit.register(shutil.rmtree, work, True)
     source, scored = os.path.join(work, "pools.jsonl"), os.path.join(work, "scores.json")
@@ -319,7 +321,6 @@ def long_documents_eval(args, all_questions, rng):
     if run.returncode != 0 or out["done"] < len(pools):  # e.g. stopped by hand when time ran out
         log(f"long-doc-scores.mjs stopped (exit {run.returncode}) after {out['done']} of {len(pools)} questions: "
             "reporting those")
-    drawn = len(pools)
     pools = pools[:out["done"]]
     minutes = (time.time() - started) / 60
 
@@ -387,7 +388,7 @@ def long_documents_eval(args, all_questions, rng):
                     "200 questions eval-reranker.py draws with seed 13 (bench:rerank and the earlier long-document "
                     "runs), no wording shared with those; then random.Random(seed).sample(held_out, drawn) over "
                     "bioasq_questions_all.jsonl's questions with snippets, in file order; the first `n` of those scored "
-                    "(reproduce with --n drawn: sample() draws differently for another count)",
+                    "(reproduce with --n drawn --first n: sample() draws differently for another count)",
             "seed": args.seed, "drawn": drawn, "n": n, "qids": [p["qid"] for p in pools]},
         "pool": docs, "hard_negatives": args.hard,
         "document_words": {"median": int(np.median(words)), "min": int(min(words)), "max": int(max(words))},
@@ -472,6 +473,8 @@ def main():
     parser.add_argument("--modes", default="max+mean", help="long documents: longDocuments aggregations")
     parser.add_argument("--check", type=int, default=2,
                         help="long documents: questions also ranked through the public rank() to check the scores")
+    parser.add_argument("--first", type=int, default=0,
+                        help="long documents: score only the first FIRST of the --n questions drawn (0: all)")
     parser.add_argument("--bootstrap", type=int, default=10000, help="long documents: bootstrap resamples")
     args = parser.parse_args()
 
