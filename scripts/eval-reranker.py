@@ -312,17 +312,21 @@ def long_documents_eval(args, all_questions, rng):
     if not os.path.exists(os.path.join(ROOT, "dist", "index.js")):
         sys.exit("eval-reranker.py: dist/index.js is missing: run `npx tsc -p tsconfig.json` first")
     started = time.time()
-    run = subprocess.run(["node", os.path.join(ROOT, "scripts", "bench", "long-doc-scores.mjs"), args.model, source, scored,
-                          args.windows, args.modes, "--check", str(args.check)])
+    if args.scores:  # a finished (or stopped) run's scores of these same pools: analyse again without scoring
+        scored = args.scores
+    else:
+        run = subprocess.run(["node", os.path.join(ROOT, "scripts", "bench", "long-doc-scores.mjs"), args.model, source,
+                              scored, args.windows, args.modes, "--check", str(args.check)])
+        if run.returncode != 0:
+            log(f"long-doc-scores.mjs stopped (exit {run.returncode}); reporting the questions it finished")
     if not os.path.exists(scored):
         sys.exit("eval-reranker.py: long-doc-scores.mjs failed before finishing a question")
     with open(scored) as f:
         out = json.load(f)
-    if run.returncode != 0 or out["done"] < len(pools):  # e.g. stopped by hand when time ran out
-        log(f"long-doc-scores.mjs stopped (exit {run.returncode}) after {out['done']} of {len(pools)} questions: "
-            "reporting those")
+    if out["done"] < len(pools):  # e.g. stopped by hand when time ran out
+        log(f"scores for {out['done']} of {len(pools)} questions: reporting those")
     pools = pools[:out["done"]]
-    minutes = (time.time() - started) / 60
+    minutes = None if args.scores else round((time.time() - started) / 60, 1)
 
     n, docs = len(pools), args.pool
     boot_rng = np.random.default_rng(args.seed)
@@ -364,10 +368,16 @@ def long_documents_eval(args, all_questions, rng):
     ok = [k for k in max_rows if rows[k]["mrr_minus_best_max_95ci"][1] >= 0
           and rows[k]["share_of_snippet_alone_mrr"] >= 0.85]
     default = ok[0] if ok else None
+    # What a window size costs, measured: every row ran on the same questions, interleaved question by
+    # question, so the rows shared the machine's load (more windows at small sizes, longer pairs at large).
+    for k, r in out["settings"].items():
+        rows[k]["ms_per_document"] = round(1000 * r["seconds"] / (n * docs), 1)
+    fastest = min(ok, key=lambda k: rows[k]["seconds"]) if ok else None
     for k, r in rows.items():
         log(f"{k:>10}: MRR {r['mrr']:.3f} {r['mrr_95ci']} nDCG@10 {r['ndcg@10']:.3f} "
             f"windows/doc {r['windows_per_document']} ({r['seconds']} s)")
-    log(f"best 'max' row {best}; default by the rule: {default}")
+    log(f"best 'max' row {best}; within noise and >= 0.85 x snippet: {ok}; default by the rule (smallest): {default}; "
+        f"fastest of those: {fastest}")
 
     import torch
     import transformers
@@ -399,13 +409,14 @@ def long_documents_eval(args, all_questions, rng):
                     "max_and_mean": "each window size scored once with the package's planWindows + predict(), "
                                     "aggregated by its aggregate() per mode; windows and seconds are per mode as if alone",
                     "check_against_rank": out["check"],
-                    "windows": args.windows, "modes": args.modes, "minutes": round(minutes, 1)},
+                    "windows": args.windows, "modes": args.modes, "minutes": minutes},
         "bootstrap": {"resamples": args.bootstrap, "over": "questions", "seed": args.seed,
                       "ci": "percentile 95%, the same resamples for every row (paired differences)"},
         "rows": rows,
         "default_rule": "smallest window whose 'max' MRR is within noise of the best 'max' row (paired bootstrap 95% "
                         "CI of the difference reaches 0) and at least 0.85 x the snippet-alone MRR",
         "best_max_row": best, "default": default,
+        "qualifying_max_rows": ok, "fastest_qualifying_max_row": fastest,
         "per_question": [{"qid": p["qid"], "gold_at": next(i for i, c in enumerate(p["pool"]) if c["label"]),
                           "documents": [{"snippet_qids": c["snippet_qids"], "kind": c["kind"], "filler_pmids": c["filler_pmids"]}
                                         for c in p["pool"]],
@@ -473,6 +484,7 @@ def main():
     parser.add_argument("--modes", default="max+mean", help="long documents: longDocuments aggregations")
     parser.add_argument("--check", type=int, default=2,
                         help="long documents: questions also ranked through the public rank() to check the scores")
+    parser.add_argument("--scores", help="long documents: long-doc-scores.mjs output of these pools (skip scoring)")
     parser.add_argument("--first", type=int, default=0,
                         help="long documents: score only the first FIRST of the --n questions drawn (0: all)")
     parser.add_argument("--bootstrap", type=int, default=10000, help="long documents: bootstrap resamples")
