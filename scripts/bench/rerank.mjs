@@ -9,8 +9,8 @@
 // setup): held-out questions, each with 8 documents of 2-3 real unrelated abstracts and a snippet at the
 // end (the question's gold snippet in one), ranked by the package with longDocuments 'truncate', and
 // 'max' and 'mean' at windows of 64 to 384 tokens and the model's maxLength, with bootstrap 95% CIs over
-// questions; 40 questions (about 25 minutes on two shared CPU cores; --n for more, later
-// arguments win); figures to bench/results/rerank-long-DATE.json.
+// questions: the first 70 of 100 drawn with seed 29 (about an hour on two busy shared CPU cores;
+// later arguments win, e.g. --first 100); figures to bench/results/rerank-long-DATE.json.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { projectPython } from '../torch-python.mjs';
@@ -28,7 +28,7 @@ const out = path.join(root, 'bench', 'results', long ? `rerank-long-${date}.json
 const run = spawnSync(python, [
   path.join(root, 'scripts', 'eval-reranker.py'),
   '--model', path.join(root, 'models', 'biomed-minilm-ce'), '--model-name', 'biomed-minilm-ce',
-  ...(long ? ['--n', '40', '--pool', '8', '--hard', '3', '--seed', '29'] : ['--package']),
+  ...(long ? ['--n', '100', '--first', '70', '--pool', '8', '--hard', '3', '--seed', '29'] : ['--package']),
   '--json', out, ...extra,
 ], { stdio: 'inherit' });
 process.exit(run.status ?? 1);
