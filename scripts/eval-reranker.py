@@ -6,6 +6,9 @@
 
     npm run bench:rerank     the bundled model (models/biomed-minilm-ce), with --package, figures
                              to bench/results/rerank-eval-DATE.json
+    .venv/bin/python scripts/eval-reranker.py --model DIR --long-documents [--n 40] [--pool 8] [--hard 3]
+        [--seed 29] [--windows 64,96,128,192,256,384,full] [--modes max+mean] [--bootstrap 10000] [--check 2]
+    npm run bench:rerank -- --long-documents     that, for the bundled model, to bench/results/rerank-long-DATE.json
 
 --model is a sentence-transformers CrossEncoder save, or a model directory made by
 scripts/export.py: then it is rebuilt as a CrossEncoder save from model.pt's own weights
@@ -37,18 +40,24 @@ and, with --exported, the largest difference between sentence-transformers' scor
 exported TorchScript model.pt's (run in Python with the same tokenizer) on the first
 --check-pairs pairs.
 
-Long documents (--long-documents; docs/LONG-DOCUMENTS.md): the same pools, each candidate snippet
-made into a long document. BioASQ's gold documents are almost never among the full abstracts of
-../shared/data/pubmed_abstracts.jsonl (3 of 1573 questions), so a document is built from what
-there is: real PubMed abstracts unrelated to the question (drawn with the seed; never one of the
-question's own pmids), joined until they hold at least --filler-words words, with the candidate
-snippet inserted whole at a sentence boundary drawn uniformly among the filler's sentence
-boundaries (its start, its end and each ". " between). Gold and negative documents are built the
-same way, so only the inserted snippet tells them apart, and a gold snippet lies past the first
-window of its document more often the shorter the window. The pools are scored by this package's
-library (scripts/bench/long-doc-scores.mjs, built dist/, CPU) in each --long-runs run (maxLength and
-longDocuments modes), and ranked by that score alone; reported: nDCG@10 and MRR@10 per
-(maxLength, mode), the pairs (windows) scored, and where the gold snippets lie.
+Long documents (--long-documents; docs/LONG-DOCUMENTS.md; npm run bench:rerank -- --long-documents):
+evidence placed after unrelated text. Questions: held out from everything else (heldout_questions():
+not in bioasq_pairs.jsonl, which the tests' corpora and fixture sample come from, not among seed 13's
+first 200 draws, which bench:rerank and the earlier long-document runs used, no shared wording; the
+bundled model saw no BioASQ text at all), --n of them drawn with --seed. Each question gets --pool
+documents (build_long_pools()): 2 or 3 real unrelated abstracts of ../shared/data/pubmed_abstracts.jsonl
+(never the question's or the snippet's own pmids) followed by one snippet: one of the question's gold
+snippets in one document (label 1), other held-out questions' gold snippets in the rest (--hard
+BM25-hard ones, then random). scripts/bench/long-doc-scores.mjs scores them with this package's
+library (built dist/, CPU): each document replaced by its snippet alone (the model's ceiling),
+longDocuments 'truncate', and each --modes aggregation at each --windows window size (windowTokens).
+Reported per row: MRR and nDCG@10 (one gold document per pool) with percentile 95% CIs from a
+bootstrap over questions (--bootstrap resamples, the same for every row), windows scored per
+document, the share of the snippet-alone MRR, and for 'max' the paired CI of the difference from
+the best 'max' row; then the default window by rule: the smallest whose 'max' MRR is within noise
+of the best (that CI reaches 0) and at least 0.85 x the snippet-alone MRR. The JSON holds what
+reproduces it (seed, qids, each document's snippet qids and filler pmids, settings, per-question
+reciprocal ranks and windows) and no BioASQ text.
 
 --json writes the figures; --pairs writes every scored pair as JSONL
 {qid, query, document, label, bm25, st_score} (BioASQ text: keep it out of the repository), so
@@ -176,93 +185,249 @@ def build_pools(args, rng):
     return pools
 
 
-def build_long_documents(args, pools, rng):
-    """Each candidate snippet inserted at a random sentence boundary of real unrelated abstracts."""
-    abstracts = []
-    with open(os.path.join(DATA, "pubmed_abstracts.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            a = json.loads(line)
-            abstracts.append((a["pmid"], " ".join(a["text"].split())))
-    questions = {}
-    with open(os.path.join(DATA, "bioasq_questions_all.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            q = json.loads(line)
-            questions[q["id"]] = q
-    positions = []
-    for p in pools:
-        q = questions[p["qid"]]
-        own = {d.rstrip("/").split("/")[-1] for d in (q.get("documents") or [])} | {s.get("pmid") for s in q["snippets"]}
-        for c in p["pool"]:
-            parts, words = [], 0
-            while words < args.filler_words:
-                pmid, text = abstracts[rng.randrange(len(abstracts))]
-                if pmid in own:
-                    continue
-                parts.append(text)
-                words += len(text.split())
-            filler = " ".join(parts)
-            cuts = [0] + [m.end() for m in re.finditer(r"\. ", filler)] + [len(filler)]
-            cut = cuts[rng.randrange(len(cuts))]
-            c["snippet"] = c["document"]
-            c["document"] = (filler[:cut] + c["snippet"] + " " + filler[cut:]).strip()
-            c["snippet_at"] = cut / len(filler)
-            if c["label"]:
-                positions.append(c["snippet_at"])
-    return positions
+def read_jsonl(name):
+    with open(os.path.join(DATA, name), encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
-def long_documents_eval(args, pools, rng):
+def heldout_questions(questions, seed_draws=200, old_seed=13):
+    """The BioASQ questions of the long-document bench: those no test and no earlier bench run uses.
+
+    Left out: every question of bioasq_pairs.jsonl (the tests' tokenizer corpora; the committed
+    test/fixtures/tokenizer/bioasq_pairs_sample.jsonl is drawn from it, and its qids are checked too),
+    the first `seed_draws` questions eval-reranker.py draws with seed `old_seed` (rng.sample has the
+    prefix property, so that is every run of bench:rerank and of the earlier long-document benches
+    with that seed and --n up to 200), and any question with the same wording as one left out
+    (BioASQ repeats questions across years). The bundled model saw no BioASQ text in training
+    (models/biomed-minilm-ce/README.md), so every question is held out from it.
+    """
+    used = {p["qid"] for p in read_jsonl("bioasq_pairs.jsonl")}
+    sample = os.path.join(ROOT, "test", "fixtures", "tokenizer", "bioasq_pairs_sample.jsonl")
+    if os.path.exists(sample):
+        with open(sample, encoding="utf-8") as f:
+            used |= {json.loads(line)["qid"] for line in f if line.strip()}
+    old = {q["id"] for q in random.Random(old_seed).sample(questions, min(seed_draws, len(questions)))}
+    out = {"bioasq_pairs_qids": len(used), f"seed_{old_seed}_draws": len(old)}
+    left_out = used | old
+    bodies = {q["body"].strip().lower() for q in questions if q["id"] in left_out}
+    kept = [q for q in questions if q["id"] not in left_out and q["body"].strip().lower() not in bodies]
+    out.update({"questions_with_snippets": len(questions), "held_out": len(kept)})
+    return kept, out
+
+
+def build_long_pools(args, questions, rng):
+    """The issue-29 setup: per question `--pool` documents, each 2-3 unrelated abstracts + a snippet at its end.
+
+    One document ends with one of the question's gold snippets (drawn with the seed), label 1; the
+    others end with other held-out questions' gold snippets, label 0: the `--hard` that BM25 ranks
+    highest for the question, then random ones (the same negative rules as build_pools). The filler
+    of every document is 2 or 3 (drawn) distinct real abstracts of pubmed_abstracts.jsonl, none of
+    them one of the question's own or the snippet's own pmids, joined by spaces.
+    """
+    from rank_bm25 import BM25Okapi
+
+    snippets, index = [], {}
+    for q in questions:
+        for s in q["snippets"]:
+            t = " ".join(s["text"].split())
+            if not t:
+                continue
+            if t not in index:
+                index[t] = len(snippets)
+                snippets.append({"text": t, "qids": set(), "pmids": set(), "bodies": set()})
+            e = snippets[index[t]]
+            e["qids"].add(q["id"])
+            e["pmids"].add(s.get("pmid") or "")
+            e["bodies"].add(q["body"].strip().lower())
+    bm25 = BM25Okapi([terms(s["text"]) for s in snippets])
+    abstracts = [(a["pmid"], " ".join(a["text"].split())) for a in read_jsonl("pubmed_abstracts.jsonl")]
+
+    def pmid_of(d):
+        return (d or "").rstrip("/").split("/")[-1]
+
+    pools = []
+    for q in rng.sample(questions, min(args.n, len(questions))):
+        body = q["body"].strip().lower()
+        gold_texts = list(dict.fromkeys(" ".join(s["text"].split()) for s in q["snippets"] if s["text"].strip()))
+        gold = rng.choice(gold_texts)
+        own_pmids = {pmid_of(d) for d in (q.get("documents") or [])} | {s.get("pmid") for s in q["snippets"]}
+
+        def negative_ok(i):
+            s = snippets[i]
+            return (s["text"] not in gold_texts and q["id"] not in s["qids"] and not (s["pmids"] & own_pmids)
+                    and body not in s["bodies"])
+
+        scores = bm25.get_scores(terms(q["body"]))
+        negatives = []
+        for i in sorted(range(len(snippets)), key=lambda i: -scores[i]):
+            if len(negatives) >= args.hard:
+                break
+            if negative_ok(i):
+                negatives.append((i, "hard"))
+        taken = {i for i, _ in negatives}
+        while len(negatives) < args.pool - 1:
+            i = rng.randrange(len(snippets))
+            if i not in taken and negative_ok(i):
+                taken.add(i)
+                negatives.append((i, "random"))
+        pool = [{"snippet": gold, "label": 1, "kind": "gold", "snippet_qids": [q["id"]], "pmids": own_pmids}]
+        pool += [{"snippet": snippets[i]["text"], "label": 0, "kind": kind, "snippet_qids": sorted(snippets[i]["qids"]),
+                  "pmids": snippets[i]["pmids"]} for i, kind in negatives]
+        for c in pool:
+            banned = own_pmids | c.pop("pmids")
+            filler = []
+            count = rng.choice((2, 3))
+            while len(filler) < count:
+                k = rng.randrange(len(abstracts))
+                if abstracts[k][0] not in banned and k not in filler:
+                    filler.append(k)
+            c["filler_pmids"] = [abstracts[k][0] for k in filler]
+            c["document"] = " ".join(abstracts[k][1] for k in filler) + " " + c["snippet"]
+        rng.shuffle(pool)
+        pools.append({"qid": q["id"], "query": q["body"].strip(), "type": q["type"], "pool": pool})
+    return pools
+
+
+def gold_rank(pool, scores):
+    """1-based rank of the gold document; ties keep the shuffled pool order (so never favour gold)."""
+    order = sorted(range(len(pool)), key=lambda i: -scores[i])
+    return 1 + next(r for r, i in enumerate(order) if pool[i]["label"])
+
+
+def long_documents_eval(args, all_questions, rng):
     import numpy as np
 
-    positions = build_long_documents(args, pools, rng)
+    questions, selection = heldout_questions(all_questions)
+    pools = build_long_pools(args, questions, rng)
+    log(f"{selection['held_out']} held-out questions; {len(pools)} drawn with seed {args.seed}, pools of {args.pool}")
+    drawn = len(pools)
+    pools = pools[:args.first or None]
     work = tempfile.mkdtemp(prefix="eval-reranker-long-")
     atexit.register(shutil.rmtree, work, True)
     source, scored = os.path.join(work, "pools.jsonl"), os.path.join(work, "scores.json")
     with open(source, "w", encoding="utf-8") as f:
         for p in pools:
-            f.write(json.dumps({"query": p["query"], "documents": [c["document"] for c in p["pool"]]}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({"qid": p["qid"], "query": p["query"], "documents": [c["document"] for c in p["pool"]],
+                                "snippets": [c["snippet"] for c in p["pool"]]}, ensure_ascii=False) + "\n")
     if not os.path.exists(os.path.join(ROOT, "dist", "index.js")):
         sys.exit("eval-reranker.py: dist/index.js is missing: run `npx tsc -p tsconfig.json` first")
-    run = subprocess.run(["node", os.path.join(ROOT, "scripts", "bench", "long-doc-scores.mjs"), args.model, source, scored,
-                          args.long_runs])
-    if run.returncode != 0:
-        sys.exit("eval-reranker.py: long-doc-scores.mjs failed")
+    started = time.time()
+    if args.scores:  # a finished (or stopped) run's scores of these same pools: analyse again without scoring
+        scored = args.scores
+    else:
+        run = subprocess.run(["node", os.path.join(ROOT, "scripts", "bench", "long-doc-scores.mjs"), args.model, source,
+                              scored, args.windows, args.modes, "--check", str(args.check)])
+        if run.returncode != 0:
+            log(f"long-doc-scores.mjs stopped (exit {run.returncode}); reporting the questions it finished")
+    if not os.path.exists(scored):
+        sys.exit("eval-reranker.py: long-doc-scores.mjs failed before finishing a question")
     with open(scored) as f:
-        scores = json.load(f)
+        out = json.load(f)
+    if out["done"] < len(pools):  # e.g. stopped by hand when time ran out
+        log(f"scores for {out['done']} of {len(pools)} questions: reporting those")
+    pools = pools[:out["done"]]
+    minutes = None if args.scores else round((time.time() - started) / 60, 1)
+
+    n, docs = len(pools), args.pool
+    boot_rng = np.random.default_rng(args.seed)
+    resample = boot_rng.integers(0, n, (args.bootstrap, n))  # one set of resamples for every row: paired
+
+    def ci(values):
+        b = values[resample].mean(axis=1)
+        return [round(float(np.percentile(b, 2.5)), 4), round(float(np.percentile(b, 97.5)), 4)]
+
+    rows, rr = {}, {}
+    for name, r in out["settings"].items():
+        ranks = np.array([gold_rank(p["pool"], s) for p, s in zip(pools, r["scores"])])
+        rr[name] = 1.0 / ranks
+        nd = 1.0 / np.log2(ranks + 1)
+        rows[name] = {"mrr": round(float(rr[name].mean()), 4), "mrr_95ci": ci(rr[name]),
+                      "ndcg@10": round(float(nd.mean()), 4), "ndcg@10_95ci": ci(nd),
+                      "gold_first": int((ranks == 1).sum()),
+                      "windows_per_document": round(sum(r["windows"]) / (n * docs), 2),
+                      "pairs_scored": int(sum(r["windows"])), "seconds": r["seconds"]}
+    ceiling = rr["snippet"]
+    for name in rows:
+        ratio = rr[name][resample].mean(axis=1) / np.maximum(ceiling[resample].mean(axis=1), 1e-9)
+        rows[name]["share_of_snippet_alone_mrr"] = round(float(rr[name].mean() / ceiling.mean()), 4)
+        rows[name]["share_of_snippet_alone_mrr_95ci"] = [round(float(np.percentile(ratio, 2.5)), 4),
+                                                          round(float(np.percentile(ratio, 97.5)), 4)]
+
+    # The default: the smallest window whose 'max' MRR is within noise of the best 'max' row (the
+    # paired bootstrap 95% CI of the difference reaches 0) and at least 0.85 x snippet-alone MRR.
+    def size(name):
+        w = name.split("@")[1]
+        return out["maxLength"] if w == "full" else int(w)
+
+    max_rows = sorted((k for k in rows if k.startswith("max@")), key=size)
+    best = max(max_rows, key=lambda k: (rows[k]["mrr"], -size(k)))
+    for k in max_rows:
+        diff = (rr[k] - rr[best])[resample].mean(axis=1)
+        rows[k]["mrr_minus_best_max_95ci"] = [round(float(np.percentile(diff, 2.5)), 4),
+                                              round(float(np.percentile(diff, 97.5)), 4)]
+    ok = [k for k in max_rows if rows[k]["mrr_minus_best_max_95ci"][1] >= 0
+          and rows[k]["share_of_snippet_alone_mrr"] >= 0.85]
+    default = ok[0] if ok else None
+    # What a window size costs, measured: every row ran on the same questions, interleaved question by
+    # question, so the rows shared the machine's load (more windows at small sizes, longer pairs at large).
+    for k, r in out["settings"].items():
+        rows[k]["ms_per_document"] = round(1000 * r["seconds"] / (n * docs), 1)
+    fastest = min(ok, key=lambda k: rows[k]["seconds"]) if ok else None
+    for k, r in rows.items():
+        log(f"{k:>10}: MRR {r['mrr']:.3f} {r['mrr_95ci']} nDCG@10 {r['ndcg@10']:.3f} "
+            f"windows/doc {r['windows_per_document']} ({r['seconds']} s)")
+    log(f"best 'max' row {best}; within noise and >= 0.85 x snippet: {ok}; default by the rule (smallest): {default}; "
+        f"fastest of those: {fastest}")
+
+    import torch
+    import transformers
+    import sentence_transformers
     words = [len(c["document"].split()) for p in pools for c in p["pool"]]
-    result = {
+    snippet_words = [len(c["snippet"].split()) for p in pools for c in p["pool"] if c["label"]]
+    return {
         "date": datetime.date.today().isoformat(),
         "model": args.model_name or os.path.basename(os.path.normpath(args.model)),
-        "variant": "long documents: each candidate snippet inserted whole at a random sentence boundary of real, "
-                   "unrelated PubMed abstracts (pubmed_abstracts.jsonl, never one of the question's own pmids) joined "
-                   f"until they hold at least {args.filler_words} words; gold and negatives built the same way; "
-                   "ranked by the package's score alone (no BM25 in the ranking)",
+        "setup": f"issue 29: {n} BioASQ questions x {docs} documents; every document is 2 or 3 real unrelated PubMed "
+                 "abstracts (pubmed_abstracts.jsonl; never the question's or the snippet's own pmids) with one snippet "
+                 "at its end: one of the question's gold snippets in one document (label 1), other held-out questions' "
+                 f"gold snippets in the rest ({args.hard} BM25-hard, then random); ranked by the package's score alone",
         "data": "bioasq_questions_all.jsonl (BioASQ Task B golden; evaluation only), pubmed_abstracts.jsonl",
-        "questions": len(pools), "pool": args.pool, "hard_negatives": args.hard, "max_gold": args.max_gold,
-        "documents": len(words), "gold_documents": len(positions), "seed": args.seed,
+        "question_selection": {
+            **selection,
+            "rule": "held out: not in bioasq_pairs.jsonl (the tests' corpora and fixture sample), not among the first "
+                    "200 questions eval-reranker.py draws with seed 13 (bench:rerank and the earlier long-document "
+                    "runs), no wording shared with those; then random.Random(seed).sample(held_out, drawn) over "
+                    "bioasq_questions_all.jsonl's questions with snippets, in file order; the first `n` of those scored "
+                    "(reproduce with --n drawn --first n: sample() draws differently for another count)",
+            "seed": args.seed, "drawn": drawn, "n": n, "qids": [p["qid"] for p in pools]},
+        "pool": docs, "hard_negatives": args.hard,
         "document_words": {"median": int(np.median(words)), "min": int(min(words)), "max": int(max(words))},
-        "gold_snippet_position_in_filler": {
-            "first_sentence_boundary_share": round(float(np.mean([x == 0 for x in positions])), 4),
-            "past_a_quarter_share": round(float(np.mean([x > 0.25 for x in positions])), 4),
-            "past_half_share": round(float(np.mean([x > 0.5 for x in positions])), 4),
-        },
-        "scoring": "torch-cross-encoder rank() per question, CPU, 2 threads, stride default (a quarter of the window)",
-        "results": {},
+        "gold_snippet_words": {"median": int(np.median(snippet_words)), "max": int(max(snippet_words))},
+        "scoring": {"by": "torch-cross-encoder rank() per question (scripts/bench/long-doc-scores.mjs, built dist/), "
+                          "CPU, 2 threads; stride default (a quarter of the window)",
+                    "window_sizes_through": out["api"], "model_max_length": out["maxLength"],
+                    "max_and_mean": "each window size scored once with the package's planWindows + predict(), "
+                                    "aggregated by its aggregate() per mode; windows and seconds are per mode as if alone",
+                    "check_against_rank": out["check"],
+                    "windows": args.windows, "modes": args.modes, "minutes": minutes},
+        "bootstrap": {"resamples": args.bootstrap, "over": "questions", "seed": args.seed,
+                      "ci": "percentile 95%, the same resamples for every row (paired differences)"},
+        "rows": rows,
+        "default_rule": "smallest window whose 'max' MRR is within noise of the best 'max' row (paired bootstrap 95% "
+                        "CI of the difference reaches 0) and at least 0.85 x the snippet-alone MRR",
+        "best_max_row": best, "default": default,
+        "qualifying_max_rows": ok, "fastest_qualifying_max_row": fastest,
+        "per_question": [{"qid": p["qid"], "gold_at": next(i for i, c in enumerate(p["pool"]) if c["label"]),
+                          "documents": [{"snippet_qids": c["snippet_qids"], "kind": c["kind"], "filler_pmids": c["filler_pmids"]}
+                                        for c in p["pool"]],
+                          "query_tokens": out["queryTokens"][k],
+                          "reciprocal_rank": {name: round(float(rr[name][k]), 4) for name in rr},
+                          "windows": {name: out["settings"][name]["windows"][k] for name in rr}}
+                         for k, p in enumerate(pools)],
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "sentence_transformers": sentence_transformers.__version__, "node": subprocess.run(
+                         ["node", "--version"], capture_output=True, text=True).stdout.strip()},
     }
-    for max_length, by_mode in scores.items():
-        result["results"][f"maxLength {max_length}"] = {}
-        for mode, r in by_mode.items():
-            key = f"{max_length}:{mode}"
-            for p, row in zip(pools, r["scores"]):
-                for c, v in zip(p["pool"], row):
-                    c[key] = v
-            nd = [ndcg_at(ranked_labels(p["pool"], key)) for p in pools]
-            mr = [mrr_at(ranked_labels(p["pool"], key)) for p in pools]
-            result["results"][f"maxLength {max_length}"][mode] = {
-                "ndcg@10": round(float(np.mean(nd)), 4), "mrr@10": round(float(np.mean(mr)), 4),
-                "pairs_scored": r["windows"], "seconds": r["seconds"]}
-            log(f"maxLength {max_length} {mode}: nDCG@10 {np.mean(nd):.4f} MRR@10 {np.mean(mr):.4f} ({r['windows']} pairs)")
-    return result
 
 
 def st_model_dir(model, work):
@@ -314,9 +479,15 @@ def main():
     parser.add_argument("--model-name", default=None, help="name for the model in the JSON")
     parser.add_argument("--long-documents", action="store_true",
                         help="the long-document variant (snippets inside real abstracts), scored by the package")
-    parser.add_argument("--filler-words", type=int, default=250, help="long documents: words of filler at least")
-    parser.add_argument("--long-runs", default="512:truncate+max,128:truncate+max+mean",
-                        help="long documents: maxLength:mode+mode,... (longDocuments modes per maxLength)")
+    parser.add_argument("--windows", default="64,96,128,192,256,384,full",
+                        help="long documents: window sizes in document tokens (full: the model's maxLength)")
+    parser.add_argument("--modes", default="max+mean", help="long documents: longDocuments aggregations")
+    parser.add_argument("--check", type=int, default=2,
+                        help="long documents: questions also ranked through the public rank() to check the scores")
+    parser.add_argument("--scores", help="long documents: long-doc-scores.mjs output of these pools (skip scoring)")
+    parser.add_argument("--first", type=int, default=0,
+                        help="long documents: score only the first FIRST of the --n questions drawn (0: all)")
+    parser.add_argument("--bootstrap", type=int, default=10000, help="long documents: bootstrap resamples")
     args = parser.parse_args()
 
     import numpy as np
@@ -328,15 +499,16 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
-    pools = build_pools(args, rng)
     if args.long_documents:
-        result = long_documents_eval(args, pools, rng)
-        print(json.dumps(result, indent=2))
+        questions = [q for q in read_jsonl("bioasq_questions_all.jsonl") if q.get("snippets")]
+        result = long_documents_eval(args, questions, rng)
+        print(json.dumps({k: v for k, v in result.items() if k != "per_question"}, indent=2))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)
                 f.write("\n")
         return
+    pools = build_pools(args, rng)
     pairs = [(p["query"], c["document"]) for p in pools for c in p["pool"]]
     log(f"{len(pools)} questions, {len(pairs)} pairs "
         f"({sum(c['label'] for p in pools for c in p['pool'])} gold)")
