@@ -92,11 +92,13 @@ describe.skipIf(reason)('rerank server: every request bounded by the limits', ()
     await until(() => server.inFlightRequests === 0, 'the dropped request to end');
     const record = records.find((r) => r.path === '/rerank')!;
     expect(record).toEqual(expect.objectContaining({ status: 499, client_gone: true }));
-    // Every window counted when it was planned, and most never scored: one pair a forward, so
-    // at most the forward in progress (and the one that had started) after the client left.
+    // Every window counted when it was planned; one pair a forward, so at most the forward in
+    // progress (and the one that had started) after the client left. How many were scored before
+    // it left depends on how fast this machine polls, so it is not asserted; the 499 shows the
+    // client left before the answer was complete.
     expect(record.pairs).toBeGreaterThan(40);
+    expect(left - before.pairs).toBeGreaterThan(2);
     expect(model.stats().pairs - left).toBeLessThanOrEqual(2);
-    expect(model.stats().pairs - before.pairs).toBeLessThan(record.pairs! / 2);
   });
 
   test('the request timeout covers queueing: a request held past it is answered 503, logged and counted as such, and never scored', async () => {

@@ -49,6 +49,8 @@ const checkCount = checkAt >= 0 ? Number(flags[checkAt + 1]) : 2;
 // The planner and aggregation rank() uses: lib/long-documents/ (issue 29) or lib/long-documents.ts before it.
 const longDocs = await import('../../dist/long-documents/index.js').catch(() => import('../../dist/long-documents.js'));
 const native = 'DEFAULT_WINDOW_TOKENS' in longDocs;
+// aggregate() is the folder's own module since lib/long-documents/ became one layer (its index exports what the package uses).
+const { aggregate } = native ? await import('../../dist/long-documents/aggregate.js') : longDocs;
 
 const loadOptions = { device: 'cpu', cpuThreads: 2 };
 const model = await CrossEncoder.load(modelDir, loadOptions);
@@ -78,7 +80,7 @@ async function windowed(w, i) {
   const rows = {};
   for (const mode of modes) {
     const into = new Float32Array(documents.length);
-    spans.forEach((s, k) => longDocs.aggregate(mode, scores, from[k], s.length, 1, into, k));
+    spans.forEach((s, k) => aggregate(mode, scores, from[k], s.length, 1, into, k));
     rows[mode] = Array.from(into);
   }
   return rows;
