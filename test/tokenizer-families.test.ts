@@ -19,10 +19,9 @@ import {
   FIXTURES, HAVE_SHARED, SHARED_DATA, adversarialText, familyTokenizers, hfPairs, hfSingles, multilingualTexts, prng,
   readJsonl, tempDir, type Ref,
 } from './helpers/hf-reference';
+import { FAMILY_VARIANTS, writeVariant, type Json } from './helpers/family-variants';
 
 const MAX_LENGTHS = [0, 512, 64, 16]; // 0: no truncation
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Variant {
   name: string;
@@ -75,28 +74,6 @@ function diffs(ours: Array<{ ids: Int32Array; typeIds: Int32Array }>, ref: Ref[]
 
 const scratch = tempDir('tce-tok-families-');
 
-/**
- * A variant whose tokenizer.json is `edit` applied to a family's file; `withConfig` keeps the
- * family's tokenizer_config.json next to it (the causal-LM families name their padding token there).
- */
-function edited(name: string, source: string, edit: (json: Json) => void, withConfig = false): Variant {
-  const file = path.join(scratch, name.replace(/[^a-z0-9]+/gi, '-'), 'tokenizer.json');
-  return {
-    name,
-    load: () => {
-      if (!fs.existsSync(file)) {
-        const json = JSON.parse(fs.readFileSync(source, 'utf8')) as Json;
-        edit(json);
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, JSON.stringify(json));
-        if (withConfig) fs.copyFileSync(path.join(path.dirname(source), 'tokenizer_config.json'), path.join(path.dirname(file), 'tokenizer_config.json'));
-      }
-      return withConfig ? Tokenizer.fromModelDir(path.dirname(file)) : Tokenizer.fromFile(file);
-    },
-    ref: () => hf.Tokenizer.fromFile(file),
-  };
-}
-
 function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
   const fam = (f: string): Variant => ({
     name: `${f} (${env === 'st6' ? 'transformers 5' : 'transformers 4.51'})`,
@@ -105,70 +82,14 @@ function variantsOf(env: 'st6' | 'st41', dir: string): Variant[] {
   });
   const out = [fam('xlmr'), fam('deberta-v3'), fam('modernbert'), fam('qwen2'), fam('llama3')];
   if (env !== 'st41') return out;
-  const json = (f: string) => path.join(dir, f, 'tokenizer.json');
-  out.push(
-    // Qwen's split with Llama-3's ignore_merges, and Llama-3's without it.
-    edited('qwen2 with ignore_merges', json('qwen2'), (j) => {
-      j.model.ignore_merges = true;
-    }, true),
-    edited('llama3 without ignore_merges, NFC', json('llama3'), (j) => {
-      j.model.ignore_merges = false;
-      j.normalizer = { type: 'NFC' };
-    }, true),
-    // bge-reranker / xlm-roberta-base as published: RobertaProcessing (every type id 0).
-    edited('xlmr with RobertaProcessing', json('xlmr'), (j) => {
-      j.post_processor = { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: true };
-    }),
-    // Metaspace's "first" (sentencepiece's legacy=false): the prefix only where the original text
-    // starts, so not after a stripped leading space nor after an added token.
-    edited('xlmr with Metaspace prepend_scheme first', json('xlmr'), (j) => {
-      j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Strip', strip_left: true, strip_right: false }, j.normalizer] };
-      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }] };
-    }),
-    // DeBERTa-v3's pieces include <0x00>..<0xFF>: byte fallback instead of [UNK].
-    edited('deberta-v3 with byte_fallback', json('deberta-v3'), (j) => {
-      j.model.byte_fallback = true;
-    }),
-    // DeBERTa-v2's split_by_punct and a lowercasing config.
-    edited('deberta-v3 with Punctuation and Lowercase', json('deberta-v3'), (j) => {
-      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Punctuation', behavior: 'Isolated' }, j.pre_tokenizer] };
-      j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, j.normalizer] };
-    }),
-    // ModernBERT as its hub file: ByteLevel then the template.
-    edited('modernbert with Sequence[ByteLevel, Template]', json('modernbert'), (j) => {
-      j.post_processor = { type: 'Sequence', processors: [{ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }, j.post_processor] };
-    }),
-    // roberta-base / GPT-2 style: a space before each word, RobertaProcessing.
-    edited('byte-level BPE as RoBERTa', json('modernbert'), (j) => {
-      j.normalizer = null;
-      j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true };
-      j.post_processor = { type: 'RobertaProcessing', sep: ['[SEP]', 2], cls: ['[CLS]', 1], trim_offsets: true, add_prefix_space: true };
-    }),
-    // No post-processor specials: ids as the model gives them, B with type id 1.
-    edited('byte-level BPE without regex, ByteLevel post-processor', json('modernbert'), (j) => {
-      j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
-      j.post_processor = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-    }),
-    // The remaining normalizers and pre-tokenizers, on the Unigram model.
-    edited('Unigram with NFKD, StripAccents, Prepend, Replace, Split, Digits, Whitespace', json('xlmr'), (j) => {
-      j.normalizer = { type: 'Sequence', normalizers: [
-        { type: 'NFKD' }, { type: 'StripAccents' }, { type: 'Replace', pattern: { String: '``' }, content: '"' },
-        { type: 'Replace', pattern: { Regex: '[\\n\\t]+|\\s{3,}' }, content: ' ' }, { type: 'Prepend', prepend: '▁' }, { type: 'NFC' },
-      ] };
-      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [
-        { type: 'Split', pattern: { Regex: '\\d+' }, behavior: 'Isolated', invert: false },
-        { type: 'Digits', individual_digits: true }, { type: 'Whitespace' },
-      ] };
-    }),
-    edited('Unigram with NFKC, Strip, NFD, WhitespaceSplit, Split (merged with previous; inverted, contiguous)', json('xlmr'), (j) => {
-      j.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Strip', strip_left: true, strip_right: false }, { type: 'NFD' }] };
-      j.pre_tokenizer = { type: 'Sequence', pretokenizers: [
-        { type: 'WhitespaceSplit' }, { type: 'Split', pattern: { String: '-' }, behavior: 'MergedWithPrevious', invert: false },
-        { type: 'Split', pattern: { Regex: '\\w+' }, behavior: 'Contiguous', invert: true },
-        { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: false },
-      ] };
-    }),
-  );
+  for (const v of FAMILY_VARIANTS) {
+    const file = () => writeVariant(v, dir, scratch);
+    out.push({
+      name: v.name,
+      load: () => (v.withConfig ? Tokenizer.fromModelDir(path.dirname(file())) : Tokenizer.fromFile(file())),
+      ref: () => hf.Tokenizer.fromFile(file()),
+    });
+  }
   return out;
 }
 
