@@ -357,8 +357,18 @@ describe('windows are exact token slices of the document, for every tokenizer fa
     const inner = plan.windows.flatMap((ws) => ws.slice(0, -1));
     expect(inner.reduce((sum, w) => sum + w.tokens.end - w.tokens.start, 0) / inner.length).toBeGreaterThan(windowTokens * 0.75);
     // 'first' plans the first of those windows only.
-    const first = await planWindows(tokenizer, input, { maxLength, windowTokens, stride, mode: 'first' }, String);
+    // It reads each document only one token past the window, not to its end.
+    const read: number[] = [];
+    const counting = Object.create(tokenizer) as Tokenizer;
+    counting.encodeBatch = async (inputs, options) => {
+      const out = await tokenizer.encodeBatch(inputs, options);
+      if (options?.returnOffsets) read.push(...out.map((e) => e.ids.length));
+      return out;
+    };
+    const first = await planWindows(counting, input, { maxLength, windowTokens, stride, mode: 'first' }, String);
     expect(first.windows).toEqual(plan.windows.map((w) => [w[0]]));
+    expect(read.length).toBe(docs.length);
+    expect(Math.max(...read)).toBe(windowTokens + 1);
   };
 
   const bundled = bundledSkipReason();

@@ -82,7 +82,10 @@ export async function planWindows(
   const { maxLength, mode, signal } = settings;
   const windowTokens = settings.windowTokens ?? DEFAULT_WINDOW_TOKENS;
   const room = await roomBesideQueries(tokenizer, items, maxLength, signal);
-  const docs = await tokenizer.encodeBatch(items.map(([, doc]) => doc), { addSpecialTokens: false, returnOffsets: true });
+  // 'first' scores one window, so a document is read only one token past the largest window (the
+  // native tokenizer stops there), not to its end.
+  const readUpTo = mode === 'first' ? items.reduce((most, _, i) => Math.max(most, Math.min(windowTokens, room.of(i))), 1) + 1 : undefined;
+  const docs = await tokenizer.encodeBatch(items.map(([, doc]) => doc), { addSpecialTokens: false, returnOffsets: true, ...(readUpTo !== undefined && { maxLength: readUpTo }) });
   if (signal?.aborted) throw abortError(signal);
   const windows = items.map(([, doc], i): Window[] => {
     const encoding = docs[i]!;
