@@ -116,20 +116,13 @@ def ranked_labels(pool, key):
     return [pool[i]["label"] for i in order]
 
 
-def build_pools(args, rng):
-    from rank_bm25 import BM25Okapi
-
-    questions = []
-    with open(os.path.join(DATA, "bioasq_questions_all.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            q = json.loads(line)
-            if q.get("snippets"):
-                questions.append(q)
-    # Every distinct snippet text, with the questions (ids), pmids and question wordings it comes from.
+def snippet_index(questions, clean):
+    """Every distinct snippet text (as `clean` writes it), with the questions (ids), pmids and question
+    wordings it comes from; and each text's index in that list."""
     snippets, index = [], {}
     for q in questions:
         for s in q["snippets"]:
-            t = s["text"].strip()
+            t = clean(s["text"])
             if not t:
                 continue
             if t not in index:
@@ -139,6 +132,41 @@ def build_pools(args, rng):
             e["qids"].add(q["id"])
             e["pmids"].add(s.get("pmid") or "")
             e["bodies"].add(q["body"].strip().lower())
+    return snippets, index
+
+
+def bm25_negatives(scores, count, ok):
+    """The `count` snippets with the highest BM25 `scores` for a question among those `ok` accepts (indices)."""
+    out = []
+    for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
+        if len(out) >= count:
+            break
+        if ok(i):
+            out.append(i)
+    return out
+
+
+def random_negatives(rng, n, count, taken, ok):
+    """`count` more snippets (indices below n) drawn with rng, none in `taken` (updated) and each one `ok` accepts."""
+    out = []
+    while len(out) < count:
+        i = rng.randrange(n)
+        if i not in taken and ok(i):
+            taken.add(i)
+            out.append(i)
+    return out
+
+
+def build_pools(args, rng):
+    from rank_bm25 import BM25Okapi
+
+    questions = []
+    with open(os.path.join(DATA, "bioasq_questions_all.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            if q.get("snippets"):
+                questions.append(q)
+    snippets, index = snippet_index(questions, str.strip)
     log(f"{len(questions)} questions with snippets, {len(snippets)} distinct snippets; indexing with BM25")
     bm25 = BM25Okapi([terms(s["text"]) for s in snippets])
 
@@ -162,20 +190,8 @@ def build_pools(args, rng):
                     and body not in s["bodies"])
 
         scores = bm25.get_scores(terms(q["body"]))
-        hard = []
-        for i in sorted(range(len(snippets)), key=lambda i: -scores[i]):
-            if len(hard) >= args.hard:
-                break
-            if negative_ok(i):
-                hard.append(i)
-        taken = set(hard)
-        n_random = max(0, args.pool - len(gold_texts) - len(hard))
-        rand = []
-        while len(rand) < n_random:
-            i = rng.randrange(len(snippets))
-            if i not in taken and negative_ok(i):
-                taken.add(i)
-                rand.append(i)
+        hard = bm25_negatives(scores, args.hard, negative_ok)
+        rand = random_negatives(rng, len(snippets), max(0, args.pool - len(gold_texts) - len(hard)), set(hard), negative_ok)
         pool = [{"document": t, "label": 1, "kind": "gold", "bm25": float(scores[index[t]])} for t in gold_texts]
         pool += [{"document": snippets[i]["text"], "label": 0, "kind": "hard", "bm25": float(scores[i])} for i in hard]
         pool += [{"document": snippets[i]["text"], "label": 0, "kind": "random", "bm25": float(scores[i])}
@@ -226,19 +242,7 @@ def build_long_pools(args, questions, rng):
     """
     from rank_bm25 import BM25Okapi
 
-    snippets, index = [], {}
-    for q in questions:
-        for s in q["snippets"]:
-            t = " ".join(s["text"].split())
-            if not t:
-                continue
-            if t not in index:
-                index[t] = len(snippets)
-                snippets.append({"text": t, "qids": set(), "pmids": set(), "bodies": set()})
-            e = snippets[index[t]]
-            e["qids"].add(q["id"])
-            e["pmids"].add(s.get("pmid") or "")
-            e["bodies"].add(q["body"].strip().lower())
+    snippets, _ = snippet_index(questions, lambda t: " ".join(t.split()))
     bm25 = BM25Okapi([terms(s["text"]) for s in snippets])
     abstracts = [(a["pmid"], " ".join(a["text"].split())) for a in read_jsonl("pubmed_abstracts.jsonl")]
 
@@ -257,19 +261,9 @@ def build_long_pools(args, questions, rng):
             return (s["text"] not in gold_texts and q["id"] not in s["qids"] and not (s["pmids"] & own_pmids)
                     and body not in s["bodies"])
 
-        scores = bm25.get_scores(terms(q["body"]))
-        negatives = []
-        for i in sorted(range(len(snippets)), key=lambda i: -scores[i]):
-            if len(negatives) >= args.hard:
-                break
-            if negative_ok(i):
-                negatives.append((i, "hard"))
-        taken = {i for i, _ in negatives}
-        while len(negatives) < args.pool - 1:
-            i = rng.randrange(len(snippets))
-            if i not in taken and negative_ok(i):
-                taken.add(i)
-                negatives.append((i, "random"))
+        hard = bm25_negatives(bm25.get_scores(terms(q["body"])), args.hard, negative_ok)
+        rand = random_negatives(rng, len(snippets), args.pool - 1 - len(hard), set(hard), negative_ok)
+        negatives = [(i, "hard") for i in hard] + [(i, "random") for i in rand]
         pool = [{"snippet": gold, "label": 1, "kind": "gold", "snippet_qids": [q["id"]], "pmids": own_pmids}]
         pool += [{"snippet": snippets[i]["text"], "label": 0, "kind": kind, "snippet_qids": sorted(snippets[i]["qids"]),
                   "pmids": snippets[i]["pmids"]} for i, kind in negatives]
