@@ -196,42 +196,41 @@ def load(path, cache):
     return cache[path]
 
 
-def tokenize(args):
+def answer(args, one):
+    """Answers each request of the --requests file with one(request, its model); writes {"results": [...]} to --out."""
     with open(args.requests) as f:
         requests = json.load(f)
     cache = {}
-    results = []
-    for request in requests:
-        model = load(request["model"], cache)
+    results = [one(request, load(request["model"], cache)) for request in requests]
+    with open(args.out, "w") as f:
+        json.dump({"results": results}, f)
+
+
+def tokenize(args):
+    def ids_of(request, model):
         prompt = model._resolve_prompt(request.get("prompt"), request.get("prompt_name"))
         rows = []
         for pair in request["pairs"]:
             features = model.preprocess([tuple(pair)], prompt=prompt)
             ids = features["input_ids"][0][features["attention_mask"][0].bool()]
             rows.append(ids.tolist())
-        results.append({"ids": rows})
-    with open(args.out, "w") as f:
-        json.dump({"results": results}, f)
+        return {"ids": rows}
+
+    answer(args, ids_of)
 
 
 def reference(args):
-    with open(args.requests) as f:
-        requests = json.load(f)
-    cache = {}
-    results = []
-    for request in requests:
-        model = load(request["model"], cache)
+    def scores_of(request, model):
         kwargs = {"prompt": request.get("prompt"), "prompt_name": request.get("prompt_name"), "show_progress_bar": False}
         if request["kind"] == "predict":
             if request.get("activation") == "identity":
                 kwargs["activation_fn"] = torch.nn.Identity()
             scores = model.predict([tuple(p) for p in request["pairs"]], batch_size=4, convert_to_numpy=True, **kwargs)
-            results.append({"scores": scores.tolist()})
-        else:
-            ranked = model.rank(request["query"], request["documents"], batch_size=4, **kwargs)
-            results.append({"ranked": [{"corpus_id": int(r["corpus_id"]), "score": float(r["score"])} for r in ranked]})
-    with open(args.out, "w") as f:
-        json.dump({"results": results}, f)
+            return {"scores": scores.tolist()}
+        ranked = model.rank(request["query"], request["documents"], batch_size=4, **kwargs)
+        return {"ranked": [{"corpus_id": int(r["corpus_id"]), "score": float(r["score"])} for r in ranked]}
+
+    answer(args, scores_of)
 
 
 def main():
